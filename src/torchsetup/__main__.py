@@ -1,0 +1,4 @@
+from torchsetup.cli import main
+
+if __name__ == "__main__":
+    main()

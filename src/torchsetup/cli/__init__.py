@@ -1,0 +1,128 @@
+"""The command-line shell: a click group whose commands are imported only when run.
+
+``torchsetup --help`` imports click and this module, nothing else: each command lives in its
+own module (``torchsetup.cli.<name>``) and is loaded on demand. Commands parse options, call
+the pure core, render results and return an exit code; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from typing import Any, Optional
+
+import click
+
+from torchsetup import __version__
+from torchsetup.errors import EXIT_INTERRUPTED, EXIT_USAGE, TorchSetupError
+
+# name -> (module, attribute, short help). The short help lives here so that ``--help``
+# can list the commands without importing them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "doctor": ("torchsetup.cli.doctor", "doctor", "Explain this machine's PyTorch setup and how to fix it."),
+    "install": ("torchsetup.cli.install", "install", "Pick the right PyTorch build, install it and verify it."),
+    "verify": ("torchsetup.cli.verify", "verify", "Prove that torch really works here (CI gate)."),
+    "matrix": ("torchsetup.cli.matrix", "matrix", "Show the PyTorch compatibility table."),
+    "restore": ("torchsetup.cli.restore", "restore", "Put back the packages recorded before an install."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _available(cmd_name):
+            return None
+        module = importlib.import_module(entry[0])
+        cmd = getattr(module, entry[1])
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    return importlib.util.find_spec(COMMANDS[name][0]) is not None
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="torchsetup")
+def cli() -> None:
+    """Set up and prove a PyTorch 2.x environment.
+
+    \b
+      torchsetup doctor                 what is this machine, what is wrong, how to fix it
+      torchsetup install --cuda 12.8    resolve -> show plan -> install -> verify
+      torchsetup verify                 exit non-zero unless torch really works here
+
+    Exit codes: 0 ok, 1 problems found or verification failed, 2 bad usage or an
+    impossible request, 3 an install step failed, 130 interrupted.
+    """
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _usage_error(exc: click.UsageError) -> int:
+    msg = _one_line(exc.format_message())
+    cmd = exc.ctx.command_path if exc.ctx is not None else "torchsetup"
+    click.echo(f"{cmd}: error: {msg} (see '{cmd} --help')", err=True)
+    return EXIT_USAGE
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point: runs the group, maps every failure to one line and an exit code."""
+    code = run(argv)
+    sys.exit(code)
+
+
+def run(argv: Optional[list[str]] = None) -> int:
+    try:
+        rv: Any = cli.main(args=argv, prog_name="torchsetup", standalone_mode=False)
+    except click.UsageError as exc:
+        return _usage_error(exc)
+    except click.exceptions.Abort:
+        click.echo("torchsetup: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        click.echo(f"torchsetup: error: {_one_line(exc.format_message())}", err=True)
+        return exc.exit_code
+    except TorchSetupError as exc:
+        click.echo(f"torchsetup: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("torchsetup: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `torchsetup doctor | head`: the reader went away; that is not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("TORCHSETUP_DEBUG"):
+            raise
+        click.echo(
+            f"torchsetup: internal error: {type(exc).__name__}: {exc} "
+            "(please report it; rerun with TORCHSETUP_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return 70
+    if isinstance(rv, int):
+        return rv
+    return 0

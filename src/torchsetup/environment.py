@@ -1,0 +1,358 @@
+"""The Environment: every fact torchsetup knows about a machine, as frozen dataclasses.
+
+Built by :func:`torchsetup.detect.build_environment` (pure) from raw probe records, so it can
+come from this machine, from a saved snapshot, or from a pasted collect_env report. ``None``
+always means *unknown* (not probed, or the probe failed); absence is spelled out explicitly
+(an empty tuple of GPUs with ``status="no-driver"``, ``torch=None`` with ``torch_checked=True``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional, TypeVar, Union
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DiskSpace:
+    label: str  # "site-packages", "pip cache", "TMPDIR"
+    path: str
+    free_bytes: Optional[int] = None
+    total_bytes: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class OSInfo:
+    system: Optional[str] = None  # "Linux" | "Darwin" | "Windows"
+    name: Optional[str] = None  # "Ubuntu 24.04.3 LTS", "macOS 14.5", "Windows 11"
+    distro_id: Optional[str] = None  # "ubuntu", "debian", ...
+    version: Optional[str] = None  # "24.04", "14.5", "10.0.22631"
+    kernel: Optional[str] = None
+    machine: Optional[str] = None  # normalised: "x86_64", "aarch64", "arm64"
+    libc: Optional[str] = None  # "glibc" | "musl" | None
+    libc_version: Optional[str] = None
+    wsl: Optional[bool] = None
+    wsl_libcuda: Optional[str] = None  # /usr/lib/wsl/lib/libcuda.so.1 when present
+    container: Optional[str] = None  # "docker", "podman", "kubernetes", "containerd", "lxc", ...
+    rosetta: Optional[bool] = None  # x86_64 Python translated on Apple silicon
+    hostname: Optional[str] = None
+
+    @property
+    def platform_key(self) -> Optional[str]:
+        """The compatibility-matrix platform: linux-x86_64, linux-aarch64, macos-arm64, ..."""
+        if not self.system or not self.machine:
+            return None
+        system = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}.get(self.system)
+        if system is None:
+            return None
+        machine = self.machine
+        if system == "macos" and machine == "aarch64":
+            machine = "arm64"
+        if system == "linux" and machine == "arm64":
+            machine = "aarch64"
+        if system == "windows" and machine in ("AMD64", "amd64"):
+            machine = "x86_64"
+        return f"{system}-{machine}"
+
+
+@dataclass(frozen=True)
+class Resources:
+    logical_cpus: Optional[int] = None
+    physical_cores: Optional[int] = None
+    memory_total_bytes: Optional[int] = None
+    memory_available_bytes: Optional[int] = None
+    disks: tuple[DiskSpace, ...] = ()
+    shm_bytes: Optional[int] = None  # /dev/shm size (NCCL and DataLoader workers need it)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    compute_capability: Optional[str] = None  # "9.0"
+    memory_total_bytes: Optional[int] = None
+    uuid: Optional[str] = None
+    pci_bus_id: Optional[str] = None
+    mig_enabled: Optional[bool] = None
+
+    @property
+    def sm(self) -> Optional[str]:
+        """sm_90 style name of the compute capability."""
+        if not self.compute_capability:
+            return None
+        major, _, minor = self.compute_capability.partition(".")
+        return f"sm_{major}{minor or '0'}"
+
+
+@dataclass(frozen=True)
+class Nvidia:
+    """What the NVIDIA driver stack says.
+
+    ``status``: "ok" (driver answers), "no-driver" (no kernel module, no libcuda, no
+    nvidia-smi), "not-loaded" (an NVIDIA PCI device or user-space library but no loaded
+    kernel module), "mismatch" (NVML: Driver/library version mismatch), "error" (the driver
+    is there but failed), "unknown" (not probed).
+    """
+
+    status: str = "unknown"
+    driver_version: Optional[str] = None
+    cuda_driver_version: Optional[str] = None  # max CUDA the driver supports, "13.0"
+    gpus: tuple[Gpu, ...] = ()
+    source: Optional[str] = None  # "nvml", "libcuda", "nvidia-smi", "proc"
+    nvml_version: Optional[str] = None
+    kernel_module_version: Optional[str] = None  # /proc/driver/nvidia/version
+    nvml_error: Optional[str] = None
+    smi_error: Optional[str] = None
+    libcuda_error: Optional[str] = None
+    pci_nvidia_devices: Optional[int] = None  # NVIDIA display/3D controllers on the PCI bus
+    cuda_visible_devices: Optional[str] = None  # raw value; None = unset
+    errors: tuple[str, ...] = ()
+
+    @property
+    def has_gpu(self) -> bool:
+        return bool(self.gpus) or bool(self.pci_nvidia_devices)
+
+
+@dataclass(frozen=True)
+class LibraryDir:
+    path: str
+    libraries: tuple[str, ...]  # libcudnn*, libcublas* file names found there
+
+
+@dataclass(frozen=True)
+class CudaToolkit:
+    nvcc_path: Optional[str] = None
+    nvcc_version: Optional[str] = None  # "13.0"
+    nvcc_full_version: Optional[str] = None  # "13.0.88"
+    nvcc_error: Optional[str] = None
+    cuda_home: Optional[str] = None  # CUDA_HOME or CUDA_PATH
+    cuda_home_var: Optional[str] = None  # which variable set it
+    install_dirs: tuple[str, ...] = ()  # /usr/local/cuda*, ...
+    ld_library_path: tuple[str, ...] = ()
+    ld_library_path_cuda_libs: tuple[LibraryDir, ...] = ()  # dirs holding libcudnn/libcublas
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str  # canonical (lower-case, dashes)
+    version: str
+    location: Optional[str] = None
+    requires: tuple[str, ...] = ()
+    installer: Optional[str] = None
+    wheel_tags: tuple[str, ...] = ()
+
+    @property
+    def local(self) -> Optional[str]:
+        """The local version label: "cu130" in 2.11.0+cu130."""
+        _, plus, local = self.version.partition("+")
+        return local if plus else None
+
+    @property
+    def public_version(self) -> str:
+        return self.version.partition("+")[0]
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """torch as read from its files (torch/version.py, dist-info), without importing it."""
+
+    version: str  # "2.11.0+cu130"
+    cuda: Optional[str] = None  # "13.0", None for CPU/ROCm builds
+    hip: Optional[str] = None
+    xpu: Optional[str] = None
+    git_version: Optional[str] = None
+    debug: Optional[bool] = None
+    location: Optional[str] = None
+    requires: tuple[str, ...] = ()
+    wheel_tags: tuple[str, ...] = ()
+
+    @property
+    def public_version(self) -> str:
+        return self.version.partition("+")[0]
+
+    @property
+    def variant(self) -> str:
+        """cu130 / cpu / rocm6.2 / xpu, from the build facts (not only the local tag)."""
+        local = self.version.partition("+")[2]
+        if self.cuda:
+            return "cu" + self.cuda.replace(".", "")[:3]
+        if self.hip:
+            if local.startswith("rocm"):
+                return local
+            m = re.match(r"(\d+)\.(\d+)", self.hip)
+            return f"rocm{m.group(1)}.{m.group(2)}" if m else "rocm"
+        if self.xpu or local == "xpu":
+            return "xpu"
+        return "cpu"
+
+
+@dataclass(frozen=True)
+class TargetPython:
+    """The interpreter torchsetup works on, as its own subprocess probe reported it."""
+
+    executable: str
+    chosen_by: Optional[str] = None  # --python, VIRTUAL_ENV, CONDA_PREFIX, PATH
+    ok: bool = False
+    error: Optional[str] = None  # why the probe failed (not found, crashed, timed out)
+    version: Optional[str] = None  # "3.12.3"
+    implementation: Optional[str] = None  # "cpython"
+    bits: Optional[int] = None
+    platform: Optional[str] = None  # sys.platform
+    machine: Optional[str] = None
+    prefix: Optional[str] = None
+    base_prefix: Optional[str] = None
+    env_kind: Optional[str] = None  # "venv", "conda", "system", "user"
+    externally_managed: Optional[bool] = None
+    include_dir: Optional[str] = None
+    has_python_h: Optional[bool] = None
+    user_site: Optional[str] = None
+    user_site_enabled: Optional[bool] = None
+    pip_version: Optional[str] = None
+    purelib: Optional[str] = None
+    sys_path: tuple[str, ...] = ()
+    distributions: tuple[Distribution, ...] = ()
+    torch: Optional[TorchBuild] = None
+    torch_checked: bool = False  # True when the probe looked (so torch=None means absent)
+    torch_locations: tuple[str, ...] = ()  # every torch package/dist on sys.path (dups!)
+    torch_import_error: Optional[str] = None
+
+    @property
+    def version_tuple(self) -> Optional[tuple[int, int]]:
+        if not self.version:
+            return None
+        m = re.match(r"(\d+)\.(\d+)", self.version)
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    @property
+    def minor(self) -> Optional[str]:
+        vt = self.version_tuple
+        return f"{vt[0]}.{vt[1]}" if vt else None
+
+    def dist(self, name: str) -> Optional[Distribution]:
+        key = canonical_name(name)
+        for d in self.distributions:
+            if d.name == key:
+                return d
+        return None
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Programs found on PATH (name -> path) and compiler versions."""
+
+    paths: tuple[tuple[str, str], ...] = ()
+    gcc_version: Optional[str] = None
+    clang_version: Optional[str] = None
+    cmake_version: Optional[str] = None
+
+    def path(self, name: str) -> Optional[str]:
+        for key, value in self.paths:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def cxx_compiler(self) -> Optional[str]:
+        for name in ("g++", "c++", "clang++", "cl"):
+            p = self.path(name)
+            if p:
+                return p
+        return None
+
+
+@dataclass(frozen=True)
+class ProbeSummary:
+    name: str
+    ok: bool
+    duration_s: float
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    os: OSInfo = field(default_factory=OSInfo)
+    resources: Resources = field(default_factory=Resources)
+    nvidia: Nvidia = field(default_factory=Nvidia)
+    toolkit: CudaToolkit = field(default_factory=CudaToolkit)
+    python: Optional[TargetPython] = None
+    tools: Tools = field(default_factory=Tools)
+    env_vars: tuple[tuple[str, str], ...] = ()  # the allow-listed variables that are set
+    probes: tuple[ProbeSummary, ...] = ()
+    source: str = "live"  # "live", "snapshot:<path>", "report:<path>"
+    captured_at: Optional[str] = None
+
+    def env(self, name: str) -> Optional[str]:
+        for key, value in self.env_vars:
+            if key == name:
+                return value
+        return None
+
+
+def canonical_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --- JSON (de)serialisation ------------------------------------------------------------------
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses -> dicts (with derived properties of interest), tuples -> lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        for prop in _DERIVED.get(type(obj).__name__, ()):
+            out[prop] = to_jsonable(getattr(obj, prop))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    return obj
+
+
+_DERIVED: dict[str, tuple[str, ...]] = {
+    "OSInfo": ("platform_key",),
+    "Gpu": ("sm",),
+    "TorchBuild": ("variant",),
+}
+
+
+def from_jsonable(cls: type[T], data: Any) -> T:
+    """Inverse of :func:`to_jsonable` for our dataclasses (derived keys are ignored)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Union or (hasattr(types, "UnionType") and origin is getattr(types, "UnionType")):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value))
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return from_jsonable(tp, value)
+    return value
+
+
+def environment_to_dict(env: Environment) -> dict[str, Any]:
+    result = to_jsonable(env)
+    assert isinstance(result, dict)
+    return result
+
+
+def environment_from_dict(data: dict[str, Any]) -> Environment:
+    return from_jsonable(Environment, data)

@@ -1,0 +1,65 @@
+"""Errors that carry their exit code.
+
+Exit codes are a contract (docs/cli.md):
+0 ok; 1 problems found / verification failed; 2 bad usage or an impossible request;
+3 an install step failed; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_STEP_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+class TorchSetupError(Exception):
+    """Base class: an error the user should see as one clear message, never a traceback."""
+
+    exit_code = EXIT_PROBLEMS
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(TorchSetupError):
+    """Bad input: an unknown value, a path that is not what it should be, a malformed version."""
+
+    exit_code = EXIT_USAGE
+
+
+class SnapshotError(UsageError):
+    """A snapshot or report file that cannot be read or parsed."""
+
+
+class ResolutionError(TorchSetupError):
+    """An impossible request: the reason and, where one exists, the nearest request that works."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        nearest: str | None = None,
+        reasons: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.nearest = nearest
+        self.reasons = reasons
+
+
+class StepFailedError(TorchSetupError):
+    """An install step failed; the executor's report names the step and the log."""
+
+    exit_code = EXIT_STEP_FAILED
+
+
+class InterruptedError_(TorchSetupError):
+    """The user interrupted a running operation (SIGINT)."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,252 @@
+"""The one door for subprocesses.
+
+Everything torchsetup runs goes through :func:`run` (capture output, for probes) or
+:func:`stream` (line by line, for install steps). Both take an argv list (never a shell
+string), a timeout, an optional environment addition and a working directory, and neither
+raises for a failed, missing or hung program: the result says what happened.
+
+A hung child is killed together with its own children (the process group on POSIX), so a
+stand-in ``nvidia-smi`` that forks a ``sleep`` cannot hold torchsetup past its timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+_POSIX = os.name == "posix"
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    """What running one program produced. ``error`` is set when it could not run to completion."""
+
+    argv: tuple[str, ...]
+    returncode: Optional[int]
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    error: Optional[str] = None
+    timed_out: bool = False
+    not_found: bool = False
+    interrupted: bool = False
+    signal: Optional[int] = field(default=None)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0
+
+    def describe_failure(self) -> str:
+        """One line saying why this did not succeed (empty when it did)."""
+        if self.ok:
+            return ""
+        if self.error:
+            return self.error
+        if self.signal is not None:
+            name = _signal_name(self.signal)
+            return f"killed by signal {self.signal} ({name})"
+        tail = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        last = tail[-1] if tail else ""
+        return f"exit code {self.returncode}" + (f": {last}" if last else "")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "unknown signal"
+
+
+def merged_env(extra: Optional[Mapping[str, str]] = None,
+               base: Optional[Mapping[str, str]] = None,
+               remove: Sequence[str] = ()) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for key in remove:
+        env.pop(key, None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _popen_kwargs() -> dict[str, object]:
+    if _POSIX:
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def _kill_tree(proc: subprocess.Popen[str], sig: int = signal.SIGKILL if _POSIX else 9) -> None:
+    try:
+        if _POSIX:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def _not_started(argv: tuple[str, ...], exc: OSError, started: float) -> ProcResult:
+    not_found = isinstance(exc, FileNotFoundError)
+    if not_found:
+        msg = f"not found: {argv[0]}"
+    elif isinstance(exc, PermissionError):
+        msg = f"permission denied: {argv[0]}"
+    else:
+        msg = f"could not start {argv[0]}: {exc.strerror or exc}"
+    return ProcResult(argv=argv, returncode=None, duration_s=time.perf_counter() - started,
+                      error=msg, not_found=not_found)
+
+
+def _finish(argv: tuple[str, ...], rc: Optional[int], out: str, err: str, started: float,
+            *, timed_out: bool = False, timeout: float = 0.0,
+            interrupted: bool = False) -> ProcResult:
+    duration = time.perf_counter() - started
+    sig = None
+    error = None
+    if timed_out:
+        error = f"timed out after {timeout:g} s: {argv[0]}"
+    elif interrupted:
+        error = "interrupted"
+    elif rc is not None and rc < 0 and _POSIX:
+        sig = -rc
+    return ProcResult(argv=argv, returncode=rc, stdout=out, stderr=err, duration_s=duration,
+                      error=error, timed_out=timed_out, interrupted=interrupted, signal=sig)
+
+
+def run(argv: Sequence[str], *, timeout: float, env: Optional[Mapping[str, str]] = None,
+        extra_env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+        input: Optional[str] = None) -> ProcResult:  # noqa: A002 - mirrors subprocess
+    """Run ``argv`` to completion (or ``timeout``), capturing stdout and stderr as text.
+
+    Never raises for the program's failures; ``KeyboardInterrupt`` kills the child and is
+    re-raised.
+    """
+    args = tuple(str(a) for a in argv)
+    if not args:
+        raise ValueError("empty argv")
+    started = time.perf_counter()
+    full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
+    try:
+        proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd,
+            text=True, encoding="utf-8", errors="replace", **_popen_kwargs(),  # type: ignore[call-overload]
+        )
+    except OSError as exc:
+        return _not_started(args, exc, started)
+    try:
+        out, err = proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc)
+        try:
+            out, err = proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            out, err = "", ""
+        return _finish(args, None, out or "", err or "", started, timed_out=True, timeout=timeout)
+    except KeyboardInterrupt:
+        _kill_tree(proc)
+        proc.wait()
+        raise
+    return _finish(args, proc.returncode, out, err, started)
+
+
+LineCallback = Callable[[str], None]
+
+
+def stream(argv: Sequence[str], *, timeout: Optional[float], on_line: LineCallback,
+           env: Optional[Mapping[str, str]] = None, extra_env: Optional[Mapping[str, str]] = None,
+           cwd: Optional[str] = None, keep_lines: int = 200) -> ProcResult:
+    """Run ``argv`` with stdout and stderr merged, calling ``on_line`` for each line as it comes.
+
+    ``stdout`` of the result holds the last ``keep_lines`` lines. A timeout kills the process
+    tree. ``KeyboardInterrupt`` (SIGINT) stops the child tree (SIGINT, then SIGKILL after a
+    grace period) and returns a result with ``interrupted=True`` instead of raising, so the
+    caller can report and clean up.
+    """
+    args = tuple(str(a) for a in argv)
+    if not args:
+        raise ValueError("empty argv")
+    started = time.perf_counter()
+    full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
+    try:
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=full_env, cwd=cwd, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            **_popen_kwargs(),  # type: ignore[call-overload]
+        )
+    except OSError as exc:
+        return _not_started(args, exc, started)
+
+    tail: list[str] = []
+    reader_done = threading.Event()
+
+    def _reader() -> None:
+        assert proc.stdout is not None
+        try:
+            for raw in proc.stdout:
+                line = raw.rstrip("\r\n")
+                tail.append(line)
+                if len(tail) > keep_lines:
+                    del tail[0]
+                try:
+                    on_line(line)
+                except Exception:  # noqa: BLE001 - a display error must not kill the install
+                    pass
+        finally:
+            reader_done.set()
+
+    reader = threading.Thread(target=_reader, name="torchsetup-stream", daemon=True)
+    reader.start()
+    deadline = None if timeout is None else started + timeout
+    try:
+        while True:
+            try:
+                rc = proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.perf_counter() > deadline:
+                    _kill_tree(proc)
+                    proc.wait()
+                    reader_done.wait(2)
+                    return _finish(args, None, "\n".join(tail), "", started, timed_out=True,
+                                   timeout=timeout or 0.0)
+    except KeyboardInterrupt:
+        _interrupt_tree(proc)
+        reader_done.wait(2)
+        return _finish(args, proc.returncode, "\n".join(tail), "", started, interrupted=True)
+    reader_done.wait(5)
+    return _finish(args, rc, "\n".join(tail), "", started)
+
+
+def _interrupt_tree(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Ask the child tree to stop (SIGINT), then kill it if it does not within ``grace``."""
+    if _POSIX:
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    else:  # pragma: no cover - Windows
+        proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc)
+        proc.wait()
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once
+        _kill_tree(proc)
+        proc.wait()
+
+
+def python_argv(python: str, *args: str) -> list[str]:
+    """argv to run ``python`` isolated from the user's PYTHON* variables and cwd."""
+    return [python, "-I", *args]
+
+
+def current_python() -> str:
+    return sys.executable
