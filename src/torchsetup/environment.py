@@ -282,6 +282,7 @@ class Environment:
     python: Optional[TargetPython] = None
     tools: Tools = field(default_factory=Tools)
     env_vars: tuple[tuple[str, str], ...] = ()  # the allow-listed variables that are set
+    pip_config: tuple[tuple[str, str], ...] = ()  # (file, text with credentials redacted)
     probes: tuple[ProbeSummary, ...] = ()
     source: str = "live"  # "live", "snapshot:<path>", "report:<path>"
     captured_at: Optional[str] = None
@@ -336,14 +337,14 @@ def _convert(tp: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin is Union or (hasattr(types, "UnionType") and origin is getattr(types, "UnionType")):
+    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _convert(inner[0], value) if len(inner) == 1 else value
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v) for v in value)
         return tuple(_convert(a, v) for a, v in zip(args, value))
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_jsonable(tp, value)
     return value
 

@@ -1,0 +1,388 @@
+"""From raw probe records to an :class:`Environment` (pure), and the live entry point."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from torchsetup.environment import (
+    CudaToolkit,
+    DiskSpace,
+    Distribution,
+    Environment,
+    Gpu,
+    LibraryDir,
+    Nvidia,
+    OSInfo,
+    ProbeSummary,
+    Resources,
+    TargetPython,
+    Tools,
+    TorchBuild,
+    canonical_name,
+)
+from torchsetup.parse import nvidia as pnv
+from torchsetup.parse import system as psys
+from torchsetup.parse import toolkit as ptk
+from torchsetup.probes import DEFAULT_TIMEOUT, ProbeRecord, Snapshot
+
+
+def detect_environment(
+    python: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Environment:
+    """Probe this machine (target interpreter: ``python`` or the default choice) and build facts."""
+    from torchsetup.probes import collect
+    from torchsetup.target import choose_target
+
+    choice = choose_target(python)
+    return build_environment(collect(choice.python, chosen_by=choice.how, timeout=timeout))
+
+
+def build_environment(snap: Snapshot) -> Environment:
+    env_vars = dict(snap.get("env").data.get("vars") or {})
+    return Environment(
+        os=build_os(snap.get("platform")),
+        resources=build_resources(snap.get("resources"), snap.get("disk")),
+        nvidia=build_nvidia(snap, env_vars.get("CUDA_VISIBLE_DEVICES")),
+        toolkit=build_toolkit(snap.get("cuda-toolkit")),
+        python=build_python(snap.records.get("python")),
+        tools=build_tools(snap.get("tools")),
+        env_vars=tuple(sorted(env_vars.items())),
+        pip_config=tuple(sorted((snap.get("pip-config").data.get("files") or {}).items())),
+        probes=tuple(
+            ProbeSummary(name=r.name, ok=r.ok, duration_s=round(r.duration_s, 4), error=r.error)
+            for r in sorted(snap.records.values(), key=lambda r: r.name)
+        ),
+        source=snap.source,
+        captured_at=snap.captured_at,
+    )
+
+
+# --- OS --------------------------------------------------------------------------------------
+
+
+def build_os(rec: ProbeRecord) -> OSInfo:
+    d = rec.data
+    if not d:
+        return OSInfo()
+    system = d.get("system")
+    name = distro = version = None
+    if d.get("os_release"):
+        osr = psys.parse_os_release(d["os_release"])
+        name = osr.get("PRETTY_NAME") or osr.get("NAME")
+        distro = osr.get("ID")
+        version = osr.get("VERSION_ID")
+    elif d.get("mac_ver"):
+        name, distro, version = f"macOS {d['mac_ver']}", "macos", d["mac_ver"]
+    elif d.get("win32_ver"):
+        release, ver = d["win32_ver"][0], d["win32_ver"][1]
+        name, distro, version = f"Windows {release}", "windows", ver
+    libc, libc_version = psys.parse_glibc(d.get("libc"))
+    wsl = psys.is_wsl(d.get("proc_version"), d.get("release")) if system == "Linux" else False
+    container = None
+    if system == "Linux":
+        container = psys.detect_container(
+            dockerenv=bool(d.get("dockerenv")),
+            containerenv=bool(d.get("containerenv")),
+            cgroup=d.get("cgroup"),
+            env={},
+        )
+    translated = d.get("proc_translated")
+    return OSInfo(
+        system=system,
+        name=name,
+        distro_id=distro,
+        version=version,
+        kernel=d.get("release"),
+        machine=psys.normalise_machine(d.get("machine"), system),
+        libc=libc,
+        libc_version=libc_version,
+        wsl=wsl,
+        wsl_libcuda=d.get("wsl_libcuda"),
+        container=container,
+        rosetta=(translated == "1") if translated is not None else None,
+        hostname=d.get("hostname"),
+    )
+
+
+# --- resources -------------------------------------------------------------------------------
+
+
+def build_resources(rec: ProbeRecord, disk: ProbeRecord) -> Resources:
+    d = rec.data
+    disks = tuple(
+        DiskSpace(
+            label=x["label"], path=x["path"], free_bytes=x.get("free"), total_bytes=x.get("total")
+        )
+        for x in disk.data.get("disks") or []
+    )
+    return Resources(
+        logical_cpus=d.get("usable_cpus") or d.get("logical_cpus"),
+        physical_cores=d.get("physical_cores"),
+        memory_total_bytes=d.get("memory_total"),
+        memory_available_bytes=d.get("memory_available"),
+        disks=disks,
+        shm_bytes=d.get("shm_total"),
+    )
+
+
+# --- NVIDIA ----------------------------------------------------------------------------------
+
+
+def _gpus_from_nvml(data: dict[str, Any]) -> tuple[Gpu, ...]:
+    gpus = []
+    for i, g in enumerate(data.get("gpus") or []):
+        cc = g.get("cc")
+        mig = g.get("mig")
+        gpus.append(
+            Gpu(
+                index=i,
+                name=g.get("name") or "?",
+                compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
+                memory_total_bytes=g.get("mem_total"),
+                uuid=g.get("uuid"),
+                pci_bus_id=g.get("pci"),
+                mig_enabled=bool(mig[0]) if mig else None,
+            )
+        )
+    return tuple(gpus)
+
+
+def _gpus_from_proc(gpus: dict[str, str]) -> tuple[Gpu, ...]:
+    out = []
+    for i, (bus, text) in enumerate(sorted(gpus.items())):
+        info = pnv.parse_proc_gpu_information(text)
+        out.append(
+            Gpu(
+                index=i,
+                name=info.get("Model", "?"),
+                uuid=info.get("GPU UUID"),
+                pci_bus_id=info.get("Bus Location", bus),
+            )
+        )
+    return tuple(out)
+
+
+def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
+    """NVML first; when it failed, libcuda, nvidia-smi and /proc fill in what they can."""
+    nvml = snap.get("nvml")
+    procf = snap.get("nvidia-proc").data
+    pci = snap.get("pci").data
+    kernel = pnv.parse_proc_driver_version(procf["version"]) if procf.get("version") else None
+    pci_count = len(pci.get("devices") or []) if pci.get("available") else None
+
+    if nvml.ok and nvml.data.get("count") is not None:
+        d = nvml.data
+        driver = d.get("driver")
+        mismatch = bool(kernel and driver and kernel != driver)
+        return Nvidia(
+            status="mismatch" if mismatch else "ok",
+            driver_version=driver,
+            cuda_driver_version=pnv.cuda_version_from_int(d.get("cuda_driver_version")),
+            gpus=_gpus_from_nvml(d),
+            source="nvml",
+            nvml_version=d.get("nvml_version"),
+            kernel_module_version=kernel,
+            pci_nvidia_devices=pci_count,
+            cuda_visible_devices=cuda_visible,
+            errors=(f"kernel module {kernel} differs from user-space driver {driver}",)
+            if mismatch
+            else (),
+        )
+
+    errors = [nvml.error] if nvml.error else []
+    status = pnv.nvml_error_status(nvml.error) if nvml.error else "unknown"
+    driver: Optional[str] = None
+    cuda: Optional[str] = None
+    gpus: tuple[Gpu, ...] = ()
+    source: Optional[str] = None
+    libcuda_error = smi_error = None
+
+    libcuda = snap.records.get("libcuda")
+    if libcuda is not None and libcuda.ok:
+        cuda, source = pnv.cuda_version_from_int(libcuda.data.get("version")), "libcuda"
+    elif libcuda is not None:
+        libcuda_error = libcuda.error
+
+    smi = snap.records.get("nvidia-smi")
+    if smi is not None:
+        hint, smi_driver, smi_gpus, smi_error = _from_smi(smi)
+        if smi_error:
+            errors.append(smi_error)
+        if smi_gpus is not None:
+            gpus, driver, source = smi_gpus, smi_driver, source or "nvidia-smi"
+        if hint:
+            status = hint
+
+    if driver is None and kernel:
+        driver, source = kernel, source or "proc"
+        gpus = gpus or _gpus_from_proc(procf.get("gpus") or {})
+    cuda = cuda or pnv.max_cuda_for_driver(driver)
+    if status != "mismatch" and kernel and driver and kernel != driver:
+        status = "mismatch"
+        errors.append(f"kernel module {kernel} differs from user-space driver {driver}")
+    elif status not in ("mismatch", "not-loaded") and (driver or cuda):
+        status = "ok"
+    elif status in ("no-driver", "unknown") and pci_count:
+        status = "not-loaded"
+    elif status == "unknown":
+        status = "no-driver"
+    return Nvidia(
+        status=status,
+        driver_version=driver,
+        cuda_driver_version=cuda,
+        gpus=gpus,
+        source=source,
+        nvml_error=nvml.error,
+        smi_error=smi_error,
+        libcuda_error=libcuda_error,
+        errors=tuple(errors),
+        kernel_module_version=kernel,
+        pci_nvidia_devices=pci_count,
+        cuda_visible_devices=cuda_visible,
+    )
+
+
+def _from_smi(
+    rec: ProbeRecord,
+) -> tuple[Optional[str], Optional[str], Optional[tuple[Gpu, ...]], Optional[str]]:
+    """(status hint, driver version, GPUs or None, error) from an nvidia-smi record."""
+    d = rec.data
+    if d.get("path") is None:
+        return None, None, None, None
+    text = (d.get("stdout") or "") + "\n" + (d.get("stderr") or "")
+    hint = pnv.classify_smi_failure(text)
+    if hint == "no-gpu":
+        return "ok", None, (), "nvidia-smi: No devices were found"
+    if d.get("timed_out"):
+        return None, None, None, rec.error or "nvidia-smi timed out"
+    if not rec.ok:
+        return hint, None, None, rec.error
+    try:
+        rows = pnv.parse_smi_query_csv(d.get("stdout") or "")
+    except pnv.SmiParseError as exc:
+        return hint, None, None, f"nvidia-smi output not understood: {exc}"
+    gpus = tuple(
+        Gpu(
+            index=r["index"],
+            name=r["name"],
+            compute_capability=r["compute_capability"],
+            memory_total_bytes=r["memory_total_bytes"],
+            uuid=r["uuid"],
+            pci_bus_id=r["pci_bus_id"],
+            mig_enabled=r["mig_enabled"],
+        )
+        for r in rows
+    )
+    driver = rows[0]["driver_version"] if rows else None
+    return "ok", driver, gpus, None
+
+
+# --- toolkit, tools --------------------------------------------------------------------------
+
+
+def build_toolkit(rec: ProbeRecord) -> CudaToolkit:
+    d = rec.data
+    short, full = ptk.parse_nvcc_version(d.get("nvcc_stdout") or "")
+    return CudaToolkit(
+        nvcc_path=d.get("nvcc_path"),
+        nvcc_version=short,
+        nvcc_full_version=full,
+        nvcc_error=d.get("nvcc_error"),
+        cuda_home=d.get("cuda_home"),
+        cuda_home_var=d.get("cuda_home_var"),
+        install_dirs=tuple(d.get("install_dirs") or ()),
+        ld_library_path=tuple(d.get("ld_library_path") or ()),
+        ld_library_path_cuda_libs=tuple(
+            LibraryDir(path=x["path"], libraries=tuple(x["libraries"]))
+            for x in d.get("ld_library_path_libs") or []
+        ),
+    )
+
+
+def build_tools(rec: ProbeRecord) -> Tools:
+    d = rec.data
+    gcc = d.get("gcc_version_stdout")
+    return Tools(
+        paths=tuple(sorted((d.get("paths") or {}).items())),
+        gcc_version=ptk.parse_compiler_version(gcc) if gcc else None,
+    )
+
+
+# --- target Python ---------------------------------------------------------------------------
+
+
+def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
+    if rec is None:
+        return None
+    d = rec.data
+    exe = d.get("executable") or "?"
+    if not rec.ok:
+        return TargetPython(executable=exe, chosen_by=d.get("chosen_by"), ok=False, error=rec.error)
+    py = d.get("python") or {}
+    dists = tuple(
+        Distribution(
+            name=canonical_name(x["name"]),
+            version=x["version"],
+            location=x.get("location"),
+            requires=tuple(x.get("requires") or ()),
+            installer=x.get("installer"),
+            wheel_tags=tuple(x.get("wheel_tags") or ()),
+        )
+        for x in d.get("distributions") or []
+    )
+    locations = tuple(d.get("torch_locations") or ())
+    torch = _torch_build(d.get("torch_version_py"), dists, locations)
+    pip = next((x.version for x in dists if x.name == "pip"), None)
+    return TargetPython(
+        executable=py.get("executable") or exe,
+        chosen_by=d.get("chosen_by"),
+        ok=True,
+        version=py.get("version"),
+        implementation=py.get("implementation"),
+        bits=py.get("bits"),
+        platform=py.get("platform"),
+        machine=py.get("machine"),
+        prefix=py.get("prefix"),
+        base_prefix=py.get("base_prefix"),
+        env_kind=py.get("env_kind"),
+        externally_managed=py.get("externally_managed"),
+        include_dir=py.get("include_dir"),
+        has_python_h=py.get("has_python_h"),
+        user_site=py.get("user_site"),
+        user_site_enabled=py.get("user_site_enabled"),
+        pip_version=pip,
+        purelib=py.get("purelib"),
+        sys_path=tuple(py.get("sys_path") or ()),
+        distributions=dists,
+        torch=torch,
+        torch_checked=True,
+        torch_locations=locations,
+    )
+
+
+def _torch_build(
+    version_py: Optional[dict[str, Any]],
+    dists: tuple[Distribution, ...],
+    locations: tuple[str, ...],
+) -> Optional[TorchBuild]:
+    torch_dists = [x for x in dists if x.name == "torch"]
+    if not version_py and not torch_dists:
+        return None
+    dist = torch_dists[0] if torch_dists else None
+    vp = version_py or {}
+    version = vp.get("__version__") or (dist.version if dist else "?")
+    return TorchBuild(
+        version=str(version),
+        cuda=_str_or_none(vp.get("cuda")),
+        hip=_str_or_none(vp.get("hip")),
+        xpu=_str_or_none(vp.get("xpu")),
+        git_version=_str_or_none(vp.get("git_version")),
+        debug=vp.get("debug") if isinstance(vp.get("debug"), bool) else None,
+        location=locations[0] if locations else (dist.location if dist else None),
+        requires=dist.requires if dist else (),
+        wheel_tags=dist.wheel_tags if dist else (),
+    )
+
+
+def _str_or_none(value: Any) -> Optional[str]:
+    return None if value is None else str(value)

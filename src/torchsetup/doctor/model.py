@@ -1,0 +1,107 @@
+"""Doctor's result model: findings, rules, categories, the report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from torchsetup.doctor.context import RuleContext
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+SEVERITIES = (ERROR, WARNING, INFO)
+
+# Category status marks, in the manner of flutter doctor.
+OK = "ok"
+CHECK_FAILED = "check failed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: str
+    title: str
+    detail: str
+    fix: Optional[str]
+    category: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "detail": self.detail,
+            "fix": self.fix,
+            "category": self.category,
+        }
+
+
+RuleFunc = Callable[["RuleContext"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    category: str
+    severity: str  # the usual severity; a rule may emit another one
+    func: RuleFunc
+    explain: str  # the rule's page: what it checks, why it matters, the fix
+    catalogue: Optional[int] = None  # number in the failure catalogue (docs/rules)
+    sources: tuple[str, ...] = ()
+
+    def finding(
+        self,
+        ctx: RuleContext,
+        *,
+        title: Optional[str] = None,
+        detail: str,
+        fix: Optional[str],
+        severity: Optional[str] = None,
+    ) -> Finding:
+        del ctx
+        return Finding(
+            id=self.id,
+            severity=severity or self.severity,
+            title=title or self.title,
+            detail=detail,
+            fix=fix,
+            category=self.category,
+        )
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    key: str
+    title: str
+    status: str  # ok | warning | error | check failed
+    summary: str  # one line shown in parentheses after the title
+    facts: tuple[str, ...] = ()  # shown with -v
+    findings: tuple[Finding, ...] = ()
+    failed_checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    categories: tuple[CategoryResult, ...]
+    findings: tuple[Finding, ...]
+    crashed_rules: tuple[str, ...] = field(default=())
+    elapsed_s: Optional[float] = None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == WARNING)
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        if self.errors or self.crashed_rules:
+            return 1
+        if strict and (self.warnings or any(c.status == CHECK_FAILED for c in self.categories)):
+            return 1
+        return 0

@@ -1,0 +1,212 @@
+"""One-line summaries and -v facts per doctor category (pure, from the Environment)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from torchsetup.environment import Environment
+
+GIB = 1024**3
+
+
+def _gib(n: Optional[int]) -> str:
+    return f"{n / GIB:.0f} GiB" if n else "?"
+
+
+def category_facts(env: Environment, key: str) -> tuple[str, list[str]]:
+    fn = _BUILDERS.get(key)
+    return fn(env) if fn else ("", [])
+
+
+def _system(env: Environment) -> tuple[str, list[str]]:
+    o = env.os
+    parts = [o.name or o.system or "unknown OS", o.machine or "?"]
+    if o.libc_version:
+        parts.append(f"{o.libc or 'libc'} {o.libc_version}")
+    if o.wsl:
+        parts.append("WSL2")
+    if o.container:
+        parts.append(f"container: {o.container}")
+    if o.rosetta:
+        parts.append("x86_64 Python under Rosetta")
+    facts = [
+        f"OS: {o.name or '?'} ({o.system or '?'} {o.kernel or ''})".rstrip(),
+        f"architecture: {o.machine or '?'}; platform key: {o.platform_key or '?'}",
+        f"libc: {o.libc or '?'} {o.libc_version or ''}".rstrip(),
+    ]
+    if o.wsl:
+        facts.append(f"WSL2; libcuda: {o.wsl_libcuda or 'not found in /usr/lib/wsl/lib'}")
+    if o.container:
+        facts.append(f"container: {o.container}")
+    return ", ".join(parts), facts
+
+
+def _python(env: Environment) -> tuple[str, list[str]]:
+    p = env.python
+    if p is None:
+        return "not probed", []
+    if not p.ok:
+        return f"{p.executable}: probe failed", [p.error or "?"]
+    kind = p.env_kind or "?"
+    summary = (
+        f"{p.version} ({p.implementation or '?'}, {p.bits or '?'}-bit, {kind}) at {p.executable}"
+    )
+    facts = [
+        f"interpreter: {p.executable} (chosen by {p.chosen_by or '?'})",
+        f"prefix: {p.prefix or '?'}; environment kind: {kind}",
+        (
+            f"pip: {p.pip_version or 'not installed'}; "
+            f"externally managed (PEP 668): {_yn(p.externally_managed)}"
+        ),
+        f"Python.h: {_yn(p.has_python_h)} ({p.include_dir or '?'})",
+        f"user site: {p.user_site or '?'} (enabled: {_yn(p.user_site_enabled)})",
+    ]
+    return summary, facts
+
+
+def _nvidia(env: Environment) -> tuple[str, list[str]]:
+    nv = env.nvidia
+    facts = [f"status: {nv.status} (source: {nv.source or 'none'})"]
+    if nv.kernel_module_version:
+        facts.append(f"kernel module: {nv.kernel_module_version}")
+    if nv.nvml_version:
+        facts.append(f"NVML: {nv.nvml_version}")
+    for g in nv.gpus:
+        facts.append(
+            f"GPU {g.index}: {g.name}, compute capability {g.compute_capability or '?'}"
+            f", {_gib(g.memory_total_bytes)}"
+            + (", MIG enabled" if g.mig_enabled else "")
+            + (f", bus {g.pci_bus_id}" if g.pci_bus_id else "")
+        )
+    if nv.cuda_visible_devices is not None:
+        facts.append(f"CUDA_VISIBLE_DEVICES={nv.cuda_visible_devices!r}")
+    if nv.pci_nvidia_devices is not None:
+        facts.append(f"NVIDIA devices on the PCI bus: {nv.pci_nvidia_devices}")
+    facts += [f"probe: {e}" for e in nv.errors]
+    if nv.status == "ok" or nv.driver_version:
+        gpus = ", ".join(sorted({f"{g.name} ({g.sm or '?'})" for g in nv.gpus})) or "no GPU listed"
+        count = f"{len(nv.gpus)}x " if len(nv.gpus) > 1 else ""
+        return (
+            f"driver {nv.driver_version or '?'}, supports CUDA <= {nv.cuda_driver_version or '?'}; "
+            f"{count}{gpus}"
+        ), facts
+    labels = {
+        "no-driver": "no NVIDIA driver" + (", no NVIDIA GPU" if not nv.pci_nvidia_devices else ""),
+        "not-loaded": "NVIDIA GPU present, driver not loaded",
+        "mismatch": "driver/library version mismatch",
+        "error": "the driver did not answer",
+        "unknown": "not known",
+    }
+    return labels.get(nv.status, nv.status), facts
+
+
+def _torch(env: Environment) -> tuple[str, list[str]]:
+    p = env.python
+    if p is None or not p.ok:
+        return "unknown (the target Python could not be probed)", []
+    t = p.torch
+    if t is None:
+        return "not installed", []
+    build = {"cpu": "CPU build"}.get(t.variant, f"{t.variant} build")
+    if t.cuda:
+        build = f"CUDA {t.cuda} build"
+    elif t.hip:
+        build = f"ROCm (HIP {t.hip}) build"
+    facts = [f"torch {t.version} at {t.location or '?'}"]
+    if t.git_version:
+        facts.append(f"git: {t.git_version}")
+    if len(p.torch_locations) > 1:
+        facts += [f"also: {loc}" for loc in p.torch_locations[1:]]
+    return f"{t.version}, {build}", facts
+
+
+def _companions(env: Environment) -> tuple[str, list[str]]:
+    p = env.python
+    if p is None or not p.ok:
+        return "unknown", []
+    names = (
+        "torchvision",
+        "torchaudio",
+        "triton",
+        "pytorch-triton",
+        "pytorch-triton-rocm",
+        "triton-windows",
+        "numpy",
+        "torchtriton",
+    )
+    found = [f"{d.name} {d.version}" for n in names if (d := p.dist(n))]
+    nvidia = [f"{d.name} {d.version}" for d in p.distributions if d.name.startswith("nvidia-")]
+    return (", ".join(found) if found else "none installed"), found + nvidia
+
+
+def _libraries(env: Environment) -> tuple[str, list[str]]:
+    tk = env.toolkit
+    wheel = env.python.torch.cuda if env.python and env.python.torch else None
+    three = [
+        f"driver supports CUDA <= {env.nvidia.cuda_driver_version or '-'}",
+        f"torch built with CUDA {wheel or '-'}",
+        f"nvcc {tk.nvcc_version or '-'}",
+    ]
+    facts = [
+        "three CUDA numbers: " + "; ".join(three),
+        f"nvcc: {tk.nvcc_path or 'not found'}"
+        + (f" ({tk.nvcc_full_version})" if tk.nvcc_full_version else ""),
+        f"CUDA_HOME: {tk.cuda_home or 'unset'}"
+        + (f" (from {tk.cuda_home_var})" if tk.cuda_home_var else ""),
+        f"toolkit folders: {', '.join(tk.install_dirs) or 'none'}",
+    ]
+    for d in tk.ld_library_path_cuda_libs:
+        facts.append(
+            f"LD_LIBRARY_PATH {d.path}: {', '.join(d.libraries[:6])}"
+            + (" ..." if len(d.libraries) > 6 else "")
+        )
+    return " · ".join(three), facts
+
+
+def _toolchain(env: Environment) -> tuple[str, list[str]]:
+    t = env.tools
+    cxx = t.cxx_compiler
+    parts = [
+        f"C++ compiler: {cxx}" + (f" (gcc {t.gcc_version})" if t.gcc_version else "")
+        if cxx
+        else "no C++ compiler"
+    ]
+    for name in ("cmake", "ninja", "uv", "conda"):
+        if t.path(name):
+            parts.append(name)
+    facts = [f"{k}: {v}" for k, v in t.paths]
+    return ", ".join(parts), facts
+
+
+def _resources(env: Environment) -> tuple[str, list[str]]:
+    r = env.resources
+    parts = []
+    if r.logical_cpus:
+        parts.append(f"{r.logical_cpus} CPUs")
+    if r.memory_total_bytes:
+        parts.append(f"{_gib(r.memory_total_bytes)} RAM")
+    free = [d.free_bytes for d in r.disks if d.free_bytes is not None]
+    if free:
+        parts.append(f"{min(free) / GIB:.0f} GiB free disk")
+    facts = [
+        f"{d.label}: {d.path}: {_gib(d.free_bytes)} free of {_gib(d.total_bytes)}" for d in r.disks
+    ]
+    if r.shm_bytes:
+        facts.append(f"/dev/shm: {_gib(r.shm_bytes)}")
+    return (", ".join(parts) or "unknown"), facts
+
+
+def _yn(v: Optional[bool]) -> str:
+    return "unknown" if v is None else ("yes" if v else "no")
+
+
+_BUILDERS: dict[str, Callable[[Environment], tuple[str, list[str]]]] = {
+    "system": _system,
+    "python": _python,
+    "nvidia": _nvidia,
+    "torch": _torch,
+    "companions": _companions,
+    "libraries": _libraries,
+    "toolchain": _toolchain,
+    "resources": _resources,
+}

@@ -1,0 +1,1 @@
+"""Pure parsers: raw text from probes in, typed facts out. No I/O here."""

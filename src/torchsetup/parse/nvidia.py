@@ -1,0 +1,163 @@
+"""Parsers for the NVIDIA driver stack: nvidia-smi CSV, /proc/driver/nvidia, NVML errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+SMI_QUERY_FIELDS = (
+    "index",
+    "name",
+    "uuid",
+    "driver_version",
+    "compute_cap",
+    "memory.total",
+    "memory.used",
+    "pci.bus_id",
+    "mig.mode.current",
+)
+
+MISMATCH_TEXT = "Driver/library version mismatch"
+
+
+class SmiParseError(ValueError):
+    """nvidia-smi printed something that is not the CSV we asked for."""
+
+
+def classify_smi_failure(text: str) -> Optional[str]:
+    """Map nvidia-smi's own error messages to a driver status."""
+    low = text.lower()
+    if "version mismatch" in low:
+        return "mismatch"
+    if "couldn't communicate with the nvidia driver" in low or "driver not loaded" in low:
+        return "not-loaded"
+    if "no devices were found" in low:
+        return "no-gpu"
+    if "failed to initialize nvml" in low:
+        return "error"
+    return None
+
+
+def _mib(value: str) -> Optional[int]:
+    m = re.match(r"\s*(\d+)\s*MiB", value)
+    return int(m.group(1)) * 1024 * 1024 if m else None
+
+
+def parse_smi_query_csv(text: str) -> list[dict[str, Any]]:
+    """Rows of ``nvidia-smi --query-gpu=<SMI_QUERY_FIELDS> --format=csv`` (with header)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines or not lines[0].lower().startswith("index"):
+        raise SmiParseError(
+            f"unexpected nvidia-smi output: {lines[0][:80] if lines else '(empty)'}"
+        )
+    gpus = []
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != len(SMI_QUERY_FIELDS):
+            raise SmiParseError(f"unexpected nvidia-smi row: {line[:80]}")
+        row = dict(zip(SMI_QUERY_FIELDS, cells))
+        try:
+            index = int(row["index"])
+        except ValueError as exc:
+            raise SmiParseError(f"unexpected GPU index {row['index']!r}") from exc
+        cc = row["compute_cap"]
+        gpus.append(
+            {
+                "index": index,
+                "name": row["name"],
+                "uuid": row["uuid"] if row["uuid"].startswith(("GPU-", "MIG-")) else None,
+                "driver_version": row["driver_version"],
+                "compute_capability": cc if re.fullmatch(r"\d+\.\d+", cc) else None,
+                "memory_total_bytes": _mib(row["memory.total"]),
+                "pci_bus_id": row["pci.bus_id"],
+                "mig_enabled": {"Enabled": True, "Disabled": False}.get(row["mig.mode.current"]),
+            }
+        )
+    return gpus
+
+
+def parse_smi_header(text: str) -> tuple[Optional[str], Optional[str]]:
+    """(driver version, max CUDA) from the banner of plain ``nvidia-smi``."""
+    drv = re.search(r"Driver Version:\s*([\d.]+)", text)
+    cuda = re.search(r"CUDA Version:\s*([\d.]+)", text)
+    return (drv.group(1) if drv else None, cuda.group(1) if cuda else None)
+
+
+def parse_proc_driver_version(text: str) -> Optional[str]:
+    """Kernel module version from /proc/driver/nvidia/version."""
+    m = re.search(r"Kernel Module(?: for \S+)?\s+([\d.]+)", text)
+    if m:
+        return m.group(1)
+    m = re.search(r"NVRM version:.*?\s(\d{3}\.\d+(?:\.\d+)?)\s", text)
+    return m.group(1) if m else None
+
+
+def parse_proc_gpu_information(text: str) -> dict[str, str]:
+    """Key: value pairs of /proc/driver/nvidia/gpus/<bus>/information."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def cuda_version_from_int(value: Optional[int]) -> Optional[str]:
+    """13000 -> "13.0", 12040 -> "12.4" (cuDriverGetVersion / NVML encoding)."""
+    if not value or value <= 0:
+        return None
+    return f"{value // 1000}.{(value % 1000) // 10}"
+
+
+# NVIDIA's "CUDA Toolkit and Corresponding Driver Versions" (Linux, GA rows): the first driver
+# branch of each CUDA release. A driver supports every CUDA up to the newest one whose branch
+# it reaches. Used only when no NVML/libcuda/nvidia-smi banner says the number directly.
+_DRIVER_BRANCH_MAX_CUDA: tuple[tuple[tuple[int, int], str], ...] = (
+    ((595, 45), "13.2"),
+    ((590, 44), "13.1"),
+    ((580, 65), "13.0"),
+    ((575, 51), "12.9"),
+    ((570, 26), "12.8"),
+    ((565, 57), "12.7"),
+    ((560, 28), "12.6"),
+    ((555, 42), "12.5"),
+    ((550, 54), "12.4"),
+    ((545, 23), "12.3"),
+    ((535, 54), "12.2"),
+    ((530, 30), "12.1"),
+    ((525, 60), "12.0"),
+    ((520, 61), "11.8"),
+    ((515, 43), "11.7"),
+    ((510, 39), "11.6"),
+    ((495, 29), "11.5"),
+    ((470, 42), "11.4"),
+    ((465, 19), "11.3"),
+    ((460, 27), "11.2"),
+    ((455, 23), "11.1"),
+    ((450, 36), "11.0"),
+)
+
+
+def max_cuda_for_driver(driver: Optional[str]) -> Optional[str]:
+    if not driver:
+        return None
+    m = re.match(r"(\d+)\.(\d+)", driver)
+    if not m:
+        return None
+    key = (int(m.group(1)), int(m.group(2)))
+    for floor, cuda in _DRIVER_BRANCH_MAX_CUDA:
+        if key >= floor:
+            return cuda
+    return None
+
+
+def nvml_error_status(error: str) -> str:
+    """Driver status implied by an NVML error string."""
+    low = error.lower()
+    if "mismatch" in low:
+        return "mismatch"
+    if "driver not loaded" in low or "drivernotloaded" in low:
+        return "not-loaded"
+    if "library not found" in low or "librarynotfound" in low or "no module named" in low:
+        return "no-driver"
+    return "error"

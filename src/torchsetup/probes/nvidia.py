@@ -1,0 +1,219 @@
+"""Probe the NVIDIA driver stack.
+
+Order: NVML (nvidia-ml-py), then libcuda's ``cuDriverGetVersion`` and ``nvidia-smi --query-gpu``
+when NVML gave nothing. /proc/driver/nvidia and the PCI bus are always read (cheap files): they
+tell "no GPU" from "GPU without a loaded driver" and catch a kernel module that differs from
+the user-space library (the "Driver/library version mismatch" after an upgrade).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import sys
+import time
+from typing import Any, Optional
+
+from torchsetup import proc
+from torchsetup.parse.nvidia import SMI_QUERY_FIELDS
+from torchsetup.probes import ProbeRecord, timed
+
+WSL_LIB = "/usr/lib/wsl/lib"
+LD_SO_CACHE = "/etc/ld.so.cache"
+
+
+def probe_all(*, timeout: float) -> list[ProbeRecord]:
+    records = [
+        timed("nvidia-proc", _proc_files),
+        timed("pci", _pci_devices),
+        timed("nvml", _nvml),
+    ]
+    nvml = records[-1]
+    if not (nvml.ok and nvml.data.get("count") is not None):
+        hints = nvml.data.get("hints") or {}
+        if not hints or any(hints.values()):  # no driver at all: nothing to load
+            records.append(timed("libcuda", _libcuda))
+        records.append(timed("nvidia-smi", lambda: _smi(timeout)))
+    return records
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _proc_files() -> dict[str, Any]:
+    data: dict[str, Any] = {"version": _read("/proc/driver/nvidia/version")}
+    gpus = {}
+    for info in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
+        text = _read(info)
+        if text is not None:
+            gpus[os.path.basename(os.path.dirname(info))] = text
+    data["gpus"] = gpus
+    return data
+
+
+def _pci_devices() -> dict[str, Any]:
+    """NVIDIA (0x10de) display/3D controllers on the PCI bus (Linux sysfs)."""
+    base = "/sys/bus/pci/devices"
+    if not os.path.isdir(base):
+        return {"available": False}
+    devices = []
+    for dev in sorted(os.listdir(base)):
+        vendor = (_read(os.path.join(base, dev, "vendor")) or "").strip()
+        if vendor != "0x10de":
+            continue
+        klass = (_read(os.path.join(base, dev, "class")) or "").strip()
+        if klass.startswith(("0x0300", "0x0302", "0x0380")):
+            devices.append(
+                {
+                    "bus": dev,
+                    "class": klass,
+                    "device": (_read(os.path.join(base, dev, "device")) or "").strip(),
+                }
+            )
+    return {"available": True, "devices": devices}
+
+
+def _driver_hints() -> dict[str, bool]:
+    """Cheap signs that an NVIDIA user-space driver exists, so NVML is worth loading."""
+    cache = b""
+    try:
+        with open(LD_SO_CACHE, "rb") as fh:
+            cache = fh.read()
+    except OSError:
+        pass
+    return {
+        "proc_driver": os.path.isdir("/proc/driver/nvidia"),
+        "dev_nvidiactl": os.path.exists("/dev/nvidiactl"),
+        "wsl_lib": os.path.isfile(os.path.join(WSL_LIB, "libnvidia-ml.so.1")),
+        "ldcache_nvml": b"libnvidia-ml.so.1" in cache,
+        "ldcache_libcuda": b"libcuda.so.1" in cache,
+    }
+
+
+def _nvml() -> dict[str, Any]:
+    hints = _driver_hints() if sys.platform.startswith("linux") else {}
+    if hints and not any(hints.values()):
+        return {
+            "hints": hints,
+            "_error": "NVML library not found (no libnvidia-ml.so.1 in the "
+            "linker cache, no /proc/driver/nvidia): no NVIDIA driver installed",
+        }
+    started = time.perf_counter()
+    try:
+        import pynvml
+    except ImportError as exc:
+        return {"hints": hints, "_error": f"nvidia-ml-py not importable: {exc}"}
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return {"hints": hints, "_error": f"NVML init failed: {_nvml_error(exc)}"}
+    try:
+        data: dict[str, Any] = {"hints": hints, "init_s": time.perf_counter() - started}
+        data["driver"] = _text(pynvml.nvmlSystemGetDriverVersion())
+        data["nvml_version"] = _try(lambda: _text(pynvml.nvmlSystemGetNVMLVersion()))
+        data["cuda_driver_version"] = _try(pynvml.nvmlSystemGetCudaDriverVersion_v2) or _try(
+            pynvml.nvmlSystemGetCudaDriverVersion
+        )
+        count = pynvml.nvmlDeviceGetCount()
+        data["count"] = count
+        data["gpus"] = [_nvml_gpu(pynvml, i) for i in range(count)]
+        data["total_s"] = time.perf_counter() - started
+        return data
+    except pynvml.NVMLError as exc:
+        return {"hints": hints, "_error": f"NVML query failed: {_nvml_error(exc)}"}
+    finally:
+        _try(pynvml.nvmlShutdown)
+
+
+def _nvml_gpu(pynvml: Any, index: int) -> dict[str, Any]:
+    h = pynvml.nvmlDeviceGetHandleByIndex(index)
+    mem = _try(lambda: pynvml.nvmlDeviceGetMemoryInfo(h))
+    pci = _try(lambda: pynvml.nvmlDeviceGetPciInfo(h))
+    mig = _try(lambda: pynvml.nvmlDeviceGetMigMode(h))
+    cc = _try(lambda: pynvml.nvmlDeviceGetCudaComputeCapability(h))
+    return {
+        "name": _text(pynvml.nvmlDeviceGetName(h)),
+        "cc": list(cc) if cc else None,
+        "mem_total": getattr(mem, "total", None),
+        "mem_used": getattr(mem, "used", None),
+        "uuid": _try(lambda: _text(pynvml.nvmlDeviceGetUUID(h))),
+        "pci": _text(getattr(pci, "busId", "")) or None if pci else None,
+        "mig": list(mig) if mig else None,
+    }
+
+
+def _nvml_error(exc: Exception) -> str:
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _try(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - optional NVML fields differ per driver/GPU
+        return None
+
+
+def _libcuda() -> dict[str, Any]:
+    import ctypes
+
+    if sys.platform == "darwin":
+        return {"_error": "no CUDA driver on macOS"}
+    names = ["nvcuda.dll"] if os.name == "nt" else ["libcuda.so.1"]
+    if os.path.isfile(os.path.join(WSL_LIB, "libcuda.so.1")):
+        names.append(os.path.join(WSL_LIB, "libcuda.so.1"))
+    last = "not found"
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as exc:
+            last = str(exc)
+            continue
+        version = ctypes.c_int(0)
+        rc = lib.cuDriverGetVersion(ctypes.byref(version))
+        if rc != 0:
+            return {"library": name, "rc": rc, "_error": f"cuDriverGetVersion returned {rc}"}
+        return {"library": name, "rc": 0, "version": version.value}
+    return {"_error": f"libcuda not loadable: {last}"}
+
+
+def _smi_path() -> Optional[str]:
+    found = shutil.which("nvidia-smi")
+    if found or os.name != "nt":
+        return found
+    for cand in (
+        r"C:\Windows\System32\nvidia-smi.exe",
+        r"C:\Program Files\NVIDIA Corporation\NVSMI\nvidia-smi.exe",
+    ):
+        if os.path.isfile(cand):
+            return cand
+    return None
+
+
+def _smi(timeout: float) -> dict[str, Any]:
+    exe = _smi_path()
+    if exe is None:
+        return {"path": None, "_error": "nvidia-smi not found"}
+    res = proc.run(
+        [exe, "--query-gpu=" + ",".join(SMI_QUERY_FIELDS), "--format=csv"], timeout=timeout
+    )
+    data: dict[str, Any] = {
+        "path": exe,
+        "stdout": res.stdout,
+        "stderr": res.stderr,
+        "returncode": res.returncode,
+        "timed_out": res.timed_out,
+    }
+    if not res.ok:
+        data["_error"] = f"nvidia-smi failed: {res.describe_failure()}"
+    return data
