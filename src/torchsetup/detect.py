@@ -172,11 +172,11 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
 
     if nvml.ok and nvml.data.get("count") is not None:
         d = nvml.data
-        driver = d.get("driver")
-        mismatch = bool(kernel and driver and kernel != driver)
+        nvml_driver = d.get("driver")
+        mismatch = bool(kernel and nvml_driver and kernel != nvml_driver)
         return Nvidia(
             status="mismatch" if mismatch else "ok",
-            driver_version=driver,
+            driver_version=nvml_driver,
             cuda_driver_version=pnv.cuda_version_from_int(d.get("cuda_driver_version")),
             gpus=_gpus_from_nvml(d),
             source="nvml",
@@ -184,7 +184,7 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
             kernel_module_version=kernel,
             pci_nvidia_devices=pci_count,
             cuda_visible_devices=cuda_visible,
-            errors=(f"kernel module {kernel} differs from user-space driver {driver}",)
+            errors=(f"kernel module {kernel} differs from user-space driver {nvml_driver}",)
             if mismatch
             else (),
         )
