@@ -11,6 +11,15 @@ import click
 from torchsetup.errors import UsageError
 
 
+def _warm_imports(as_json: bool) -> None:
+    import torchsetup.detect
+    import torchsetup.doctor.render
+    import torchsetup.doctor.rules  # noqa: F401
+
+    if not as_json:
+        import rich.console  # noqa: F401
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--python",
@@ -51,10 +60,6 @@ def doctor(
 
     Exit code: 0 when no error was found, 1 when one was (warnings too with --strict).
     """
-    from torchsetup.detect import build_environment
-    from torchsetup.doctor import diagnose
-    from torchsetup.doctor.render import print_json, print_text
-
     if snapshot and (python or save):
         raise UsageError(
             "--snapshot reads saved facts; it cannot be combined with --python or --save-snapshot"
@@ -69,12 +74,23 @@ def doctor(
         from torchsetup.target import choose_target
 
         choice = choose_target(python)
-        snap = collect(choice.python, chosen_by=choice.how, timeout=timeout)
+        # Import what comes next while the probes wait on their subprocesses.
+        snap = collect(
+            choice.python,
+            chosen_by=choice.how,
+            timeout=timeout,
+            while_waiting=lambda: _warm_imports(as_json),
+        )
         if save:
             from torchsetup.snapshot import save_snapshot
 
             save_snapshot(snap, save)
+        from torchsetup.detect import build_environment
+
         env = build_environment(snap)
+    from torchsetup.doctor import diagnose
+    from torchsetup.doctor.render import print_json, print_text
+
     report = diagnose(env, elapsed_s=time.perf_counter() - started)
     if as_json:
         print_json(env, report, sys.stdout)
