@@ -251,6 +251,7 @@ def stream(
                 except Exception:  # noqa: BLE001 - a display error must not kill the install
                     pass
         finally:
+            proc.stdout.close()
             reader_done.set()
 
     reader = threading.Thread(target=_reader, name="torchsetup-stream", daemon=True)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 TORCH_VERSION = "2.13.0"
 TORCH_PYTHON = "python3.11"  # the CPU wheel on disk is cp311
-WHEEL_DIRS = [p for p in os.environ.get("TORCHSETUP_TEST_WHEELS", "/opt/wheels").split(os.pathsep) if p]
+WHEEL_DIRS = [
+    p for p in os.environ.get("TORCHSETUP_TEST_WHEELS", "/opt/wheels").split(os.pathsep) if p
+]
 
 
 def cache_root() -> Path:
@@ -87,7 +89,9 @@ def cached_torch_venv() -> Path:
     create_venv(path, py)
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", str(wheel), "numpy"],
-        check=True, env=isolated_pip_env(), timeout=1200,
+        check=True,
+        env=isolated_pip_env(),
+        timeout=1200,
     )
     _ready_marker(path).write_text(wheel.name)
     return python
@@ -96,7 +100,10 @@ def cached_torch_venv() -> Path:
 def site_packages(python: Path | str) -> Path:
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return Path(out.stdout.strip())
 
@@ -112,3 +119,28 @@ def overlay_venv(path: Path, base_python: Path | str, *, python: str | None = TO
     own_site = site_packages(py)
     (own_site / "zz_torchsetup_test_base.pth").write_text(str(base_site) + "\n")
     return py
+
+
+def cached_overlay(name: str, packages: list[str]) -> Path:
+    """A cached overlay venv over the torch venv with ``packages`` installed --no-deps from PyPI.
+
+    E.g. ``cached_overlay("tv-0.24.0", ["torchvision==0.24.0"])``: torchvision of another release
+    (it pins torch==2.9.0) next to torch 2.13.0.
+    """
+    base = cached_torch_venv()
+    key = hashlib.sha256(f"{base}|{name}|{','.join(packages)}|v1".encode()).hexdigest()[:10]
+    path = cache_root() / f"overlay-{name}-{key}"
+    python = venv_python(path)
+    if _ready_marker(path).exists() and python.exists():
+        return python
+    if path.exists():
+        shutil.rmtree(path)
+    overlay_venv(path, base)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", *packages],
+        check=True,
+        env=isolated_pip_env(),
+        timeout=900,
+    )
+    _ready_marker(path).write_text(",".join(packages))
+    return python

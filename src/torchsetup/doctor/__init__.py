@@ -76,6 +76,11 @@ def diagnose(env: Environment, *, elapsed_s: Optional[float] = None) -> DoctorRe
             failed.setdefault(PROBE_CATEGORY.get(p.name, "system"), []).append(
                 f"{p.name}: {p.error}"
             )
+    for error in env.nvidia.errors:  # outputs the parsers could not understand
+        if _UNEXPECTED_ERROR.search(error) and not any(
+            error in f for f in failed.get("nvidia", [])
+        ):
+            failed.setdefault("nvidia", []).append(error)
     categories = []
     for key, title in CATEGORIES:
         mine = tuple(f for f in findings if f.category == key)

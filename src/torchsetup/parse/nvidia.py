@@ -112,39 +112,37 @@ def cuda_version_from_int(value: Optional[int]) -> Optional[str]:
 # NVIDIA's "CUDA Toolkit and Corresponding Driver Versions" (Linux, GA rows): the first driver
 # branch of each CUDA release. A driver supports every CUDA up to the newest one whose branch
 # it reaches. Used only when no NVML/libcuda/nvidia-smi banner says the number directly.
-_DRIVER_BRANCH_MAX_CUDA: tuple[tuple[tuple[int, int], str], ...] = (
-    ((595, 45), "13.2"),
-    ((590, 44), "13.1"),
-    ((580, 65), "13.0"),
-    ((575, 51), "12.9"),
+_DRIVER_BRANCH_MAX_CUDA: tuple[tuple[tuple[int, ...], str], ...] = (
+    ((595, 45, 4), "13.2"),
+    ((590, 44, 1), "13.1"),
+    ((580, 65, 6), "13.0"),
+    ((575, 51, 3), "12.9"),
     ((570, 26), "12.8"),
-    ((565, 57), "12.7"),
-    ((560, 28), "12.6"),
-    ((555, 42), "12.5"),
-    ((550, 54), "12.4"),
-    ((545, 23), "12.3"),
-    ((535, 54), "12.2"),
-    ((530, 30), "12.1"),
-    ((525, 60), "12.0"),
-    ((520, 61), "11.8"),
-    ((515, 43), "11.7"),
-    ((510, 39), "11.6"),
-    ((495, 29), "11.5"),
-    ((470, 42), "11.4"),
-    ((465, 19), "11.3"),
-    ((460, 27), "11.2"),
-    ((455, 23), "11.1"),
-    ((450, 36), "11.0"),
+    ((565, 57, 1), "12.7"),
+    ((560, 28, 3), "12.6"),
+    ((555, 42, 2), "12.5"),
+    ((550, 54, 14), "12.4"),
+    ((545, 23, 6), "12.3"),
+    ((535, 54, 3), "12.2"),
+    ((530, 30, 2), "12.1"),
+    ((525, 60, 13), "12.0"),
+    ((520, 61, 5), "11.8"),
+    ((515, 43, 4), "11.7"),
+    ((510, 39, 1), "11.6"),
+    ((495, 29, 5), "11.5"),
+    ((470, 42, 1), "11.4"),
+    ((465, 19, 1), "11.3"),
+    ((460, 27, 3), "11.2"),
+    ((455, 23, 5), "11.1"),
+    ((450, 36, 6), "11.0"),
 )
 
 
 def max_cuda_for_driver(driver: Optional[str]) -> Optional[str]:
-    if not driver:
+    """The newest CUDA a Linux driver supports, from NVIDIA's toolkit/driver table."""
+    if not driver or not re.match(r"\d+\.\d+", driver):
         return None
-    m = re.match(r"(\d+)\.(\d+)", driver)
-    if not m:
-        return None
-    key = (int(m.group(1)), int(m.group(2)))
+    key = tuple(int(x) for x in re.findall(r"\d+", driver))
     for floor, cuda in _DRIVER_BRANCH_MAX_CUDA:
         if key >= floor:
             return cuda

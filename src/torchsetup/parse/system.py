@@ -28,9 +28,11 @@ def parse_glibc(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     "Libc version: glibc-2.39" or "...-with-glibc2.39"; ("musl", "1.2.4") for musl."""
     if not text:
         return None, None
-    m = re.search(r"musl(?: libc)?[^0-9]*(\d+\.\d+(?:\.\d+)?)", text, re.IGNORECASE)
-    if m:
-        return "musl", m.group(1)
+    if re.search(r"\bmusl\b", text, re.IGNORECASE):
+        m = re.search(r"Version\s+(\d+\.\d+(?:\.\d+)?)", text) or re.search(
+            r"musl[ -](\d+\.\d+(?:\.\d+)?)", text
+        )
+        return "musl", m.group(1) if m else None
     m = re.search(r"glibc[ -]?(\d+\.\d+)", text, re.IGNORECASE)
     if m:
         return "glibc", m.group(1)
