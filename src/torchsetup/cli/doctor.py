@@ -11,13 +11,10 @@ import click
 from torchsetup.errors import UsageError
 
 
-def _warm_imports(as_json: bool) -> None:
+def _warm_imports() -> None:
     import torchsetup.detect
     import torchsetup.doctor.render
     import torchsetup.doctor.rules  # noqa: F401
-
-    if not as_json:
-        import rich.console  # noqa: F401
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,7 +76,7 @@ def doctor(
             choice.python,
             chosen_by=choice.how,
             timeout=timeout,
-            while_waiting=lambda: _warm_imports(as_json),
+            while_waiting=_warm_imports,
         )
         if save:
             from torchsetup.snapshot import save_snapshot

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any, TextIO
 
 from torchsetup import __version__
@@ -48,60 +50,86 @@ def print_json(env: Environment, report: DoctorReport, out: TextIO) -> None:
     out.write(json.dumps(report_to_dict(env, report), indent=2) + "\n")
 
 
+_ANSI = {"green": "32", "yellow": "33", "red": "31", "blue": "34", "bold": "1", "dim": "2"}
+
+
+class _Style:
+    """Minimal ANSI styling: doctor's output is line-based and rich costs ~50 ms to import."""
+
+    def __init__(self, stream: TextIO) -> None:
+        force = os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE")
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        self.enabled = bool(force) or (
+            tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        )
+
+    def __call__(self, text: str, style: str) -> str:
+        if not self.enabled:
+            return text
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
+
+
 def print_text(
     env: Environment, report: DoctorReport, *, verbose: bool = False, file: TextIO | None = None
 ) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    con = Console(file=file, highlight=False, soft_wrap=True)
-    source = "" if env.source == "live" else f" — facts from {escape(env.source)}"
+    out = file or sys.stdout
+    st = _Style(out)
+    lines: list[str] = []
+    add = lines.append
+    source = "" if env.source == "live" else f" — facts from {env.source}"
     took = f", {report.elapsed_s:.2f} s" if report.elapsed_s is not None else ""
     hint = "" if verbose else "; all facts: torchsetup doctor -v"
-    con.print(f"[bold]Doctor summary[/] (torchsetup {__version__}{took}{hint}){source}")
+    add(f"{st('Doctor summary', 'bold')} (torchsetup {__version__}{took}{hint}){source}")
     for cat in report.categories:
         mark, colour = MARKS[cat.status]
-        summary = f" [dim]({escape(cat.summary)})[/]" if cat.summary else ""
-        con.print(f"[{colour}]{escape(mark)}[/] {escape(cat.title)}{summary}")
+        summary = " " + st(f"({cat.summary})", "dim") if cat.summary else ""
+        add(f"{st(mark, colour)} {cat.title}{summary}")
         if verbose:
-            for fact in cat.facts:
-                con.print(f"    [green]•[/] {escape(fact)}")
+            add_all = [f"    {st('•', 'green')} {fact}" for fact in cat.facts]
+            lines.extend(add_all)
         for check in cat.failed_checks:
-            con.print(f"    [red]☠[/] check failed: {escape(check)}")
+            add(f"    {st('☠', 'red')} check failed: {check}")
         for f in cat.findings:
             if f.severity == INFO and not verbose and cat.status == OK:
-                con.print(f"    [blue]•[/] {escape(f.title)} [dim]({f.id}; details with -v)[/]")
+                add(f"    {st('•', 'blue')} {f.title} " + st(f"({f.id}; details with -v)", "dim"))
                 continue
             fmark, fcolour = FINDING_MARKS.get(f.severity, ("•", "blue"))
-            con.print(f"    [{fcolour}]{fmark}[/] [bold]{escape(f.title)}[/] [dim]({f.id})[/]")
-            con.print(f"      {escape(f.detail)}")
+            add(f"    {st(fmark, fcolour)} {st(f.title, 'bold')} " + st(f"({f.id})", "dim"))
+            add(f"      {f.detail}")
             if f.fix:
-                con.print(f"      [bold]fix:[/] {escape(f.fix)}")
+                add(f"      {st('fix:', 'bold')} {f.fix}")
     for crashed in report.crashed_rules:
-        con.print(f"[red][☠][/] a doctor rule crashed: {escape(crashed)} (please report it)")
+        add(f"{st('[☠]', 'red')} a doctor rule crashed: {crashed} (please report it)")
     if verbose:
-        con.print(
-            "[dim]probes: "
-            + ", ".join(
-                f"{p.name} {p.duration_s * 1000:.0f} ms" + ("" if p.ok else " (failed)")
-                for p in env.probes
+        add(
+            st(
+                "probes: "
+                + ", ".join(
+                    f"{p.name} {p.duration_s * 1000:.0f} ms" + ("" if p.ok else " (failed)")
+                    for p in env.probes
+                ),
+                "dim",
             )
-            + "[/]"
         )
+    add(_closing_line(report, st))
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def _closing_line(report: DoctorReport, st: _Style) -> str:
     bad = [c for c in report.categories if c.status != OK]
     if not bad and not report.crashed_rules:
-        con.print("[green]•[/] No issues found!")
-    else:
-        counts = []
-        if report.errors:
-            counts.append(f"{report.errors} error{'s' if report.errors != 1 else ''}")
-        if report.warnings:
-            counts.append(f"{report.warnings} warning{'s' if report.warnings != 1 else ''}")
-        failed = sum(1 for c in report.categories if c.status == CHECK_FAILED)
-        if failed:
-            counts.append(f"{failed} failed check{'s' if failed != 1 else ''}")
-        n = len(bad)
-        con.print(
-            f"[yellow]![/] Doctor found {' and '.join(counts) or 'issues'} in {n} "
-            f"categor{'ies' if n != 1 else 'y'}."
-        )
+        return f"{st('•', 'green')} No issues found!"
+    counts = []
+    if report.errors:
+        counts.append(f"{report.errors} error{'s' if report.errors != 1 else ''}")
+    if report.warnings:
+        counts.append(f"{report.warnings} warning{'s' if report.warnings != 1 else ''}")
+    failed = sum(1 for c in report.categories if c.status == CHECK_FAILED)
+    if failed:
+        counts.append(f"{failed} failed check{'s' if failed != 1 else ''}")
+    n = len(bad)
+    return (
+        f"{st('!', 'yellow')} Doctor found {' and '.join(counts) or 'issues'} in {n} "
+        f"categor{'ies' if n != 1 else 'y'}."
+    )

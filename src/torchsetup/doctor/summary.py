@@ -48,9 +48,8 @@ def _python(env: Environment) -> tuple[str, list[str]]:
     if not p.ok:
         return f"{p.executable}: probe failed", [p.error or "?"]
     kind = p.env_kind or "?"
-    summary = (
-        f"{p.version} ({p.implementation or '?'}, {p.bits or '?'}-bit, {kind}) at {p.executable}"
-    )
+    traits = [t for t in (p.implementation, f"{p.bits}-bit" if p.bits else None, p.env_kind) if t]
+    summary = f"{p.version} ({', '.join(traits)}) at {p.executable}"
     facts = [
         f"interpreter: {p.executable} (chosen by {p.chosen_by or '?'})",
         f"prefix: {p.prefix or '?'}; environment kind: {kind}",
