@@ -71,15 +71,22 @@ def _ready_marker(path: Path) -> Path:
 
 
 def cached_torch_venv() -> Path:
-    """A venv (Python 3.11) holding torch 2.13.0+cpu and its dependencies; built once."""
+    """A venv holding torch 2.13.0+cpu and its dependencies; built once and cached.
+
+    The wheel comes from a local folder (TORCHSETUP_TEST_WHEELS, default /opt/wheels, where this
+    kind of build machine keeps it for CPython 3.11), else from the index named by
+    TORCHSETUP_TEST_TORCH_INDEX (e.g. https://download.pytorch.org/whl/cpu on CI runners).
+    """
     wheel = find_torch_wheel()
-    py = python_for_torch()
-    if wheel is None or py is None:
+    index = os.environ.get("TORCHSETUP_TEST_TORCH_INDEX")
+    py = python_for_torch() if wheel is not None else (python_for_torch() or sys.executable)
+    if (wheel is None and not index) or py is None:
         raise RuntimeError(
             f"cannot build the torch test venv: needs {TORCH_PYTHON} and the torch {TORCH_VERSION} "
-            f"CPU wheel in {WHEEL_DIRS} (set TORCHSETUP_TEST_WHEELS)"
+            f"CPU wheel in {WHEEL_DIRS} (TORCHSETUP_TEST_WHEELS), or TORCHSETUP_TEST_TORCH_INDEX"
         )
-    key = hashlib.sha256(f"{wheel.name}|{Path(py).resolve()}|v1".encode()).hexdigest()[:12]
+    source = wheel.name if wheel is not None else f"{index}|{TORCH_VERSION}"
+    key = hashlib.sha256(f"{source}|{Path(py).resolve()}|v1".encode()).hexdigest()[:12]
     path = cache_root() / f"venv-torch-{TORCH_VERSION}-{key}"
     python = venv_python(path)
     if _ready_marker(path).exists() and python.exists():
@@ -87,13 +94,13 @@ def cached_torch_venv() -> Path:
     if path.exists():
         shutil.rmtree(path)
     create_venv(path, py)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(wheel), "numpy"],
-        check=True,
-        env=isolated_pip_env(),
-        timeout=1200,
-    )
-    _ready_marker(path).write_text(wheel.name)
+    # One index per command: torch from its own index (its mirror carries torch's dependencies),
+    # numpy from PyPI.
+    torch_args = [str(wheel)] if wheel is not None else [f"torch=={TORCH_VERSION}", "--index-url", str(index)]
+    for args in (torch_args, ["numpy"]):
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *args],
+                       check=True, env=isolated_pip_env(), timeout=1800)
+    _ready_marker(path).write_text(source)
     return python
 
 

@@ -1,0 +1,60 @@
+"""nox sessions: tests on every Python 3.9-3.13 found here, lint, typecheck, build.
+
+    nox                 # lint, typecheck, tests on each Python found
+    nox -s tests-3.12   # one interpreter
+    nox -s build
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+FOUND = [v for v in PYTHONS if shutil.which(f"python{v}")]
+
+
+@nox.session(python=FOUND or None)
+def tests(session: nox.Session) -> None:
+    """The whole suite (slow tests included; gpu tests run only where a GPU is)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "tools", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "tools", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".", "mypy>=1.10", "types-requests", "types-psutil")
+    session.run("mypy")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    session.install("build", "twine")
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build")
+    session.run("twine", "check", "dist/*")
+
+
+@nox.session(default=False)
+def update_matrix(session: nox.Session) -> None:
+    """Refresh the compatibility matrix from the live PyTorch indexes (prints a diff)."""
+    session.install("-e", ".")
+    session.run("python", "tools/update_matrix.py", *session.posargs)
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    for script in ("bench_doctor.py", "bench_resolve.py", "bench_install.py", "bench_verify.py"):
+        session.run("python", f"benchmarks/{script}")
