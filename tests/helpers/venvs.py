@@ -96,10 +96,18 @@ def cached_torch_venv() -> Path:
     create_venv(path, py)
     # One index per command: torch from its own index (its mirror carries torch's dependencies),
     # numpy from PyPI.
-    torch_args = [str(wheel)] if wheel is not None else [f"torch=={TORCH_VERSION}", "--index-url", str(index)]
+    torch_args = (
+        [str(wheel)]
+        if wheel is not None
+        else [f"torch=={TORCH_VERSION}", "--index-url", str(index)]
+    )
     for args in (torch_args, ["numpy"]):
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *args],
-                       check=True, env=isolated_pip_env(), timeout=1800)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *args],
+            check=True,
+            env=isolated_pip_env(),
+            timeout=1800,
+        )
     _ready_marker(path).write_text(source)
     return python
 

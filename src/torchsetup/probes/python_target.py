@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 from typing import Any, Optional
 
 from torchsetup import proc
 from torchsetup.probes import ProbeRecord
 
-PROBE_SCRIPT = Path(__file__).with_name("_target_probe.py")
+PROBE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_probe.py")
 
 
 def probe_target(python: Optional[str], *, chosen_by: Optional[str], timeout: float) -> ProbeRecord:
@@ -22,7 +22,7 @@ def probe_target(python: Optional[str], *, chosen_by: Optional[str], timeout: fl
         )
     # Not -I: the probe must see what the user's `python` sees (user site, PYTHONPATH);
     # running a file puts only the script's folder on sys.path, never the cwd.
-    res = proc.run([python, str(PROBE_SCRIPT)], timeout=timeout)
+    res = proc.run([python, PROBE_SCRIPT], timeout=timeout)
     data: dict[str, Any] = {
         "executable": python,
         "chosen_by": chosen_by,
