@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from torchsetup.environment import (
+    CondaPackage,
     CudaToolkit,
     DiskSpace,
     Distribution,
@@ -101,7 +103,13 @@ def build_os(rec: ProbeRecord) -> OSInfo:
         container=container,
         rosetta=(translated == "1") if translated is not None else None,
         hostname=d.get("hostname"),
+        vc_runtime_missing=_tuple_or_none(d.get("vc_runtime_missing")),
+        wsl_linux_driver=d.get("wsl_linux_driver"),
     )
+
+
+def _tuple_or_none(value: Any) -> Optional[tuple[str, ...]]:
+    return None if value is None else tuple(str(x) for x in value)
 
 
 # --- resources -------------------------------------------------------------------------------
@@ -333,6 +341,15 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
     locations = tuple(d.get("torch_locations") or ())
     torch = _torch_build(d.get("torch_version_py"), dists, locations)
     pip = next((x.version for x in dists if x.name == "pip"), None)
+    conda = tuple(
+        CondaPackage(
+            name=x["name"],
+            version=x["version"],
+            build=x.get("build"),
+            channel=conda_channel_name(x.get("channel")),
+        )
+        for x in d.get("conda_packages") or []
+    )
     return TargetPython(
         executable=py.get("executable") or exe,
         chosen_by=d.get("chosen_by"),
@@ -357,7 +374,19 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         torch=torch,
         torch_checked=True,
         torch_locations=locations,
+        conda_packages=conda,
     )
+
+
+def conda_channel_name(channel: Optional[str]) -> Optional[str]:
+    """A conda channel's name: pytorch for https://conda.anaconda.org/pytorch/linux-64."""
+    if not channel:
+        return None
+    text = channel.rstrip("/")
+    parts = text.split("://", 1)[1].split("/")[1:] if "://" in text else text.split("/")
+    if parts and re.fullmatch(r"noarch|(linux|osx|win)-\w+", parts[-1]):
+        parts = parts[:-1]
+    return "/".join(parts) or None
 
 
 def _torch_build(
