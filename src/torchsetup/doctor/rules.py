@@ -161,30 +161,28 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """The driver supports an older CUDA than the one the installed torch wheel was built with.
 
     The driver's maximum CUDA (NVML / cuDriverGetVersion, nvidia-smi's "CUDA Version") must be
-    at least the wheel's CUDA (torch/version.py). Within one major version CUDA's minor-version
-    compatibility lets a newer 12.x/13.x runtime run on an older driver of the same branch, with
-    limits (no PTX JIT): that is a warning. Across majors torch fails with "The NVIDIA driver on
+    at least the wheel's CUDA (torch/version.py). Within one major version (11 and later) CUDA's
+    minor-version compatibility lets a newer runtime run on an older driver of the same branch,
+    with limits (no PTX JIT): that is a warning. Across majors torch fails with "The NVIDIA driver on
     your system is too old".
 
     Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
     """
+    shortfall = driver_shortfall(ctx)
     torch = ctx.torch
     nv = ctx.env.nvidia
-    if torch is None or not torch.cuda or not nv.cuda_driver_version:
+    if shortfall is None or torch is None:
         return
-    wheel, driver = _vtuple(torch.cuda), _vtuple(nv.cuda_driver_version)
-    if not wheel or not driver or driver >= wheel[:2]:
-        return
-    same_major = driver[0] == wheel[0]
     detail = (
-        f"torch {torch.version} was built with CUDA {torch.cuda}, but driver "
-        f"{nv.driver_version or '?'} supports CUDA up to {nv.cuda_driver_version}."
+        f"torch {torch.version} was built with CUDA {torch.cuda}, but "
+        + (f"driver {nv.driver_version}" if nv.driver_version else "the driver")
+        + f" supports CUDA up to {nv.cuda_driver_version}."
     )
     fix = (
         ctx.install_fix()
         + f"   (or update the NVIDIA driver to one that supports CUDA {torch.cuda})"
     )
-    if same_major:
+    if shortfall == WARNING:
         detail += (
             " It runs under CUDA minor-version compatibility: PTX JIT is unavailable and "
             "some APIs may fail with cudaErrorCallRequiresNewerDriver."
@@ -198,6 +196,18 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
     else:
         yield r.finding(ctx, detail=detail, fix=fix)
+
+
+def driver_shortfall(ctx: RuleContext) -> Optional[str]:
+    """ERROR when the driver cannot run the wheel's CUDA, WARNING when only CUDA minor-version
+    compatibility lets it (same major, 11 or later), None when the driver is new enough."""
+    torch, nv = ctx.torch, ctx.env.nvidia
+    if torch is None or not torch.cuda or not nv.cuda_driver_version:
+        return None
+    wheel, driver = _vtuple(torch.cuda), _vtuple(nv.cuda_driver_version)
+    if not wheel or not driver or driver >= wheel[:2]:
+        return None
+    return WARNING if driver[0] == wheel[0] and wheel[0] >= 11 else ERROR
 
 
 @rule(

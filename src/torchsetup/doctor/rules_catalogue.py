@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional
 from torchsetup.doctor import knowledge as kb
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
-from torchsetup.doctor.rules import _gpu_list, rule
+from torchsetup.doctor.rules import _gpu_list, driver_shortfall, rule
 from torchsetup.environment import DeepFacts, LibraryDir, LoadedLibrary, TargetPython
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ def gpu_newer_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         yield r.finding(
             ctx,
             detail=(
-                f"{label} has compute capability {cc} ({_sm(cc)}), but {where} only cover "
-                f"{' '.join(archs)}: no kernel runs on it.{hint}"
+                f"{label} has compute capability {cc} ({_sm(cc)}), but the installed torch has "
+                f"kernels only for {' '.join(archs)} (from {where}).{hint}"
             ),
             fix=ctx.install_fix(),
         )
@@ -256,7 +256,8 @@ def gpu_older_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             ctx,
             detail=(
                 f"{label} has compute capability {cc} ({_sm(cc)}), older than every "
-                f"architecture in {where} ({' '.join(archs)}).{hint}"
+                f"architecture the installed torch has kernels for: {' '.join(archs)} "
+                f"(from {where}).{hint}"
             ),
             fix=fix,
         )
@@ -510,7 +511,7 @@ def no_wheel_for_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
                 title="Newer torch releases have no wheels for this Python",
                 detail=(
                     f"Python {py.version}: torch {best} is the last release with wheels for it "
-                    f"(the newest, {newest}, supports another range); torch {torch.version} is installed."
+                    f"(the newest release is {newest}); torch {torch.version} is installed."
                 ),
                 fix=fix,
             )
@@ -576,8 +577,8 @@ def dynamo_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     Fix: upgrade torch, or use an older Python for code that compiles.
     """
     py, torch = ctx.py, ctx.torch
-    if py is None or torch is None or not py.minor:
-        return
+    if py is None or torch is None or not py.minor or kb.version_tuple(torch.version)[:1] < (2,):
+        return  # torch.compile came with 2.0
     need = kb.dynamo_min_torch(py.minor)
     have = kb.version_tuple(torch.public_version)[:2]
     if need is None:
@@ -616,6 +617,8 @@ def triton_missing(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     torch, py = ctx.torch, ctx.py
     if torch is None or py is None or not (torch.cuda or torch.hip) or not py.distributions_checked:
         return
+    if kb.version_tuple(torch.version)[:1] < (2,):
+        return  # torch.compile came with 2.0
     pins = [req for req in _requirements(ctx, torch.requires) if "triton" in req.name.lower()]
     for req in pins:
         why = _unmet(py, req)
@@ -1071,10 +1074,9 @@ def cuda_unavailable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     if nv.status != "ok" or not nv.gpus:
         return
     warning = deep.cuda_init_warning or ""
-    driver, wheel = kb.version_tuple(nv.cuda_driver_version), kb.version_tuple(torch.cuda)
     explained = (
         "unknown error" in warning.lower()
-        or (driver and wheel and driver[:1] < wheel[:1])
+        or driver_shortfall(ctx) == ERROR
         or (nv.cuda_visible_devices is not None and not nv.cuda_visible_devices.strip(" ,"))
         or nv.cuda_visible_devices == "-1"
     )
