@@ -21,6 +21,7 @@ from torchsetup.environment import (
     Distribution,
     Environment,
     Gpu,
+    LoadedLibrary,
     Nvidia,
     OSInfo,
     TargetPython,
@@ -352,11 +353,27 @@ def _deep(
         cuda_available=None if available is None else available in ("True", "Yes"),
         device_count=len(devices) if available in ("True", "Yes") else None,
         cuda_init_warning=init,
-        arch_list=_arch_list_from_warning(preamble),
+        arch_list=_arch_list_field(rep) or _arch_list_from_warning(preamble),
+        libraries=_loaded_libraries(rep),
         devices=devices,
         numpy_error=numpy,
         warnings=tuple(w for w in said if w not in (init, numpy)),
     )
+
+
+def _arch_list_field(rep: CollectEnvReport) -> Optional[tuple[str, ...]]:
+    """``CUDA arch list:`` of a torchsetup --report."""
+    value = rep.get("arch_list")
+    return tuple(value.split()) if value and not _absent(value) else None
+
+
+def _loaded_libraries(rep: CollectEnvReport) -> Optional[tuple[LoadedLibrary, ...]]:
+    """``cuDNN loaded by torch: libcudnn.so.9 from /path; ...`` of a torchsetup --report."""
+    value = rep.get("cudnn_loaded")
+    if value is None:
+        return None
+    found = re.findall(r"(\S+) from (\S+)", value)
+    return tuple(LoadedLibrary(name=n, path=p) for n, p in found)
 
 
 def _gfx(text: str) -> Optional[str]:

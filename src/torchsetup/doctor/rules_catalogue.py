@@ -1044,14 +1044,14 @@ def import_fails(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 def tensor_check(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """With --deep, torchsetup multiplies two small matrices on every visible GPU and compares
     the result with the CPU's. A device that raises or computes a wrong result cannot be used,
-    whatever torch.cuda.is_available() says. "no kernel image" errors are explained by TS005/
-    TS006 (the architecture) and are not repeated here.
+    whatever torch.cuda.is_available() says. "no kernel image" and "invalid device function"
+    errors are explained by TS005/TS006/TS026 (the architecture) and are not repeated here.
     """
     deep = _deep(ctx)
     if deep is None:
         return
     for dev in deep.devices:
-        if dev.tensor_ok is not False or (dev.error and "no kernel image" in dev.error):
+        if dev.tensor_ok is not False or _arch_error(dev.error):
             continue
         yield r.finding(
             ctx,
@@ -1059,6 +1059,12 @@ def tensor_check(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             + (dev.error or "a 64x64 matmul returned a wrong result"),
             fix="run nvidia-smi -q for errors (ECC, Xid), update the driver; if it persists the GPU may be faulty",
         )
+
+
+def _arch_error(error: Optional[str]) -> bool:
+    """Errors that mean "no kernels for this GPU" (TS005/TS006/TS026 explain them)."""
+    low = (error or "").lower()
+    return "no kernel image" in low or "invalid device function" in low
 
 
 @rule("TS107", title="torch cannot use the NVIDIA GPU", category="torch", severity=ERROR)
