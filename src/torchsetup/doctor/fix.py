@@ -49,11 +49,7 @@ def plan_fixes(env: Environment, findings: Sequence[Finding]) -> list[FixAction]
                 _pip(py, "uninstall", "-y", "torchtriton"),
             )
         )
-    mismatched = [f.title.split()[0] for f in findings if f.id == "TS011"]
-    for name in ("torchvision", "torchaudio"):
-        if name in mismatched and (action := _companion(py, name)) is not None:
-            actions.append(action)
-    if "TS001" in ids:
+    if "TS001" in ids:  # the install brings the matching torchvision/torchaudio too
         actions.append(
             FixAction(
                 "TS001",
@@ -61,6 +57,11 @@ def plan_fixes(env: Environment, findings: Sequence[Finding]) -> list[FixAction]
                 (sys.executable, "-m", "torchsetup", "install", "--python", py.executable),
             )
         )
+        return actions
+    mismatched = [f.title.split()[0] for f in findings if f.id == "TS011"]
+    for name in ("torchvision", "torchaudio"):
+        if name in mismatched and (action := _companion(py, name)) is not None:
+            actions.append(action)
     return actions
 
 
