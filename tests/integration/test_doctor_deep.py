@@ -111,3 +111,33 @@ def test_deep_facts_survive_a_snapshot(
     _doctor(torchsetup_exe, "--python", str(torch_python), "--deep", "--save-snapshot", str(snap))
     _, data = _doctor(torchsetup_exe, "--snapshot", str(snap))
     assert data["environment"]["deep"]["torch_version"] == "2.13.0+cpu"
+
+
+def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
+    """Plain doctor (all rules on) never imports torch, and on a healthy torch venv neither
+    packaging's requirement parser (~75 ms) nor the --deep/--report/--fix modules."""
+    script = (
+        "import sys, io, contextlib\n"
+        "from torchsetup.cli import run\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = run(['doctor', '--python', {str(torch_python)!r}])\n"
+        "print(code, ' '.join(sorted(sys.modules)))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120
+    )
+    code, modules = res.stdout.split(" ", 1)
+    loaded = set(modules.split())
+    assert code == "0"
+    assert "torchsetup.doctor.rules_catalogue" in loaded  # all rules ran
+    for heavy in (
+        "torch",
+        "numpy",
+        "packaging.requirements",
+        "packaging.markers",
+        "torchsetup.doctor.deep",
+        "torchsetup.doctor.bugreport",
+        "torchsetup.doctor.fix",
+        "torchsetup.doctor.from_report",
+    ):
+        assert heavy not in loaded, heavy

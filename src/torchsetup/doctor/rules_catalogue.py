@@ -12,17 +12,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Optional
+from typing import Callable, Optional
 
 from torchsetup.doctor import knowledge as kb
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
 from torchsetup.doctor.rules import _gpu_list, driver_shortfall, rule
 from torchsetup.environment import DeepFacts, LibraryDir, LoadedLibrary, TargetPython
-
-if TYPE_CHECKING:
-    from packaging.requirements import Requirement
-
 
 # --- shared helpers ----------------------------------------------------------------------------
 
@@ -113,38 +109,55 @@ def _marker_environment(ctx: RuleContext) -> Optional[dict[str, str]]:
     }
 
 
-def _requirements(ctx: RuleContext, requires: tuple[str, ...]) -> list[Requirement]:
-    """The Requires-Dist entries that apply to the target (markers evaluated for it)."""
-    if not requires:
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\(?\s*==\s*([^\s;,()]+)\s*\)?\s*(?:;|$)")
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def exact_pin_met(raw: str, py: TargetPython) -> bool:
+    """The cheap path: ``name==X`` with X installed. Importing packaging.requirements costs
+    about 75 ms (it pulls packaging.tags, sysconfig, logging), a third of a whole doctor run on
+    a small machine; torch pins exactly, and in a healthy environment the pin is met as text."""
+    m = _PIN.match(raw)
+    if not m:
+        return False
+    dist = py.dist(m.group(1))
+    return dist is not None and m.group(2) in (dist.version, dist.public_version)
+
+
+def unmet_requirements(
+    ctx: RuleContext, requires: tuple[str, ...], wanted: Callable[[str], bool]
+) -> list[tuple[str, str]]:
+    """(requirement, why) for the entries of ``requires`` whose name ``wanted`` accepts, that
+    apply to the target (markers evaluated for it) and that it does not satisfy."""
+    py = ctx.py
+    if py is None:
+        return []
+    candidates = [
+        raw
+        for raw in requires
+        if (m := _NAME.match(raw)) and wanted(m.group(1).lower()) and not exact_pin_met(raw, py)
+    ]
+    if not candidates:
         return []
     from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
     from packaging.requirements import InvalidRequirement, Requirement
 
     env = _marker_environment(ctx)
     out = []
-    for raw in requires:
+    for raw in candidates:
         try:
             req = Requirement(raw)
-        except InvalidRequirement:
-            continue
-        if req.marker is not None:
-            try:
-                if env is None or not req.marker.evaluate(env):
-                    continue
-            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+            if req.marker is not None and (env is None or not req.marker.evaluate(env)):
                 continue
-        out.append(req)
+        except (InvalidRequirement, InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+            continue
+        dist = py.dist(req.name)
+        pin = f"{req.name}{req.specifier}"
+        if dist is None:
+            out.append((pin, f"{req.name} is missing"))
+        elif req.specifier and not req.specifier.contains(dist.version, prereleases=True):
+            out.append((pin, f"{req.name} {dist.version} is installed, torch needs {pin}"))
     return out
-
-
-def _unmet(py: TargetPython, req: Requirement) -> Optional[str]:
-    """Why an installed environment does not satisfy ``req`` (None: it does)."""
-    dist = py.dist(req.name)
-    if dist is None:
-        return f"{req.name} is missing"
-    if req.specifier and not req.specifier.contains(dist.version, prereleases=True):
-        return f"{req.name} {dist.version} is installed, torch needs {req.name}{req.specifier}"
-    return None
 
 
 def _in_environment(ctx: RuleContext, path: str) -> bool:
@@ -416,9 +429,8 @@ def nvidia_wheels_mismatch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         return
     problems = []
     if py.distributions_checked:
-        for req in _requirements(ctx, torch.requires):
-            if req.name.lower().startswith("nvidia-") and (why := _unmet(py, req)):
-                problems.append(why)
+        nvidia = unmet_requirements(ctx, torch.requires, lambda name: name.startswith("nvidia-"))
+        problems += [why for _, why in nvidia]
     missing_lib = re.search(
         r"(lib(?:cu|nv)\w*\.so[.\d]*): cannot open shared object file", _error_text(deep)
     )
@@ -619,21 +631,13 @@ def triton_missing(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         return
     if kb.version_tuple(torch.version)[:1] < (2,):
         return  # torch.compile came with 2.0
-    pins = [req for req in _requirements(ctx, torch.requires) if "triton" in req.name.lower()]
-    for req in pins:
-        why = _unmet(py, req)
-        if why:
-            wanted = f"{req.name}{req.specifier}"
-            yield r.finding(
-                ctx,
-                detail=f"torch {torch.version} requires {wanted} for torch.compile on the GPU: {why}.",
-                fix=ctx.pip("install", wanted),
-            )
-    if (
-        not pins
-        and ctx.system == "Windows"
-        and not (py.dist("triton-windows") or py.dist("triton"))
-    ):
+    for pin, why in unmet_requirements(ctx, torch.requires, lambda name: "triton" in name):
+        yield r.finding(
+            ctx,
+            detail=f"torch {torch.version} requires {pin} for torch.compile on the GPU: {why}.",
+            fix=ctx.pip("install", pin),
+        )
+    if ctx.system == "Windows" and not (py.dist("triton-windows") or py.dist("triton")):
         yield r.finding(
             ctx,
             severity=INFO,
