@@ -466,6 +466,26 @@ CASES: dict[str, Case] = {
         "/usr/local/cuda-13.0/lib64/libcublasLt.so.13",
         "LD_LIBRARY_PATH",
     ),
+    "TS008-two-wheels": Case(
+        "TS008",
+        lambda: with_deep(
+            linux_gpu(),
+            libraries=(
+                LoadedLibrary("libcublas.so.12", f"{SITE}/nvidia/cublas/lib/libcublas.so.12"),
+                LoadedLibrary("libcublasLt.so.13", f"{SITE}/nvidia/cu13/lib/libcublasLt.so.13"),
+            ),
+        ),
+        ERROR,
+        "nvidia/cublas/lib/libcublas.so.12",
+        "uninstall -y torch nvidia-cublas",
+    ),
+    "TS012-torch-installed": Case(
+        "TS012",
+        lambda: with_python(linux_gpu(), version="3.9.18"),
+        INFO,
+        "torch 2.8.0 is the last release",
+        "uv python install",
+    ),
     "TS009-pin-mismatch": Case(
         "TS009",
         lambda: with_dists(linux_gpu(), Distribution("nvidia-cudnn-cu13", "9.13.0.50")),

@@ -32,10 +32,6 @@ def _reported(ctx: RuleContext) -> bool:
     return ctx.env.source.startswith("report:")
 
 
-def _minor_text(vt: tuple[int, ...]) -> str:
-    return ".".join(str(x) for x in vt[:2])
-
-
 def _gpu_capabilities(ctx: RuleContext) -> list[tuple[str, str]]:
     """(GPU label, compute capability): torch's own view first, then NVML, then the model name."""
     deep = _deep(ctx)
@@ -81,7 +77,7 @@ def _sm(capability: str) -> str:
 
 
 def _cuda_of(variant: str) -> str:
-    """ "12.6" from "cu126"."""
+    """cu126 -> 12.6."""
     digits = variant[2:]
     return f"{digits[:-1]}.{digits[-1]}"
 
@@ -303,11 +299,7 @@ def _shadowing(
             fix=_ld_library_path_fix(ctx, sorted({_dirname(lib.path) for lib in loaded})),
         )
         return
-    dirs: list[LibraryDir] = [
-        d
-        for d in ctx.env.toolkit.ld_library_path_cuda_libs
-        if any(n.startswith(prefixes) for n in d.libraries)
-    ]
+    dirs = _ld_dirs_with(ctx, prefixes)
     bundled = [d for d in py.distributions if d.name.startswith(wheel_dist)]
     if not dirs or not bundled:
         return
@@ -322,6 +314,25 @@ def _shadowing(
         ),
         fix=_ld_library_path_fix(ctx, [d.path for d in dirs]),
     )
+
+
+def _ld_dirs_with(ctx: RuleContext, prefixes: tuple[str, ...]) -> list[LibraryDir]:
+    """LD_LIBRARY_PATH folders holding libraries whose names start with ``prefixes``."""
+    return [
+        d
+        for d in ctx.env.toolkit.ld_library_path_cuda_libs
+        if any(n.startswith(prefixes) for n in d.libraries)
+    ]
+
+
+def _library_fix(ctx: RuleContext, outside: list[str], wheel_dist: str) -> str:
+    """Drop the outside folders from LD_LIBRARY_PATH; without any, reinstall the wheels."""
+    if outside:
+        return _ld_library_path_fix(ctx, outside)
+    dists = (
+        [d.name for d in ctx.py.distributions if d.name.startswith(wheel_dist)] if ctx.py else []
+    )
+    return ctx.pip("uninstall", "-y", "torch", *dists) + " && " + ctx.install_fix()
 
 
 def _dirname(path: str) -> str:
@@ -352,13 +363,8 @@ def cudnn_shadowed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         yield r.finding(
             ctx,
             detail=f"torch.backends.cudnn.version() failed: {deep.cudnn_error}",
-            fix=_ld_library_path_fix(
-                ctx,
-                [
-                    d.path
-                    for d in ctx.env.toolkit.ld_library_path_cuda_libs
-                    if any(n.startswith("libcudnn") for n in d.libraries)
-                ],
+            fix=_library_fix(
+                ctx, [d.path for d in _ld_dirs_with(ctx, ("libcudnn",))], "nvidia-cudnn"
             ),
         )
         return
@@ -395,8 +401,8 @@ def cublas_mixed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             detail="cuBLAS was loaded from several folders: "
             + ", ".join(f"{lib.name} from {lib.path}" for lib in libs)
             + ".",
-            fix=_ld_library_path_fix(
-                ctx, [f for f in folders if not _in_environment(ctx, f + "/")]
+            fix=_library_fix(
+                ctx, [f for f in folders if not _in_environment(ctx, f)], "nvidia-cublas"
             ),
         )
         return
@@ -516,17 +522,17 @@ def no_wheel_for_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     best = kb.newest_torch_for_python(py.minor)
     fix = "uv python install 3.12   (then create the environment with it and install torch there)"
     if torch is not None:
-        if best is not None and kb.version_tuple(best) <= kb.version_tuple(newest):
-            yield r.finding(
-                ctx,
-                severity=INFO,
-                title="Newer torch releases have no wheels for this Python",
-                detail=(
-                    f"Python {py.version}: torch {best} is the last release with wheels for it "
-                    f"(the newest release is {newest}); torch {torch.version} is installed."
-                ),
-                fix=fix,
-            )
+        last = f"torch {best} is the last release" if best else "no torch 2.x release has"
+        yield r.finding(
+            ctx,
+            severity=INFO,
+            title="Newer torch releases have no wheels for this Python",
+            detail=(
+                f"Python {py.version}: {last} with wheels for it (the newest release is "
+                f"{newest}); torch {torch.version} is installed."
+            ),
+            fix=fix,
+        )
         return
     if best is None:
         yield r.finding(
