@@ -13,6 +13,7 @@ from torchsetup.errors import EXIT_STEP_FAILED, UsageError
 if TYPE_CHECKING:
     from torchsetup.doctor.model import DoctorReport
     from torchsetup.environment import Environment
+    from torchsetup.probes import ProbeRecord
 
 
 def _warm_imports(as_json: bool) -> None:
@@ -201,7 +202,7 @@ def _environment(
     from torchsetup.target import choose_target
 
     choice = choose_target(python)
-    found: dict[str, object] = {}
+    found: dict[str, ProbeRecord] = {}
 
     def while_waiting() -> None:
         # Import what comes next (and, with --deep, import torch in the target) while the
@@ -215,12 +216,7 @@ def _environment(
     snap = collect(
         choice.python, chosen_by=choice.how, timeout=timeout, while_waiting=while_waiting
     )
-    if "deep" in found:
-        from torchsetup.probes import ProbeRecord
-
-        record = found["deep"]
-        assert isinstance(record, ProbeRecord)
-        snap.records["deep"] = record
+    snap.records.update(found)
     if save:
         from torchsetup.snapshot import save_snapshot
 

@@ -45,7 +45,8 @@ def plan_fixes(env: Environment, findings: Sequence[Finding]) -> list[FixAction]
         actions.append(
             FixAction(
                 "TS014",
-                f"remove torchtriton {bad.version} (the package of the Dec-2022 attack)",
+                f"remove torchtriton {bad.version} (the package of the Dec-2022 attack; "
+                "afterwards rotate this machine's SSH keys and tokens)",
                 _pip(py, "uninstall", "-y", "torchtriton"),
             )
         )

@@ -163,8 +163,8 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     The driver's maximum CUDA (NVML / cuDriverGetVersion, nvidia-smi's "CUDA Version") must be
     at least the wheel's CUDA (torch/version.py). Within one major version (11 and later) CUDA's
     minor-version compatibility lets a newer runtime run on an older driver of the same branch,
-    with limits (no PTX JIT): that is a warning. Across majors torch fails with "The NVIDIA driver on
-    your system is too old".
+    with limits (no PTX JIT): that is a warning. Across majors (and before CUDA 11) torch fails
+    with "The NVIDIA driver on your system is too old".
 
     Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
     """

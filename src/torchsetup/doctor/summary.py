@@ -123,7 +123,7 @@ def _torch(env: Environment) -> tuple[str, list[str]]:
 
 
 def _deep_summary(env: Environment) -> str:
-    """ "; CUDA available, 1 GPU checked" and the like, when torch itself was asked."""
+    """What torch itself said (--deep, a report), appended to the torch line."""
     d = env.deep
     if d is None:
         return ""
