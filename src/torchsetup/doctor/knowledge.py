@@ -224,7 +224,7 @@ def dynamo_min_torch(python_minor: str) -> Optional[str]:
 
 
 def _arch_entries(spec: str) -> tuple[str, ...]:
-    """ "7.5;12.0+PTX" -> ("sm_75", "sm_120", "compute_120"), as torch.cuda.get_arch_list()."""
+    """An arch-list spec as torch.cuda.get_arch_list() prints it: 12.0+PTX -> sm_120, compute_120."""
     out: list[str] = []
     for item in spec.split(";"):
         number = item.replace("+PTX", "").replace(".", "")
