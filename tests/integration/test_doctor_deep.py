@@ -141,3 +141,17 @@ def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
         "torchsetup.doctor.from_report",
     ):
         assert heavy not in loaded, heavy
+
+
+def test_probe_folder_is_not_on_torchs_path(tmp_path: Path) -> None:
+    """torchsetup/probes holds nvidia.py, system.py, ...: torch must not import them instead
+    of the real packages (the nvidia-* wheels are the `nvidia` namespace package)."""
+    python = _fake_torch_venv(
+        tmp_path,
+        "import importlib.util as u\n"
+        "for name in ('nvidia', 'system', 'toolkit', 'python_target'):\n"
+        "    if u.find_spec(name) is not None:\n"
+        "        raise ImportError('the probe folder is on sys.path: ' + name)\n",
+    )
+    facts = build_deep(run_deep_probe(str(python), timeout=60))
+    assert facts is not None and facts.imported is True, facts

@@ -61,7 +61,7 @@ def import_torch():
         "import",
         imported=True,
         import_s=round(time.perf_counter() - started, 3),
-        torch_version=torch.__version__,
+        torch_version=getattr(torch, "__version__", None),
         warnings=messages(caught),
     )
     return torch
@@ -194,13 +194,22 @@ def guarded(name, fn, *args):
         return None
 
 
+def forget_own_folder():
+    """Python put this script's folder (torchsetup/probes, with nvidia.py, system.py ...) first
+    on sys.path; torch, numpy and their plugins must not import those by accident."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
+
+
 def main():
+    forget_own_folder()
     torch = import_torch()
     if torch is not None:
         count = guarded("cuda", cuda_facts, torch) or 0
         if count:
             guarded("devices", devices_facts, torch, count)
-        if torch.version.cuda or getattr(torch.version, "hip", None):
+        build = getattr(torch, "version", None)
+        if getattr(build, "cuda", None) or getattr(build, "hip", None):
             guarded("cudnn", cudnn_facts, torch, count)
         guarded("mps", mps_facts, torch)
         guarded("numpy", numpy_facts, torch)
