@@ -29,16 +29,19 @@ def test_torchtriton_is_removed() -> None:
     ]
 
 
-def test_mismatched_torchvision_comes_from_torchs_index() -> None:
+def _old_torchvision_next_to(torch_dist_version: str) -> Environment:
+    """torchvision 0.24.0 (for torch 2.9) next to torch 2.11 installed as ``torch_dist_version``."""
     env = with_dists(linux_gpu(), Distribution("torchvision", "0.24.0", requires=("torch==2.9.0",)))
-    env = with_python(
-        env,
-        distributions=tuple(
-            Distribution("torch", "2.11.0+cu128") if d.name == "torch" else d
-            for d in env.python.distributions  # type: ignore[union-attr]
-        ),
+    assert env.python is not None
+    dists = tuple(
+        Distribution("torch", torch_dist_version) if d.name == "torch" else d
+        for d in env.python.distributions
     )
-    assert _plan(env) == [
+    return with_python(env, distributions=dists)
+
+
+def test_mismatched_torchvision_comes_from_torchs_index() -> None:
+    assert _plan(_old_torchvision_next_to("2.11.0+cu128")) == [
         (
             "TS011",
             (
@@ -56,15 +59,9 @@ def test_mismatched_torchvision_comes_from_torchs_index() -> None:
 
 def test_pypi_torch_gets_its_companion_from_pypi() -> None:
     """torch 2.11.0 from PyPI has no local label in its metadata: no --index-url."""
-    env = with_dists(linux_gpu(), Distribution("torchvision", "0.24.0", requires=("torch==2.9.0",)))
-    env = with_python(
-        env,
-        distributions=tuple(
-            Distribution("torch", "2.11.0") if d.name == "torch" else d
-            for d in env.python.distributions  # type: ignore[union-attr]
-        ),
-    )
-    assert _plan(env) == [("TS011", (PY, "-m", "pip", "install", "torchvision==0.26.0"))]
+    assert _plan(_old_torchvision_next_to("2.11.0")) == [
+        ("TS011", (PY, "-m", "pip", "install", "torchvision==0.26.0"))
+    ]
 
 
 def test_cpu_build_on_gpu_machine_is_replaced_by_torchsetup_install() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
@@ -109,16 +109,20 @@ def doctor(
         as_json=as_json,
         bug_report=bug_report,
     )
+
+    def look(save_to: Optional[str]) -> Environment:
+        return _environment(
+            python=python,
+            snapshot=snapshot,
+            from_report=from_report,
+            save=save_to,
+            deep=deep,
+            timeout=timeout,
+            as_json=as_json,
+        )
+
     started = time.perf_counter()
-    env = _environment(
-        python=python,
-        snapshot=snapshot,
-        from_report=from_report,
-        save=save,
-        deep=deep,
-        timeout=timeout,
-        as_json=as_json,
-    )
+    env = look(save)
     from torchsetup.doctor import diagnose
 
     report = diagnose(env, elapsed_s=time.perf_counter() - started)
@@ -129,7 +133,7 @@ def doctor(
         return report.exit_code(strict=strict)
     _render(env, report, as_json=as_json, verbose=verbose)
     if fix:
-        return _fix(env, report, python=python, yes=yes, deep=deep, timeout=timeout, strict=strict)
+        return _fix(env, report, yes=yes, strict=strict, look_again=lambda: look(None))
     return report.exit_code(strict=strict)
 
 
@@ -273,11 +277,9 @@ def _fix(
     env: Environment,
     report: DoctorReport,
     *,
-    python: Optional[str],
     yes: bool,
-    deep: bool,
-    timeout: float,
     strict: bool,
+    look_again: Callable[[], Environment],
 ) -> int:
     from torchsetup.doctor.fix import plan_fixes, run_fixes
 
@@ -304,15 +306,7 @@ def _fix(
         return EXIT_STEP_FAILED
     click.echo("\nAll fixes ran. The doctor again:\n")
     started = time.perf_counter()
-    env = _environment(
-        python=python,
-        snapshot=None,
-        from_report=None,
-        save=None,
-        deep=deep,
-        timeout=timeout,
-        as_json=False,
-    )
+    env = look_again()
     from torchsetup.doctor import diagnose
 
     after = diagnose(env, elapsed_s=time.perf_counter() - started)
