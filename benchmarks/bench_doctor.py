@@ -22,7 +22,9 @@ from _common import bench_env, compare, install_torchsetup, machine, median, tab
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--python", help="interpreter of an environment with torch (default: build one)")
+    ap.add_argument(
+        "--python", help="interpreter of an environment with torch (default: build one)"
+    )
     args = ap.parse_args()
     if args.python:
         py = Path(args.python)
@@ -33,23 +35,35 @@ def main() -> int:
         py = venvs.overlay_venv(Path(tempfile.mkdtemp(prefix="bench-doctor-")) / "venv", base)
     exe = install_torchsetup(py)
     venv = py.parent.parent
-    env = bench_env({"VIRTUAL_ENV": str(venv), "PATH": f"{py.parent}{os.pathsep}{os.environ['PATH']}"})
-    times = compare({
-        "torchsetup doctor": [str(exe), "doctor"],
-        "python -m torch.utils.collect_env": [str(py), "-m", "torch.utils.collect_env"],
-        "torchsetup --help": [str(exe), "--help"],
-        'python -c "import click"': [str(py), "-c", "import click"],
-        "torchsetup doctor --json": [str(exe), "doctor", "--json"],
-    }, env, args.runs)
-    doctor_ratio = median(times["torchsetup doctor"]) / median(times["python -m torch.utils.collect_env"])
+    env = bench_env(
+        {"VIRTUAL_ENV": str(venv), "PATH": f"{py.parent}{os.pathsep}{os.environ['PATH']}"}
+    )
+    times = compare(
+        {
+            "torchsetup doctor": [str(exe), "doctor"],
+            "python -m torch.utils.collect_env": [str(py), "-m", "torch.utils.collect_env"],
+            "torchsetup --help": [str(exe), "--help"],
+            'python -c "import click"': [str(py), "-c", "import click"],
+            "torchsetup doctor --json": [str(exe), "doctor", "--json"],
+        },
+        env,
+        args.runs,
+    )
+    doctor_ratio = median(times["torchsetup doctor"]) / median(
+        times["python -m torch.utils.collect_env"]
+    )
     help_ratio = median(times["torchsetup --help"]) / median(times['python -c "import click"'])
     print(f"Machine: {machine()}; environment: {venv} (torch 2.13.0+cpu)\n")
     print(table(times))
     print()
-    print(f"- doctor / collect_env = **{doctor_ratio:.3f}x** (target <= 0.10x): "
-          f"{'met' if doctor_ratio <= 0.10 else 'MISSED'}")
-    print(f"- --help / import click = **{help_ratio:.2f}x** (target <= 1.5x): "
-          f"{'met' if help_ratio <= 1.5 else 'MISSED'}")
+    print(
+        f"- doctor / collect_env = **{doctor_ratio:.3f}x** (target <= 0.10x): "
+        f"{'met' if doctor_ratio <= 0.10 else 'MISSED'}"
+    )
+    print(
+        f"- --help / import click = **{help_ratio:.2f}x** (target <= 1.5x): "
+        f"{'met' if help_ratio <= 1.5 else 'MISSED'}"
+    )
     return 0
 
 

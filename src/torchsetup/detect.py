@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from torchsetup.environment import (
+    CondaPackage,
     CudaToolkit,
+    DeepDevice,
+    DeepFacts,
     DiskSpace,
     Distribution,
     Environment,
     Gpu,
     LibraryDir,
+    LoadedLibrary,
     Nvidia,
     OSInfo,
     ProbeSummary,
@@ -54,6 +59,7 @@ def build_environment(snap: Snapshot) -> Environment:
         ),
         source=snap.source,
         captured_at=snap.captured_at,
+        deep=build_deep(snap.records.get("deep")),
     )
 
 
@@ -101,7 +107,13 @@ def build_os(rec: ProbeRecord) -> OSInfo:
         container=container,
         rosetta=(translated == "1") if translated is not None else None,
         hostname=d.get("hostname"),
+        vc_runtime_missing=_tuple_or_none(d.get("vc_runtime_missing")),
+        wsl_linux_driver=d.get("wsl_linux_driver"),
     )
+
+
+def _tuple_or_none(value: Any) -> Optional[tuple[str, ...]]:
+    return None if value is None else tuple(str(x) for x in value)
 
 
 # --- resources -------------------------------------------------------------------------------
@@ -333,6 +345,15 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
     locations = tuple(d.get("torch_locations") or ())
     torch = _torch_build(d.get("torch_version_py"), dists, locations)
     pip = next((x.version for x in dists if x.name == "pip"), None)
+    conda = tuple(
+        CondaPackage(
+            name=x["name"],
+            version=x["version"],
+            build=x.get("build"),
+            channel=conda_channel_name(x.get("channel")),
+        )
+        for x in d.get("conda_packages") or []
+    )
     return TargetPython(
         executable=py.get("executable") or exe,
         chosen_by=d.get("chosen_by"),
@@ -357,7 +378,19 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         torch=torch,
         torch_checked=True,
         torch_locations=locations,
+        conda_packages=conda,
     )
+
+
+def conda_channel_name(channel: Optional[str]) -> Optional[str]:
+    """A conda channel's name: pytorch for https://conda.anaconda.org/pytorch/linux-64."""
+    if not channel:
+        return None
+    text = channel.rstrip("/")
+    parts = text.split("://", 1)[1].split("/")[1:] if "://" in text else text.split("/")
+    if parts and re.fullmatch(r"noarch|(linux|osx|win)-\w+", parts[-1]):
+        parts = parts[:-1]
+    return "/".join(parts) or None
 
 
 def _torch_build(
@@ -386,3 +419,57 @@ def _torch_build(
 
 def _str_or_none(value: Any) -> Optional[str]:
     return None if value is None else str(value)
+
+
+# --- doctor --deep -----------------------------------------------------------------------------
+
+
+def build_deep(rec: Optional[ProbeRecord]) -> Optional[DeepFacts]:
+    """DeepFacts from the ``deep`` record (merged sections of probes/_deep_probe.py)."""
+    if rec is None:
+        return None
+    d = rec.data
+    failure = d.get("failure")
+    imported = d.get("imported")
+    if imported is None and failure:
+        imported = False  # it did not even get through `import torch`
+    devices = tuple(
+        DeepDevice(
+            index=int(x.get("index", i)),
+            name=x.get("name"),
+            capability=x.get("capability"),
+            arch=x.get("arch"),
+            tensor_ok=x.get("tensor_ok"),
+            error=x.get("error"),
+        )
+        for i, x in enumerate(d.get("devices") or [])
+    )
+    device_warnings = [w for x in d.get("devices") or [] for w in x.get("warnings") or []]
+    libraries = d.get("libraries")
+    arch_list = d.get("arch_list")
+    return DeepFacts(
+        source="deep",
+        imported=imported,
+        error=d.get("error") or failure,
+        import_s=d.get("import_s"),
+        torch_version=d.get("torch_version"),
+        cuda_available=d.get("cuda_available"),
+        device_count=d.get("device_count"),
+        cuda_init_warning=d.get("cuda_init_warning"),
+        arch_list=tuple(arch_list) if arch_list else None,
+        cudnn_version=d.get("cudnn_version"),
+        cudnn_error=d.get("cudnn_error"),
+        libraries=None
+        if libraries is None
+        else tuple(LoadedLibrary(name=n, path=p) for n, p in libraries),
+        devices=devices,
+        mps_built=d.get("mps_built"),
+        mps_available=d.get("mps_available"),
+        numpy_version=d.get("numpy_version"),
+        numpy_error=d.get("numpy_error"),
+        warnings=tuple(
+            dict.fromkeys(
+                [*(d.get("warnings") or []), *device_warnings, *(d.get("section_errors") or [])]
+            )
+        ),
+    )

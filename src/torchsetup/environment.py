@@ -41,6 +41,10 @@ class OSInfo:
     container: Optional[str] = None  # "docker", "podman", "kubernetes", "containerd", "lxc", ...
     rosetta: Optional[bool] = None  # x86_64 Python translated on Apple silicon
     hostname: Optional[str] = None
+    # Windows: VC++ runtime DLLs torch needs that System32 lacks; () = all there, None = unchecked
+    vc_runtime_missing: Optional[tuple[str, ...]] = None
+    # WSL: a Linux NVIDIA driver library installed inside WSL (it must come from Windows)
+    wsl_linux_driver: Optional[str] = None
 
     @property
     def platform_key(self) -> Optional[str]:
@@ -158,6 +162,16 @@ class Distribution:
 
 
 @dataclass(frozen=True)
+class CondaPackage:
+    """A package of the target's conda environment (conda-meta/*.json, or a report's [conda])."""
+
+    name: str
+    version: str
+    build: Optional[str] = None
+    channel: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class TorchBuild:
     """torch as read from its files (torch/version.py, dist-info), without importing it."""
 
@@ -220,6 +234,11 @@ class TargetPython:
     torch_checked: bool = False  # True when the probe looked (so torch=None means absent)
     torch_locations: tuple[str, ...] = ()  # every torch package/dist on sys.path (dups!)
     torch_import_error: Optional[str] = None
+    conda_packages: tuple[CondaPackage, ...] = ()
+    distributions_checked: bool = True  # False: the package list is unknown (a cut-off report)
+
+    def conda(self, name: str) -> Optional[CondaPackage]:
+        return next((c for c in self.conda_packages if c.name == name), None)
 
     @property
     def version_tuple(self) -> Optional[tuple[int, int]]:
@@ -266,6 +285,54 @@ class Tools:
 
 
 @dataclass(frozen=True)
+class LoadedLibrary:
+    """A shared library the target's torch process had mapped (from /proc/self/maps)."""
+
+    name: str  # "libcudnn.so.9"
+    path: str  # where it was loaded from
+
+
+@dataclass(frozen=True)
+class DeepDevice:
+    """One accelerator as torch itself saw it (``torch.cuda.get_device_properties``)."""
+
+    index: int
+    name: Optional[str] = None
+    capability: Optional[str] = None  # "9.0"
+    arch: Optional[str] = None  # ROCm gcnArchName, "gfx90a:sramecc+:xnack-"
+    tensor_ok: Optional[bool] = None  # a small matmul on it matched the CPU result
+    error: Optional[str] = None  # what the tensor check raised
+
+
+@dataclass(frozen=True)
+class DeepFacts:
+    """What only importing torch can tell: ``doctor --deep``, or a pasted collect_env report.
+
+    ``source`` is "deep" (torchsetup imported torch in the target interpreter) or
+    "collect_env" (the facts a report printed). ``None`` is unknown, as everywhere.
+    """
+
+    source: str = "deep"
+    imported: Optional[bool] = None  # import torch worked
+    error: Optional[str] = None  # why import torch (or the probe) failed
+    import_s: Optional[float] = None
+    torch_version: Optional[str] = None
+    cuda_available: Optional[bool] = None
+    device_count: Optional[int] = None
+    cuda_init_warning: Optional[str] = None  # "CUDA initialization: ..." and similar warnings
+    arch_list: Optional[tuple[str, ...]] = None  # torch.cuda.get_arch_list()
+    cudnn_version: Optional[int] = None  # torch.backends.cudnn.version(): 91900
+    cudnn_error: Optional[str] = None
+    libraries: Optional[tuple[LoadedLibrary, ...]] = None  # None: not readable on this OS
+    devices: tuple[DeepDevice, ...] = ()
+    mps_built: Optional[bool] = None
+    mps_available: Optional[bool] = None
+    numpy_version: Optional[str] = None
+    numpy_error: Optional[str] = None  # why tensor <-> numpy interop failed
+    warnings: tuple[str, ...] = ()  # other warnings torch printed (NumPy ABI, ...)
+
+
+@dataclass(frozen=True)
 class ProbeSummary:
     name: str
     ok: bool
@@ -286,6 +353,7 @@ class Environment:
     probes: tuple[ProbeSummary, ...] = ()
     source: str = "live"  # "live", "snapshot:<path>", "report:<path>"
     captured_at: Optional[str] = None
+    deep: Optional[DeepFacts] = None  # doctor --deep, or what a collect_env report said
 
     def env(self, name: str) -> Optional[str]:
         for key, value in self.env_vars:

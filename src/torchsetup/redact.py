@@ -17,6 +17,14 @@ _GPU_UUID = re.compile(
     r"\b(GPU|MIG)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
 
+# /home/alice/..., /Users/alice/..., C:\Users\alice\... (any user: the facts may come from a
+# snapshot or report of another machine).
+_USER_DIRS = re.compile(
+    r"(?P<base>/home/|/Users/)(?P<name>[^/\s:;,'\")]+)"
+    r"|(?P<winbase>[A-Za-z]:\\Users\\)(?P<winname>[^\\\n\"']+)"
+)
+_NOT_PERSONAL = {"<user>", "Shared", "Public", "Default", "runner", "user"}
+
 REDACTED = "***"
 
 
@@ -47,3 +55,21 @@ def redact_personal(
     if hostname and len(hostname) > 1:
         text = re.sub(rf"\b{re.escape(hostname)}\b", "<host>", text)
     return text
+
+
+def redact_user_dirs(text: str) -> str:
+    """Replace the user name in home-directory paths of any user with <user>."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group("name") or m.group("winname")
+        base = m.group("base") or m.group("winbase")
+        return m.group(0) if name in _NOT_PERSONAL else f"{base}<user>"
+
+    return _USER_DIRS.sub(sub, text)
+
+
+def redact_report(
+    text: str, *, home: str | None = None, user: str | None = None, hostname: str | None = None
+) -> str:
+    """Everything :func:`redact_personal` does, plus user names in any home-directory path."""
+    return redact_user_dirs(redact_personal(text, home=home, user=user, hostname=hostname))

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
-from torchsetup.errors import UsageError
+from torchsetup.errors import EXIT_STEP_FAILED, UsageError
+
+if TYPE_CHECKING:
+    from torchsetup.doctor.model import DoctorReport
+    from torchsetup.environment import Environment
+    from torchsetup.probes import ProbeRecord
 
 
 def _warm_imports() -> None:
     import torchsetup.detect
     import torchsetup.doctor.render
-    import torchsetup.doctor.rules  # noqa: F401
+    import torchsetup.doctor.rules
+    import torchsetup.doctor.rules_catalogue  # noqa: F401
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,69 +34,278 @@ def _warm_imports() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show every fact behind each category.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings and failed checks too.")
 @click.option(
+    "--deep",
+    is_flag=True,
+    help="Also import torch in the target (a subprocess): CUDA init, arch list, loaded "
+    "cuDNN/cuBLAS, a matmul per GPU, numpy interop.",
+)
+@click.option(
     "--snapshot",
     "snapshot",
     metavar="FILE",
     help="Diagnose a saved snapshot (or a folder of captured outputs) instead of this machine.",
 )
 @click.option(
+    "--from-report",
+    "from_report",
+    metavar="FILE|-",
+    help="Diagnose a `python -m torch.utils.collect_env` report (a pasted issue is fine).",
+)
+@click.option(
     "--save-snapshot", "save", metavar="FILE", help="Write the raw probe records to FILE."
 )
+@click.option(
+    "--report",
+    "bug_report",
+    is_flag=True,
+    help="Print a bug-report block to paste into an issue (personal details redacted).",
+)
+@click.option("--fix", is_flag=True, help="Run the safe fixes of the findings, after asking.")
+@click.option("-y", "--yes", is_flag=True, help="With --fix: do not ask.")
+@click.option("--explain", "explain", metavar="ID", help="Print the page of rule ID and exit.")
+@click.option("--list-rules", is_flag=True, help="List every rule id and title and exit.")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
-    help="Timeout of each probe.",
+    help="Timeout of each probe (--deep waits six times as long, at least 60 s).",
 )
 def doctor(
     python: Optional[str],
     as_json: bool,
     verbose: bool,
     strict: bool,
+    deep: bool,
     snapshot: Optional[str],
+    from_report: Optional[str],
     save: Optional[str],
+    bug_report: bool,
+    fix: bool,
+    yes: bool,
+    explain: Optional[str],
+    list_rules: bool,
     timeout: float,
 ) -> int:
     """Explain this machine's PyTorch setup: one status per category, every problem with its fix.
 
-    Exit code: 0 when no error was found, 1 when one was (warnings too with --strict).
+    Exit code: 0 when no error was found, 1 when one was (warnings too with --strict);
+    with --fix, 3 when a fix command failed.
     """
-    if snapshot and (python or save):
-        raise UsageError(
-            "--snapshot reads saved facts; it cannot be combined with --python or --save-snapshot"
+    if list_rules or explain:
+        return _rule_pages(explain)
+    _check_options(
+        python=python,
+        snapshot=snapshot,
+        from_report=from_report,
+        save=save,
+        deep=deep,
+        fix=fix,
+        yes=yes,
+        as_json=as_json,
+        bug_report=bug_report,
+    )
+
+    def look(save_to: Optional[str]) -> Environment:
+        return _environment(
+            python=python,
+            snapshot=snapshot,
+            from_report=from_report,
+            save=save_to,
+            deep=deep,
+            timeout=timeout,
+            as_json=as_json,
         )
+
     started = time.perf_counter()
+    env = look(save)
+    from torchsetup.doctor import diagnose
+
+    report = diagnose(env, elapsed_s=time.perf_counter() - started)
+    if bug_report:
+        from torchsetup.doctor.bugreport import render_bug_report
+
+        click.echo(render_bug_report(env, report, **_who()), nl=False)
+        return report.exit_code(strict=strict)
+    _render(env, report, as_json=as_json, verbose=verbose)
+    if fix:
+        return _fix(env, report, yes=yes, strict=strict, look_again=lambda: look(None))
+    return report.exit_code(strict=strict)
+
+
+def _check_options(
+    *,
+    python: Optional[str],
+    snapshot: Optional[str],
+    from_report: Optional[str],
+    save: Optional[str],
+    deep: bool,
+    fix: bool,
+    yes: bool,
+    as_json: bool,
+    bug_report: bool,
+) -> None:
+    """Usage errors (exit 2, one line) before anything is probed."""
+    if snapshot and from_report:
+        raise UsageError("--snapshot and --from-report each name the facts to use; give one")
+    offline = "--snapshot" if snapshot else "--from-report" if from_report else None
+    if offline and (python or save or deep or fix):
+        raise UsageError(
+            f"{offline} reads saved facts; it cannot be combined with "
+            "--python, --save-snapshot, --deep or --fix"
+        )
+    if yes and not fix:
+        raise UsageError("--yes only goes with --fix")
+    if fix and (as_json or bug_report):
+        raise UsageError(
+            "--fix asks before it runs commands; it cannot be combined with --json or --report"
+        )
+    if bug_report and as_json:
+        raise UsageError("--report prints a markdown block; --json prints JSON: choose one")
+    if fix and not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "--fix asks before it changes anything: run it in a terminal, or add --yes"
+        )
+
+
+def _rule_pages(explain: Optional[str]) -> int:
+    from torchsetup.doctor.explain import find_rule, rule_list, rule_page
+    from torchsetup.doctor.rules import all_rules
+
+    if explain is None:
+        click.echo(rule_list(all_rules()), nl=False)
+        return 0
+    found = find_rule(explain)
+    if found is None:
+        raise UsageError(f"no rule {explain!r} (torchsetup doctor --list-rules lists the ids)")
+    click.echo(rule_page(found), nl=False)
+    return 0
+
+
+def _environment(
+    *,
+    python: Optional[str],
+    snapshot: Optional[str],
+    from_report: Optional[str],
+    save: Optional[str],
+    deep: bool,
+    timeout: float,
+    as_json: bool,
+) -> Environment:
     if snapshot:
         from torchsetup.snapshot import load_environment
 
-        env = load_environment(snapshot)
-    else:
-        from torchsetup.probes import collect
-        from torchsetup.target import choose_target
+        return load_environment(snapshot)
+    if from_report:
+        return _report_environment(from_report)
+    from torchsetup.probes import collect
+    from torchsetup.target import choose_target
 
-        choice = choose_target(python)
-        # Import what comes next while the probes wait on their subprocesses.
-        snap = collect(
-            choice.python,
-            chosen_by=choice.how,
-            timeout=timeout,
-            while_waiting=_warm_imports,
+    choice = choose_target(python)
+    found: dict[str, ProbeRecord] = {}
+
+    def while_waiting() -> None:
+        # Import what comes next (and, with --deep, import torch in the target) while the
+        # probes wait on their subprocesses.
+        _warm_imports()
+        if deep:
+            from torchsetup.doctor.deep import deep_timeout, run_deep_probe
+
+            found["deep"] = run_deep_probe(choice.python, timeout=deep_timeout(timeout))
+
+    snap = collect(
+        choice.python, chosen_by=choice.how, timeout=timeout, while_waiting=while_waiting
+    )
+    snap.records.update(found)
+    if save:
+        from torchsetup.snapshot import save_snapshot
+
+        save_snapshot(snap, save)
+    from torchsetup.detect import build_environment
+
+    return build_environment(snap)
+
+
+def _report_environment(path: str) -> Environment:
+    from torchsetup.doctor.from_report import environment_from_parsed
+    from torchsetup.errors import SnapshotError
+    from torchsetup.parse.collect_env import parse_collect_env
+
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+    parsed = parse_collect_env(text)
+    if not parsed.found and not parsed.pip:
+        raise SnapshotError(
+            f"{'stdin' if path == '-' else path} holds no collect_env report "
+            "(no 'PyTorch version:' or other collect_env line)"
         )
-        if save:
-            from torchsetup.snapshot import save_snapshot
+    return environment_from_parsed(parsed, "stdin" if path == "-" else path)
 
-            save_snapshot(snap, save)
-        from torchsetup.detect import build_environment
 
-        env = build_environment(snap)
-    from torchsetup.doctor import diagnose
+def _render(env: Environment, report: DoctorReport, *, as_json: bool, verbose: bool) -> None:
     from torchsetup.doctor.render import print_json, print_text
 
-    report = diagnose(env, elapsed_s=time.perf_counter() - started)
     if as_json:
         print_json(env, report, sys.stdout)
     else:
         print_text(env, report, verbose=verbose)
-    return report.exit_code(strict=strict)
+
+
+def _who() -> dict[str, Optional[str]]:
+    """This user's home and name, for redaction."""
+    import getpass
+    import os
+
+    try:
+        user: Optional[str] = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    return {"home": os.path.expanduser("~"), "user": user}
+
+
+def _fix(
+    env: Environment,
+    report: DoctorReport,
+    *,
+    yes: bool,
+    strict: bool,
+    look_again: Callable[[], Environment],
+) -> int:
+    from torchsetup.doctor.fix import plan_fixes, run_fixes
+
+    actions = plan_fixes(env, report.findings)
+    if not actions:
+        click.echo(
+            "--fix: none of the findings has a fix torchsetup runs by itself (see the fix lines)."
+        )
+        return report.exit_code(strict=strict)
+    click.echo(f"\ntorchsetup can fix {len(actions)} finding(s) with these commands:")
+    for i, action in enumerate(actions, 1):
+        click.echo(f"  {i}. [{action.finding}] {action.description}\n     $ {action.command()}")
+    if not yes and not click.confirm("Run them now?", default=False):
+        click.echo("Nothing was changed.")
+        return report.exit_code(strict=strict)
+    outcomes = run_fixes(actions, on_line=lambda line: click.echo(f"     {line}"))
+    last = outcomes[-1]
+    if not last.result.ok:
+        click.echo(
+            f"torchsetup: fix step {len(outcomes)} failed ({last.action.command()}): "
+            f"{last.result.describe_failure()}",
+            err=True,
+        )
+        return EXIT_STEP_FAILED
+    click.echo("\nAll fixes ran. The doctor again:\n")
+    started = time.perf_counter()
+    env = look_again()
+    from torchsetup.doctor import diagnose
+
+    after = diagnose(env, elapsed_s=time.perf_counter() - started)
+    _render(env, after, as_json=False, verbose=False)
+    return after.exit_code(strict=strict)

@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.fixes import compiler_install_command
+from torchsetup.doctor.knowledge import is_prerelease, torch_minors_for
+from torchsetup.doctor.knowledge import version_tuple as _vtuple
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
 from torchsetup.environment import Distribution
 
@@ -51,12 +53,6 @@ def rule(
         return fn
 
     return register
-
-
-def _vtuple(version: Optional[str]) -> tuple[int, ...]:
-    if not version:
-        return ()
-    return tuple(int(x) for x in re.findall(r"\d+", version.split("+")[0])[:3])
 
 
 def _gpu_list(ctx: RuleContext) -> str:
@@ -165,30 +161,28 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """The driver supports an older CUDA than the one the installed torch wheel was built with.
 
     The driver's maximum CUDA (NVML / cuDriverGetVersion, nvidia-smi's "CUDA Version") must be
-    at least the wheel's CUDA (torch/version.py). Within one major version CUDA's minor-version
-    compatibility lets a newer 12.x/13.x runtime run on an older driver of the same branch, with
-    limits (no PTX JIT): that is a warning. Across majors torch fails with "The NVIDIA driver on
-    your system is too old".
+    at least the wheel's CUDA (torch/version.py). Within one major version (11 and later) CUDA's
+    minor-version compatibility lets a newer runtime run on an older driver of the same branch,
+    with limits (no PTX JIT): that is a warning. Across majors (and before CUDA 11) torch fails
+    with "The NVIDIA driver on your system is too old".
 
     Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
     """
+    shortfall = driver_shortfall(ctx)
     torch = ctx.torch
     nv = ctx.env.nvidia
-    if torch is None or not torch.cuda or not nv.cuda_driver_version:
+    if shortfall is None or torch is None:
         return
-    wheel, driver = _vtuple(torch.cuda), _vtuple(nv.cuda_driver_version)
-    if not wheel or not driver or driver >= wheel[:2]:
-        return
-    same_major = driver[0] == wheel[0]
     detail = (
-        f"torch {torch.version} was built with CUDA {torch.cuda}, but driver "
-        f"{nv.driver_version or '?'} supports CUDA up to {nv.cuda_driver_version}."
+        f"torch {torch.version} was built with CUDA {torch.cuda}, but "
+        + (f"driver {nv.driver_version}" if nv.driver_version else "the driver")
+        + f" supports CUDA up to {nv.cuda_driver_version}."
     )
     fix = (
         ctx.install_fix()
         + f"   (or update the NVIDIA driver to one that supports CUDA {torch.cuda})"
     )
-    if same_major:
+    if shortfall == WARNING:
         detail += (
             " It runs under CUDA minor-version compatibility: PTX JIT is unavailable and "
             "some APIs may fail with cudaErrorCallRequiresNewerDriver."
@@ -202,6 +196,18 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
     else:
         yield r.finding(ctx, detail=detail, fix=fix)
+
+
+def driver_shortfall(ctx: RuleContext) -> Optional[str]:
+    """ERROR when the driver cannot run the wheel's CUDA, WARNING when only CUDA minor-version
+    compatibility lets it (same major, 11 or later), None when the driver is new enough."""
+    torch, nv = ctx.torch, ctx.env.nvidia
+    if torch is None or not torch.cuda or not nv.cuda_driver_version:
+        return None
+    wheel, driver = _vtuple(torch.cuda), _vtuple(nv.cuda_driver_version)
+    if not wheel or not driver or driver >= wheel[:2]:
+        return None
+    return WARNING if driver[0] == wheel[0] and wheel[0] >= 11 else ERROR
 
 
 @rule(
@@ -336,7 +342,8 @@ def two_torch_installs(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """Two copies of torch are importable from the target (user site + venv, conda + pip, a
     PYTHONPATH entry...). Which one `import torch` gets depends on sys.path order, so
     `torch.__version__` differs from what `pip show torch` says, and odd AttributeErrors or
-    segfaults follow.
+    segfaults follow. A conda environment holding conda's `pytorch` package and a pip-installed
+    `torch` (another version, or installed by pip over it) counts too: both write torch/.
 
     Fix: uninstall until `import torch` fails, then install once.
     """
@@ -346,6 +353,22 @@ def two_torch_installs(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     locations = list(py.torch_locations)
     dist_locs = [d.location or "?" for d in py.distributions if d.name == "torch"]
     copies = max(len(locations), len(dist_locs))
+    conda, pip_torch = py.conda("pytorch"), py.dist("torch")
+    if copies < 2 and conda is not None and pip_torch is not None:
+        if pip_torch.installer == "pip" or conda.version != pip_torch.public_version:
+            yield r.finding(
+                ctx,
+                detail=(
+                    f"conda's pytorch {conda.version} ({conda.build or '?'}) and pip's torch "
+                    f"{pip_torch.version} are both installed in {py.prefix or 'this environment'}: "
+                    "they overwrite each other's files."
+                ),
+                fix=(
+                    f"conda remove --force pytorch && {ctx.pip('uninstall', '-y', 'torch')}, "
+                    "then " + ctx.install_fix()
+                ),
+            )
+        return
     if copies < 2:
         return
     where = locations if len(locations) >= len(dist_locs) else dist_locs
@@ -395,6 +418,35 @@ def target_probe_failed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 # --- companion packages ----------------------------------------------------------------------
 
 
+def _release_pairing(name: str, version: str, torch_version: str) -> Optional[str]:
+    """Without Requires-Dist (a pasted report): the release pairing of torchvision/torchaudio."""
+    if is_prerelease(version) or is_prerelease(torch_version):
+        return None  # nightlies pin exact dates, not release pairs
+    span = torch_minors_for(name, version)
+    have = _vtuple(torch_version)[:2]
+    if span is None or len(have) < 2:
+        return None
+    first, last = span
+    if have < first or (last is not None and have > last):
+        wanted = f"{first[0]}.{first[1]}" + ("" if last == first else "+")
+        return f"{name} {version} belongs to torch {wanted}"
+    return None
+
+
+def _outside(version: str, pin: str) -> bool:
+    """Whether ``version`` falls outside ``pin`` ("==2.9.0", ">=2.14"). The usual exact pin that
+    holds is settled as text: packaging.specifiers costs ~30 ms to import on a small machine."""
+    if pin.replace(" ", "") == f"=={version}":
+        return False
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) not in SpecifierSet(pin)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
+
+
 def _pinned_torch(dist: Distribution) -> Optional[str]:
     """The torch requirement in a companion's Requires-Dist (without environment markers)."""
     for req in dist.requires:
@@ -419,19 +471,14 @@ def companion_mismatch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     compiled with different CUDA major versions".
 
     Checked without importing anything: the companion's Requires-Dist pin against the installed
-    torch version, and the +cuXXX local tags against each other.
+    torch version (in a pasted report, which has no Requires-Dist, the release pairing: torchvision
+    0.N belongs to torch 2.(N-15) and 1.(N-1), torchaudio 2.x to torch 2.x), and the +cuXXX
+    local tags against each other.
 
     Fix: install the matching companion from the same index as torch, in one command.
     """
     py, torch = ctx.py, ctx.torch
     if py is None or torch is None or not (py.dist("torchvision") or py.dist("torchaudio")):
-        return
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        torch_v = Version(torch.public_version)
-    except InvalidVersion:
         return
     torch_local = torch.version.partition("+")[2]
     for name in ("torchvision", "torchaudio"):
@@ -441,11 +488,10 @@ def companion_mismatch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         problems = []
         pin = _pinned_torch(dist)
         if pin:
-            try:
-                if torch_v not in SpecifierSet(pin):
-                    problems.append(f"it requires torch {pin}")
-            except InvalidSpecifier:
-                pass
+            if _outside(torch.public_version, pin):
+                problems.append(f"it requires torch {pin}")
+        elif not dist.requires and (known := _release_pairing(name, dist.version, torch.version)):
+            problems.append(known)
         if (
             dist.local
             and torch_local
@@ -602,4 +648,6 @@ def little_disk(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 
 
 def all_rules() -> list[Rule]:
+    from torchsetup.doctor import rules_catalogue  # noqa: F401 - registers TS005-TS029, TS105+
+
     return list(RULES.values())

@@ -49,7 +49,8 @@ def _python(env: Environment) -> tuple[str, list[str]]:
         return f"{p.executable}: probe failed", [p.error or "?"]
     kind = p.env_kind or "?"
     traits = [t for t in (p.implementation, f"{p.bits}-bit" if p.bits else None, p.env_kind) if t]
-    summary = f"{p.version} ({', '.join(traits)}) at {p.executable}"
+    where = "from the report" if p.chosen_by == "report" else f"at {p.executable}"
+    summary = f"{p.version or 'unknown version'} ({', '.join(traits) or '?'}) {where}"
     facts = [
         f"interpreter: {p.executable} (chosen by {p.chosen_by or '?'})",
         f"prefix: {p.prefix or '?'}; environment kind: {kind}",
@@ -94,7 +95,7 @@ def _nvidia(env: Environment) -> tuple[str, list[str]]:
         "not-loaded": "NVIDIA GPU present, driver not loaded",
         "mismatch": "driver/library version mismatch",
         "error": "the driver did not answer",
-        "unknown": "not known",
+        "unknown": "unknown",
     }
     return labels.get(nv.status, nv.status), facts
 
@@ -105,7 +106,7 @@ def _torch(env: Environment) -> tuple[str, list[str]]:
         return "unknown (the target Python could not be probed)", []
     t = p.torch
     if t is None:
-        return "not installed", []
+        return ("not installed" if p.torch_checked else "unknown"), _deep_facts(env)
     build = {"cpu": "CPU build"}.get(t.variant, f"{t.variant} build")
     if t.cuda:
         build = f"CUDA {t.cuda} build"
@@ -116,7 +117,67 @@ def _torch(env: Environment) -> tuple[str, list[str]]:
         facts.append(f"git: {t.git_version}")
     if len(p.torch_locations) > 1:
         facts += [f"also: {loc}" for loc in p.torch_locations[1:]]
-    return f"{t.version}, {build}", facts
+    return f"{t.version}, {build}{_deep_summary(env)}", facts + _deep_facts(env)
+
+
+def _deep_summary(env: Environment) -> str:
+    """What torch itself said (--deep, a report), appended to the torch line."""
+    d = env.deep
+    if d is None:
+        return ""
+    if d.imported is False:
+        return "; import torch fails"
+    parts = []
+    if d.cuda_available is not None:
+        parts.append("CUDA available" if d.cuda_available else "CUDA not available")
+    checked = [x for x in d.devices if x.tensor_ok is not None]
+    if checked:
+        good = sum(1 for x in checked if x.tensor_ok)
+        parts.append(f"{good}/{len(checked)} GPU(s) passed a matmul")
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
+def _deep_facts(env: Environment) -> list[str]:
+    d = env.deep
+    if d is None:
+        return []
+    said = "torch said (--deep)" if d.source == "deep" else "the report said"
+    if d.imported is False:
+        return [f"{said}: import torch failed: {d.error or '?'}"]
+    facts = [
+        f"{said}: torch {d.torch_version or '?'}"
+        + (f", imported in {d.import_s:.1f} s" if d.import_s is not None else "")
+    ]
+    if d.error:
+        facts.append(f"the probe stopped: {d.error}")
+    if d.cuda_available is not None:
+        facts.append(
+            f"torch.cuda.is_available(): {d.cuda_available}"
+            + (f", {d.device_count} device(s)" if d.device_count is not None else "")
+        )
+    if d.cuda_init_warning:
+        facts.append(f"CUDA init: {d.cuda_init_warning}")
+    if d.arch_list:
+        facts.append(f"arch list: {' '.join(d.arch_list)}")
+    for x in d.devices:
+        state = {True: "matmul ok", False: f"failed: {x.error or 'wrong result'}", None: ""}[
+            x.tensor_ok
+        ]
+        facts.append(
+            f"device {x.index}: {x.name or '?'}"
+            + (f", capability {x.capability}" if x.capability else "")
+            + (f", {x.arch}" if x.arch else "")
+            + (f", {state}" if state else "")
+        )
+    if d.mps_built is not None:
+        facts.append(f"MPS: built {d.mps_built}, available {d.mps_available}")
+    if d.numpy_version or d.numpy_error:
+        facts.append(
+            f"numpy interop: {'ok' if not d.numpy_error else d.numpy_error}"
+            + (f" (numpy {d.numpy_version})" if d.numpy_version else "")
+        )
+    facts += [f"warning: {w}" for w in d.warnings]
+    return facts
 
 
 def _companions(env: Environment) -> tuple[str, list[str]]:
@@ -135,16 +196,20 @@ def _companions(env: Environment) -> tuple[str, list[str]]:
     )
     found = [f"{d.name} {d.version}" for n in names if (d := p.dist(n))]
     nvidia = [f"{d.name} {d.version}" for d in p.distributions if d.name.startswith("nvidia-")]
+    if not found and not p.distributions_checked:
+        return "unknown (the package list is missing or cut off)", nvidia
     return (", ".join(found) if found else "none installed"), found + nvidia
 
 
 def _libraries(env: Environment) -> tuple[str, list[str]]:
     tk = env.toolkit
-    wheel = env.python.torch.cuda if env.python and env.python.torch else None
+    py = env.python if env.python is not None and env.python.ok else None
+    wheel = py.torch.cuda if py and py.torch else None
+    torch_known = py is not None and (py.torch is not None or py.torch_checked)
     three = [
-        f"driver supports CUDA <= {env.nvidia.cuda_driver_version or '-'}",
-        f"torch built with CUDA {wheel or '-'}",
-        f"nvcc {tk.nvcc_version or '-'}",
+        f"driver supports CUDA <= {env.nvidia.cuda_driver_version or _absent_or_unknown(env.nvidia.status != 'unknown')}",
+        f"torch built with CUDA {wheel or _absent_or_unknown(torch_known)}",
+        f"nvcc {tk.nvcc_version or _absent_or_unknown(not tk.nvcc_error)}",
     ]
     facts = [
         "three CUDA numbers: " + "; ".join(three),
@@ -159,12 +224,28 @@ def _libraries(env: Environment) -> tuple[str, list[str]]:
             f"LD_LIBRARY_PATH {d.path}: {', '.join(d.libraries[:6])}"
             + (" ..." if len(d.libraries) > 6 else "")
         )
+    deep = env.deep
+    if deep is not None and deep.cudnn_version:
+        facts.append(f"cuDNN torch uses: {deep.cudnn_version} (torch.backends.cudnn.version())")
+    if deep is not None and deep.cudnn_error:
+        facts.append(f"cuDNN: {deep.cudnn_error}")
+    if deep is not None and deep.libraries:
+        facts += [f"loaded: {lib.name} from {lib.path}" for lib in deep.libraries]
     return " · ".join(three), facts
+
+
+def _absent_or_unknown(known: bool) -> str:
+    return "-" if known else "unknown"
 
 
 def _toolchain(env: Environment) -> tuple[str, list[str]]:
     t = env.tools
     cxx = t.cxx_compiler
+    if not t.paths and env.source != "live":
+        reported = [
+            f"{n} {v}" for n, v in (("gcc", t.gcc_version), ("clang", t.clang_version)) if v
+        ]
+        return ("unknown (PATH not probed)" + (f"; {', '.join(reported)}" if reported else "")), []
     parts = [
         f"C++ compiler: {cxx}" + (f" (gcc {t.gcc_version})" if t.gcc_version else "")
         if cxx

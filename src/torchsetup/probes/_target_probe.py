@@ -259,22 +259,40 @@ def conda_packages(prefix):
         if len(parts) != 3:
             continue
         name, version, build = parts
-        if name in (
-            "pytorch",
-            "torchvision",
-            "torchaudio",
-            "pytorch-cuda",
-            "cudatoolkit",
-            "mkl",
-            "cpuonly",
-            "pytorch-mutex",
-            "cuda-version",
-            "libtorch",
-            "numpy",
-            "cudnn",
-        ):
-            out.append({"name": name, "version": version, "build": build})
+        if name in CONDA_NAMES:
+            item = {"name": name, "version": version, "build": build}
+            channel = conda_channel(os.path.join(meta, fname))
+            if channel:
+                item["channel"] = channel
+            out.append(item)
     return out
+
+
+CONDA_NAMES = (
+    "pytorch",
+    "torchvision",
+    "torchaudio",
+    "pytorch-cuda",
+    "cudatoolkit",
+    "mkl",
+    "cpuonly",
+    "pytorch-mutex",
+    "cuda-version",
+    "libtorch",
+    "numpy",
+    "cudnn",
+)
+
+
+def conda_channel(path):
+    """The "channel" of a conda-meta record, found by text search (no json import)."""
+    head = read_small(path, 8192) or ""
+    key = '"channel": "'
+    start = head.find(key)
+    if start < 0:
+        return None
+    end = head.find('"', start + len(key))
+    return head[start + len(key) : end] if end > 0 else None
 
 
 def user_sys_path():

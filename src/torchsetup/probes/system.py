@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import platform
 import shutil
@@ -124,13 +125,35 @@ def _platform() -> dict[str, Any]:
             if os.path.exists("/usr/lib/wsl/lib/libcuda.so.1")
             else None
         )
+        if os.path.isdir("/usr/lib/wsl"):
+            data["wsl_linux_driver"] = _linux_driver_in_wsl()
     elif sys.platform == "darwin":
         data["mac_ver"] = platform.mac_ver()[0]
         res = proc.run(["sysctl", "-n", "sysctl.proc_translated"], timeout=5)
         data["proc_translated"] = res.stdout.strip() if res.ok else None
     elif sys.platform == "win32":
         data["win32_ver"] = list(platform.win32_ver())
+        system32 = os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32")
+        data["vc_runtime_missing"] = [
+            dll for dll in VC_RUNTIME_DLLS if not os.path.isfile(os.path.join(system32, dll))
+        ]
     return data
+
+
+# The Microsoft Visual C++ runtime torch's DLLs link against (libomp140: torch 2.4.0 only).
+VC_RUNTIME_DLLS = ("vcruntime140.dll", "vcruntime140_1.dll", "msvcp140.dll", "libomp140.x86_64.dll")
+
+
+def _linux_driver_in_wsl() -> Optional[str]:
+    """A libcuda of a Linux NVIDIA driver installed inside WSL (not a link to /usr/lib/wsl)."""
+    for pattern in (
+        "/usr/lib/x86_64-linux-gnu/libcuda.so*",
+        "/usr/lib/aarch64-linux-gnu/libcuda.so*",
+    ):
+        for path in sorted(glob.glob(pattern)):
+            if not os.path.realpath(path).startswith("/usr/lib/wsl/"):
+                return path
+    return None
 
 
 def _meminfo() -> dict[str, int]:

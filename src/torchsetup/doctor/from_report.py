@@ -1,0 +1,381 @@
+"""A pasted collect_env report -> a partial :class:`Environment` the doctor rules can run on.
+
+Only what the report says becomes a fact; everything else stays unknown (``None``), never
+false. Two of collect_env's labels mislead and are mapped to what they really are: "CUDA
+runtime version" is the version of ``nvcc`` on PATH (the toolkit, not the wheel's runtime), and
+"cuDNN version" is ldconfig's guess, not the cuDNN torch loads (so it is not a fact here).
+What torch itself said (CUDA available, its warnings) becomes ``env.deep`` with
+``source="collect_env"``, like the facts of ``doctor --deep``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from torchsetup.environment import (
+    CondaPackage,
+    CudaToolkit,
+    DeepDevice,
+    DeepFacts,
+    Distribution,
+    Environment,
+    Gpu,
+    LoadedLibrary,
+    Nvidia,
+    OSInfo,
+    TargetPython,
+    Tools,
+    TorchBuild,
+    canonical_name,
+)
+from torchsetup.parse import nvidia as pnv
+from torchsetup.parse import system as psys
+from torchsetup.parse import toolkit as ptk
+from torchsetup.parse.collect_env import CollectEnvReport, parse_collect_env
+
+ABSENT = ("None", "N/A", "No CUDA")
+
+# torch's own warnings, as printed before the report.
+_INCOMPATIBLE = re.compile(
+    r"(?P<name>[A-Za-z0-9][\w\- ]*?) with CUDA capability sm_(?P<cc>\d+) is not compatible with the current "
+    r"PyTorch installation\.?\s*The current PyTorch install supports CUDA capabilities "
+    r"(?P<archs>(?:(?:sm|compute)_\d+\w*\s*)+)",
+)
+_DRIVER_FOUND = re.compile(r"driver on your system is too old \(found version (\d+)\)")
+_WARNING = re.compile(r"(UserWarning|RuntimeWarning|Warning|Error|error):\s*(.*)")
+
+
+def environment_from_report(text: str, source: str) -> Environment:
+    """Parse ``text`` (collect_env output, possibly wrapped in an issue) into an Environment."""
+    return environment_from_parsed(parse_collect_env(text), source)
+
+
+def environment_from_parsed(rep: CollectEnvReport, source: str) -> Environment:
+    preamble = "\n".join(rep.preamble)
+    python = _python(rep)
+    return Environment(
+        os=_os(rep),
+        nvidia=_nvidia(rep, preamble),
+        toolkit=_toolkit(rep),
+        python=python,
+        tools=_tools(rep),
+        env_vars=_env_vars(rep),
+        source=f"report:{source}",
+        deep=_deep(rep, preamble, python),
+    )
+
+
+def _absent(value: Optional[str]) -> bool:
+    return value is not None and value.strip() in ABSENT
+
+
+# --- OS ----------------------------------------------------------------------------------------
+
+
+def _system(rep: CollectEnvReport) -> Optional[str]:
+    plat = rep.get("python_platform") or ""
+    os_line = rep.get("os") or ""
+    if plat.startswith("Linux") or "glibc" in (rep.get("libc") or ""):
+        return "Linux"
+    if plat.startswith(("macOS", "Darwin")) or os_line.startswith(("macOS", "Mac OSX")):
+        return "Darwin"
+    if plat.startswith("Windows") or "Windows" in os_line:
+        return "Windows"
+    return None
+
+
+def _machine(rep: CollectEnvReport, system: Optional[str]) -> Optional[str]:
+    os_line, plat = rep.get("os") or "", rep.get("python_platform") or ""
+    m = re.search(r"\((x86_64|aarch64|arm64|ppc64le|s390x|AMD64)\)\s*$", os_line)
+    if m:
+        return psys.normalise_machine(m.group(1), system)
+    m = re.search(r"-(x86_64|aarch64|arm64|ppc64le|s390x)-", plat + "-")
+    if m:
+        return psys.normalise_machine(m.group(1), system)
+    if re.search(r"\(AMD64\)|64 bit \(AMD64\)", rep.get("python") or ""):
+        return "x86_64"
+    return None
+
+
+def _glibc(rep: CollectEnvReport) -> tuple[Optional[str], Optional[str]]:
+    """From "-with-glibc2.35" in the platform, else "Libc version" when plausible: on some
+    static Pythons platform.libc_ver() reports symbol versions such as glibc-2.2.5 or 2.9."""
+    m = re.search(r"-with-glibc(\d+\.\d+)", rep.get("python_platform") or "")
+    if m:
+        return "glibc", m.group(1)
+    libc, version = psys.parse_glibc(rep.get("libc"))
+    if libc == "glibc" and version and tuple(int(x) for x in version.split(".")[:2]) < (2, 12):
+        return None, None
+    return libc, version
+
+
+def _os(rep: CollectEnvReport) -> OSInfo:
+    system = _system(rep)
+    os_line = rep.get("os")
+    name = (
+        re.sub(r"\s*\((x86_64|aarch64|arm64|ppc64le|s390x|AMD64)\)\s*$", "", os_line or "") or None
+    )
+    machine = _machine(rep, system)
+    plat = rep.get("python_platform") or ""
+    version = distro = kernel = None
+    if system == "Darwin":
+        m = re.search(r"(\d+(?:\.\d+)+)", name or plat)
+        version, distro = (m.group(1) if m else None), "macos"
+    elif system == "Windows":
+        m = re.search(r"Windows-\d+-([\d.]+)", plat)
+        version, distro = (m.group(1) if m else None), "windows"
+    elif system == "Linux":
+        m = re.match(r"Linux-(.+?)-(?:x86_64|aarch64|ppc64le|s390x)(?:-|$)", plat)
+        kernel = m.group(1) if m else None
+        distro = _distro_id(name)
+        v = re.search(r"\b(\d+(?:\.\d+)?)", name or "")
+        version = v.group(1) if v else None
+    libc, libc_version = _glibc(rep) if system == "Linux" else (None, None)
+    cpu = " ".join(rep.cpu)
+    return OSInfo(
+        system=system,
+        name=name,
+        distro_id=distro,
+        version=version,
+        kernel=kernel,
+        machine=machine,
+        libc=libc,
+        libc_version=libc_version,
+        wsl=psys.is_wsl(None, kernel) if kernel else None,
+        rosetta=(machine == "x86_64" and "Apple M" in cpu) if system == "Darwin" and cpu else None,
+    )
+
+
+def _distro_id(name: Optional[str]) -> Optional[str]:
+    low = (name or "").lower()
+    for needle, distro in (
+        ("ubuntu", "ubuntu"),
+        ("debian", "debian"),
+        ("red hat", "rhel"),
+        ("centos", "centos"),
+        ("rocky", "rocky"),
+        ("alma", "almalinux"),
+        ("fedora", "fedora"),
+        ("amazon", "amzn"),
+        ("suse", "sles"),
+        ("arch", "arch"),
+        ("alpine", "alpine"),
+    ):
+        if needle in low:
+            return distro
+    return None
+
+
+# --- NVIDIA ------------------------------------------------------------------------------------
+
+
+def _nvidia(rep: CollectEnvReport, preamble: str) -> Nvidia:
+    driver = rep.get("driver")
+    found = _DRIVER_FOUND.search(preamble)
+    warned_cuda = pnv.cuda_version_from_int(int(found.group(1))) if found else None
+    if _absent(driver):
+        return Nvidia(status="no-driver", source="report")
+    caps = _incompatible_capabilities(preamble)
+    gpus = tuple(
+        Gpu(
+            index=i,
+            name=_gpu_name(name),
+            compute_capability=_gpu_cc(name) or caps.get(_gpu_name(name)),
+        )
+        for i, name in rep.gpus
+    )
+    known = bool(driver or warned_cuda)
+    return Nvidia(
+        status="ok" if known else "unknown",
+        driver_version=driver,
+        cuda_driver_version=rep.get("driver_cuda")
+        or warned_cuda
+        or pnv.max_cuda_for_driver(driver),
+        gpus=gpus,
+        source="report" if known or gpus else None,
+    )
+
+
+def _gpu_name(text: str) -> str:
+    """The model name without torchsetup's " (sm_90, 140 GiB)" suffix."""
+    return re.sub(r"\s*\((?:sm_\d+|compute capability)[^)]*\)\s*$", "", text).strip()
+
+
+def _gpu_cc(text: str) -> Optional[str]:
+    m = re.search(r"\(sm_(\d+)(\d)\b", text)
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
+def _incompatible_capabilities(preamble: str) -> dict[str, str]:
+    """GPU name -> capability from torch's "... with CUDA capability sm_120 is not compatible"."""
+    flat = " ".join(preamble.split())
+    out = {}
+    for m in _INCOMPATIBLE.finditer(flat):
+        cc = m.group("cc")
+        out[m.group("name").strip()] = f"{cc[:-1]}.{cc[-1]}"
+    return out
+
+
+def _arch_list_from_warning(preamble: str) -> Optional[tuple[str, ...]]:
+    m = _INCOMPATIBLE.search(" ".join(preamble.split()))
+    return tuple(m.group("archs").split()) if m else None
+
+
+# --- toolkit, tools, environment variables -----------------------------------------------------
+
+
+def _toolkit(rep: CollectEnvReport) -> CudaToolkit:
+    raw = rep.fields.get("nvcc")
+    if raw is None:
+        return CudaToolkit(nvcc_error="not in the report")
+    if _absent(raw):
+        return CudaToolkit()
+    value = rep.get("nvcc")
+    if value is None:
+        return CudaToolkit(nvcc_error="collect_env could not collect it")
+    short = ".".join(value.split(".")[:2])
+    return CudaToolkit(nvcc_path="nvcc", nvcc_version=short, nvcc_full_version=value)
+
+
+def _tools(rep: CollectEnvReport) -> Tools:
+    def version(key: str) -> Optional[str]:
+        value = rep.get(key)
+        return ptk.parse_compiler_version(value) if value and not _absent(value) else None
+
+    return Tools(
+        gcc_version=version("gcc"), clang_version=version("clang"), cmake_version=version("cmake")
+    )
+
+
+def _env_vars(rep: CollectEnvReport) -> tuple[tuple[str, str], ...]:
+    alloc = rep.get("allocator")
+    return (("PYTORCH_CUDA_ALLOC_CONF", alloc),) if alloc and not _absent(alloc) else ()
+
+
+# --- Python and packages -----------------------------------------------------------------------
+
+
+def _python(rep: CollectEnvReport) -> Optional[TargetPython]:
+    text = rep.get("python")
+    torch = _torch(rep)
+    if text is None and torch is None and not rep.pip:
+        return None
+    version = re.match(r"(\d+\.\d+(?:\.\d+)?)", text or "")
+    bits = re.search(r"\((\d+)-bit runtime\)", text or "")
+    conda_env = bool(re.search(r"conda-forge|Anaconda|Continuum|\bconda\b", text or ""))
+    system = _system(rep)
+    dists = tuple(Distribution(name=canonical_name(n), version=v) for n, v in rep.pip)
+    return TargetPython(
+        executable="python",
+        chosen_by="report",
+        ok=True,
+        version=version.group(1) if version else None,
+        implementation="cpython",
+        bits=int(bits.group(1)) if bits else None,
+        platform={"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}.get(system or ""),
+        machine=_machine(rep, system),
+        env_kind="conda" if conda_env else None,
+        distributions=dists,
+        distributions_checked=bool(rep.pip) and rep.packages_complete,
+        torch=torch,
+        torch_checked=torch is not None,
+        conda_packages=tuple(
+            CondaPackage(name=n, version=v, build=b, channel=c) for n, v, b, c in rep.conda
+        )
+        if conda_env
+        else (),
+    )
+
+
+def _torch(rep: CollectEnvReport) -> Optional[TorchBuild]:
+    version = rep.get("torch")
+    if version is None or _absent(version):
+        pip_torch = next((v for n, v in rep.pip if canonical_name(n) == "torch"), None)
+        if pip_torch is None or version is not None:
+            return None
+        version = pip_torch
+    cuda = rep.get("cuda_build")
+    hip = rep.get("rocm_build")
+    debug = rep.get("debug")
+    return TorchBuild(
+        version=version,
+        cuda=None if cuda is None or _absent(cuda) else cuda,
+        hip=None if hip is None or _absent(hip) else hip,
+        debug=None if debug is None else debug in ("True", "Yes"),
+    )
+
+
+# --- what torch itself said --------------------------------------------------------------------
+
+
+def _warnings(preamble: str) -> list[str]:
+    """Warning and error messages printed around the report (each as one line)."""
+    out = []
+    for chunk in re.split(r"\n(?=\S*(?:Warning|Error)\b|\S+\.py:\d+:)", preamble):
+        flat = " ".join(chunk.split())
+        m = _WARNING.search(flat)
+        if m and m.group(2):
+            out.append(f"{m.group(1)}: {m.group(2)}")
+    return out
+
+
+def _deep(
+    rep: CollectEnvReport, preamble: str, python: Optional[TargetPython]
+) -> Optional[DeepFacts]:
+    if not rep.found:
+        return None
+    torch = python.torch if python is not None else None
+    said = _warnings(preamble)
+    init = next((w for w in said if "CUDA initialization" in w or "CUDA unknown error" in w), None)
+    numpy = next((w for w in said if "Failed to initialize NumPy" in w), None)
+    available = rep.get("cuda_available")
+    caps = _incompatible_capabilities(preamble)
+    devices = tuple(
+        DeepDevice(
+            index=i, name=_gpu_name(name), capability=_gpu_cc(name) or caps.get(_gpu_name(name))
+        )
+        for i, name in rep.gpus
+    ) + tuple(
+        DeepDevice(index=i, name=re.sub(r"\s*\(gfx[^)]*\)", "", text), arch=_gfx(text))
+        for i, text in enumerate(rep.gpu_text)
+        if _gfx(text)
+    )
+    version_na = _absent(rep.fields.get("torch"))
+    failure = next(
+        (w for w in said if re.match(r"(ImportError|OSError|ModuleNotFoundError)", w)), None
+    )
+    return DeepFacts(
+        source="collect_env",
+        imported=True if torch is not None and not version_na else (False if failure else None),
+        error=failure if version_na else None,
+        torch_version=torch.version if torch else None,
+        cuda_available=None if available is None else available in ("True", "Yes"),
+        device_count=len(devices) if available in ("True", "Yes") else None,
+        cuda_init_warning=init,
+        arch_list=_arch_list_field(rep) or _arch_list_from_warning(preamble),
+        libraries=_loaded_libraries(rep),
+        devices=devices,
+        numpy_error=numpy,
+        warnings=tuple(w for w in said if w not in (init, numpy)),
+    )
+
+
+def _arch_list_field(rep: CollectEnvReport) -> Optional[tuple[str, ...]]:
+    """``CUDA arch list:`` of a torchsetup --report."""
+    value = rep.get("arch_list")
+    return tuple(value.split()) if value and not _absent(value) else None
+
+
+def _loaded_libraries(rep: CollectEnvReport) -> Optional[tuple[LoadedLibrary, ...]]:
+    """``cuDNN loaded by torch: libcudnn.so.9 from /path; ...`` of a torchsetup --report."""
+    value = rep.get("cudnn_loaded")
+    if value is None:
+        return None
+    found = re.findall(r"(\S+) from (\S+)", value)
+    return tuple(LoadedLibrary(name=n, path=p) for n, p in found)
+
+
+def _gfx(text: str) -> Optional[str]:
+    m = re.search(r"\((gfx\w+[^)]*)\)", text)
+    return m.group(1) if m else None
