@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 def _warm_imports() -> None:
     import torchsetup.detect
     import torchsetup.doctor.render
-    import torchsetup.doctor.rules
-    import torchsetup.doctor.rules_catalogue  # noqa: F401
+    import torchsetup.doctor.rules  # noqa: F401
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

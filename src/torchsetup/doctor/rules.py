@@ -648,6 +648,8 @@ def little_disk(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 
 
 def all_rules() -> list[Rule]:
-    from torchsetup.doctor import rules_catalogue  # noqa: F401 - registers TS005-TS029, TS105+
-
     return list(RULES.values())
+
+
+# The rest of the catalogue registers itself into RULES; imported last (it uses this module).
+from torchsetup.doctor import rules_catalogue  # noqa: F401
