@@ -278,6 +278,10 @@ class Release:
             info is not None and info.pypi_default == variant.name
         )
 
+    def platforms_for(self, variant: Variant) -> tuple[str, ...]:
+        """Every platform this build can be installed on (its own index or PyPI)."""
+        return tuple(p for p in PLATFORMS if self.serves(variant, p))
+
     def variants_for(self, platform: str) -> tuple[Variant, ...]:
         """Every build of this release installable on ``platform``, in matrix order."""
         return tuple(v for v in self.variants if self.serves(v, platform))

@@ -142,7 +142,8 @@ class Search(NamedTuple):
 
 def _origin(env: Environment) -> str:
     if env.source.startswith("snapshot:"):
-        return f"snapshot {env.source.partition(':')[2]}"
+        path = env.source.partition(":")[2]
+        return f"snapshot {path.replace(chr(92), '/').rsplit('/', 1)[-1]}"
     return "this machine" if env.source == "live" else env.source
 
 
@@ -161,7 +162,7 @@ def effective_target(env: Environment, request: Request) -> Target:
             raise UsageError(
                 "the target platform is unknown", hint="pass --target-platform, e.g. linux-x86_64"
             )
-        platform, psrc = platform_key, f"OS probe ({origin})"
+        platform, psrc = platform_key, f"OS probe, {origin}"
     facts.append(Fact("platform", platform, psrc))
 
     version = request.target_python or (py.minor if py is not None else None)
@@ -181,23 +182,21 @@ def effective_target(env: Environment, request: Request) -> Target:
     else:
         assert py is not None
         facts.append(
-            Fact("python", f"{py.version} ({py.executable})", f"target interpreter ({origin})")
+            Fact("python", f"{py.version} ({py.executable})", f"target interpreter, {origin}")
         )
     pip = py.pip_version if py is not None and not request.target_python else None
     if pip:
-        facts.append(Fact("pip", pip, f"target interpreter ({origin})"))
+        facts.append(Fact("pip", pip, f"target interpreter, {origin}"))
 
     libc, glibc = env.os.libc, env.os.libc_version if env.os.libc == "glibc" else None
     if request.target_glibc:
         libc, glibc = "glibc", request.target_glibc
         facts.append(Fact("glibc", glibc, "--target-glibc"))
     elif platform.startswith("linux") and libc:
-        facts.append(
-            Fact(libc, env.os.libc_version or "unknown version", f"ldd / libc probe ({origin})")
-        )
+        facts.append(Fact(libc, env.os.libc_version or "unknown version", f"libc probe, {origin}"))
 
     driver, driver_cuda = env.nvidia.driver_version, env.nvidia.cuda_driver_version
-    dsrc = f"{_NVIDIA_SOURCES.get(env.nvidia.source or '', env.nvidia.source or 'NVIDIA probe')} ({origin})"
+    dsrc = f"{_NVIDIA_SOURCES.get(env.nvidia.source or '', env.nvidia.source or 'NVIDIA probe')}, {origin}"
     if request.target_driver:
         driver = None if request.target_driver == "none" else request.target_driver
         driver_cuda, dsrc = None, "--target-driver"
@@ -447,9 +446,9 @@ def _check_driver(target: Target, row: CudaRow, request: Request) -> tuple[str, 
         )
     if level == MINOR:
         return MINOR, (
-            f"Driver {target.driver} runs CUDA {row.version} builds only under minor-version "
-            f"compatibility (full support needs {needs.split(' (or')[0]}): "
-            f"{row.minor_compat_caveat or 'PTX JIT is unavailable'}"
+            f"Driver {target.driver} runs CUDA {row.version} builds only under CUDA minor-version "
+            f"compatibility (full support needs {needs.split(' (or')[0]}): PTX JIT is unavailable and "
+            "a few CUDA APIs may fail with cudaErrorCallRequiresNewerDriver."
         )
     basis = (
         f"reports CUDA <= {target.driver_cuda}"
