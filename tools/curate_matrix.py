@@ -25,6 +25,9 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT / "tools" / "reference" / "compat.json"
 OUTPUT = ROOT / "src" / "torchsetup" / "data" / "matrix.json"
+OBSERVATIONS = (
+    ROOT / "tools" / "reference" / "index_observations.json"
+)  # written by update_matrix.py
 
 PLATFORMS = ["linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64"]
 PYPI_INDEX = "https://pypi.org/simple"
@@ -687,16 +690,35 @@ def variant_order(name: str) -> tuple[int, tuple[int, ...]]:
     return kind, vtuple(name)
 
 
-def curate(compat: dict[str, Any]) -> dict[str, Any]:
+def apply_observations(
+    releases: dict[str, dict[str, Any]], observations: Optional[dict[str, Any]]
+) -> None:
+    """Platform lists seen on the live indexes (tools/update_matrix.py --write) win over compat.json."""
+    if not observations:
+        return
+    for variant, per_version in observations["platforms"].items():
+        for torch, platforms in per_version.items():
+            entry = releases.get(torch, {}).get("variants", {}).get(variant)
+            if entry is None or not platforms:
+                continue
+            entry["platforms"] = sorted(platforms, key=PLATFORMS.index)
+            entry["notes"].append(
+                f"Platforms observed on {observations['index']}/{variant}/torch/ on {observations['checked']}."
+            )
+
+
+def curate(compat: dict[str, Any], observations: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     releases = {r["torch"]: curate_release(r) for r in compat["torch_releases"]}
+    apply_observations(releases, observations)
     apply_arch_lists(compat, releases)
     drop_ptx_for_pypi_builds(releases)
     fill_windows_and_conda_arch(releases)
     ordered = sorted(releases.values(), key=lambda r: vtuple(r["torch"]), reverse=True)
-    digest = hashlib.sha256(COMPAT.read_bytes()).hexdigest()
+    digest = hashlib.sha256(json.dumps(compat, sort_keys=True).encode()).hexdigest()[:16]
+    origin = "tools/reference/compat.json" + (" + index_observations.json" if observations else "")
     return {
         "schema_version": 1,
-        "generated_by": f"tools/curate_matrix.py from tools/reference/compat.json (sha256 {digest})",
+        "generated_by": f"tools/curate_matrix.py from {origin} (content sha256 {digest})",
         "newest_torch": compat["newest_torch_found"],
         "platforms": PLATFORMS,
         "pypi_index_url": PYPI_INDEX,
@@ -735,21 +757,29 @@ def render(matrix: dict[str, Any]) -> str:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"write {OUTPUT.relative_to(ROOT)}")
+    parser.add_argument("--write", action="store_true", help="write the matrix")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="matrix.json to write")
+    parser.add_argument(
+        "--observations", type=Path, default=OBSERVATIONS, help="index observations to apply"
+    )
     args = parser.parse_args(argv)
-    text = render(curate(json.loads(COMPAT.read_text(encoding="utf-8"))))
-    current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+    observations = (
+        json.loads(args.observations.read_text(encoding="utf-8"))
+        if args.observations.exists()
+        else None
+    )
+    text = render(curate(json.loads(COMPAT.read_text(encoding="utf-8")), observations))
+    current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
     if text == current:
-        print(f"{OUTPUT.relative_to(ROOT)} is up to date")
+        print(f"{args.output} is up to date")
         return 0
     if not args.write:
         print(
-            f"{OUTPUT.relative_to(ROOT)} differs from the curation ({len(current)} -> {len(text)} bytes); "
-            "rerun with --write"
+            f"{args.output} differs from the curation ({len(current)} -> {len(text)} bytes); rerun with --write"
         )
         return 1
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(text)} bytes)")
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output} ({len(text)} bytes)")
     return 0
 
 
