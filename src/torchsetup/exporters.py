@@ -32,7 +32,8 @@ def _credentials_note(text: str) -> list[str]:
 
 def step_command(step: Step) -> str:
     """One shell line: env additions as VAR=value prefixes, run in ``cwd`` through a subshell."""
-    command = shlex.join([*(f"{key}={value}" for key, value in step.env), *step.argv])
+    assignments = [f"{key}={shlex.quote(value)}" for key, value in step.env]  # quote the value only
+    command = " ".join([*assignments, shlex.join(step.argv)])
     if step.cwd:
         return f"( cd {shlex.quote(step.cwd)} && {command} )"
     return command

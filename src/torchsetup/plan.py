@@ -88,6 +88,7 @@ class Plan:
             steps=tuple(
                 dataclasses.replace(
                     s,
+                    description=redact_url_credentials(s.description),
                     argv=tuple(redact_argv(s.argv)),
                     env=tuple((k, redact_url_credentials(v)) for k, v in s.env),
                 )

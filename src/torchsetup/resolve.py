@@ -953,10 +953,15 @@ def _build_facts(target: Target) -> tuple[Fact, ...]:
 def refusal(
     request: Request, matrix: Matrix, target: Target, rejected: Sequence[Rejection]
 ) -> ResolutionError:
+    reasons = []
     if request.variant is not None:  # the releases that have the build say most about why it fails
-        having = {r.torch for r in matrix.releases_with(request.variant)}
-        rejected = [r for r in rejected if r.torch in having] or rejected
-    reasons = _top_reasons(rejected)
+        having = matrix.releases_with(request.variant)
+        rejected = [r for r in rejected if r.torch in {h.torch for h in having}] or rejected
+        if not any(
+            h.serves(v, target.platform) for h in having if (v := h.variant(request.variant))
+        ):
+            reasons.append(f"no release has a {request.variant} build for {target.platform}")
+    reasons += _top_reasons(rejected)
     message = (
         f"no build satisfies {request.describe()} on {target.platform} with Python "
         f"{target.python_version}: " + "; ".join(reasons)
