@@ -5,12 +5,11 @@ Exporters always work on the redacted plan: credentials in an ``--index-url`` ne
 
 from __future__ import annotations
 
-import shlex
 from typing import Callable
 
 from torchsetup import __version__
 from torchsetup.errors import UsageError
-from torchsetup.plan import Plan, Step
+from torchsetup.plan import Plan
 from torchsetup.redact import REDACTED
 
 
@@ -30,20 +29,11 @@ def _credentials_note(text: str) -> list[str]:
     ]
 
 
-def step_command(step: Step) -> str:
-    """One shell line: env additions as VAR=value prefixes, run in ``cwd`` through a subshell."""
-    assignments = [f"{key}={shlex.quote(value)}" for key, value in step.env]  # quote the value only
-    command = " ".join([*assignments, shlex.join(step.argv)])
-    if step.cwd:
-        return f"( cd {shlex.quote(step.cwd)} && {command} )"
-    return command
-
-
 def export_sh(plan: Plan) -> str:
     plan = plan.redacted()
     body = ["set -euo pipefail", ""]
     for step in plan.steps:
-        body += [f"# {step.description}", step_command(step), ""]
+        body += [f"# {step.description}", step.shell_line(), ""]
     header = [
         "#!/usr/bin/env bash",
         f"# torchsetup {__version__} install plan: {_title(plan)}",

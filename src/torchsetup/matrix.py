@@ -1,7 +1,9 @@
 """The compatibility matrix: which PyTorch builds exist, where, and what they need.
 
 Package data (``torchsetup/data/matrix.json``, curated by ``tools/curate_matrix.py`` and
-refreshed by ``tools/update_matrix.py``), loaded once and validated into frozen dataclasses.
+refreshed by ``tools/update_matrix.py``), loaded once and validated into frozen dataclasses
+(the entities) and named tuples (their small immutable records, cheaper to define: this module
+is on the ``install --dry-run`` start-up path).
 A bad entry (an unknown platform, a variant without an index URL, a CUDA variant without a
 driver row, a release without sources, a malformed arch list) raises :class:`MatrixError`
 naming the entry, at load time rather than in the middle of a plan.
@@ -12,12 +14,11 @@ Everything here is pure: no I/O beyond reading the packaged file.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 COVERAGE_SASS = "sass"
@@ -26,6 +27,7 @@ COVERAGE_PTX = "ptx"
 _VARIANT_RE = re.compile(r"^(cu\d{3}|rocm\d+\.\d+(\.\d+)?|cpu|xpu)$")
 _ARCH_RE = re.compile(r"^(\d+)\.(\d+)([af]?)(\+PTX)?$")
 _PYTHON_RE = re.compile(r"^3\.\d+t?$")
+_PLATFORM_SET = frozenset(PLATFORMS)
 
 
 class MatrixError(ValueError):
@@ -89,8 +91,7 @@ def os_family(platform: str) -> str:
 # --- the model ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ArchEntry:
+class ArchEntry(NamedTuple):
     """One TORCH_CUDA_ARCH_LIST item: 8.6, 9.0a, 12.0+PTX."""
 
     major: int
@@ -116,8 +117,7 @@ class ArchEntry:
         return f"{self.major}.{self.minor}{self.suffix}" + ("+PTX" if self.ptx else "")
 
 
-@dataclass(frozen=True)
-class ArchList:
+class ArchList(NamedTuple):
     text: str
     entries: tuple[ArchEntry, ...]
     source: str
@@ -140,16 +140,14 @@ class ArchList:
         return ", ".join(sms) + (f" + PTX {', '.join(ptx)}" if ptx else "")
 
 
-@dataclass(frozen=True)
-class WheelInfo:
+class WheelInfo(NamedTuple):
     tag: Optional[str]
     min_glibc: Optional[str]
     source: str
     inferred: bool = False
 
 
-@dataclass(frozen=True)
-class PlatformInfo:
+class PlatformInfo(NamedTuple):
     key: str
     available: bool
     wheel: WheelInfo
@@ -188,21 +186,18 @@ class Variant:
         return dict(self.wheels).get(platform)
 
 
-@dataclass(frozen=True)
-class ExperimentalPython:
+class ExperimentalPython(NamedTuple):
     version: str
     platforms: Optional[tuple[str, ...]]  # None: every platform
     note: str
 
 
-@dataclass(frozen=True)
-class PythonSupport:
+class PythonSupport(NamedTuple):
     experimental: bool
     note: str
 
 
-@dataclass(frozen=True)
-class CondaInfo:
+class CondaInfo(NamedTuple):
     torchvision: Optional[str]
     torchaudio: Optional[str]
     commands: tuple[tuple[str, str], ...]  # variant -> documented command (Linux/Windows)
@@ -224,8 +219,7 @@ class CondaInfo:
         return tuple(name for name, _ in self.commands)
 
 
-@dataclass(frozen=True)
-class SourceBuild:
+class SourceBuild(NamedTuple):
     git_tag: str
     build: str  # "setup-py-develop" | "pip-editable"
     source: str
@@ -346,15 +340,13 @@ class CudaRow:
         return version_tuple(self.version)[0]
 
 
-@dataclass(frozen=True)
-class PipFloor:
+class PipFloor(NamedTuple):
     tag: str
     min_pip: str
     source: str
 
 
-@dataclass(frozen=True)
-class Disagreement:
+class Disagreement(NamedTuple):
     topic: str
     detail: str
     decision: str
@@ -425,8 +417,12 @@ def _variant_sort_key(name: str) -> tuple[int, tuple[int, ...]]:
 @functools.cache
 def load_matrix() -> Matrix:
     """The packaged matrix, parsed and validated once per process."""
-    resource = importlib.resources.files("torchsetup").joinpath("data").joinpath("matrix.json")
-    return matrix_from_dict(json.loads(resource.read_text(encoding="utf-8")))
+    import pkgutil  # the package loader's own resource reader (works from a zip too)
+
+    data = pkgutil.get_data("torchsetup", "data/matrix.json")
+    if data is None:
+        raise MatrixError("torchsetup/data/matrix.json is missing from the installation")
+    return matrix_from_dict(json.loads(data))
 
 
 def matrix_from_dict(data: Mapping[str, Any]) -> Matrix:
@@ -443,8 +439,8 @@ def matrix_from_dict(data: Mapping[str, Any]) -> Matrix:
         )
         for i, f in enumerate(_list(data, "pip_floors", "matrix"))
     )
-    cuda_variants = {row.variant for row in cuda}
-    releases = tuple(_release(rel, cuda_variants) for rel in _list(data, "releases", "matrix"))
+    known = _Known(frozenset(row.variant for row in cuda), {})
+    releases = tuple(_release(rel, known) for rel in _list(data, "releases", "matrix"))
     _check_order(releases)
     return Matrix(
         releases=releases,
@@ -506,9 +502,15 @@ def _opt_str(data: Mapping[str, Any], key: str, where: str) -> Optional[str]:
 
 
 def _platform(key: str, where: str) -> str:
-    if key not in PLATFORMS:
-        raise _fail(where, f"unknown platform {key!r} (known: {', '.join(PLATFORMS)})")
-    return key
+    return _known_platforms((key,), where)[0]
+
+
+def _known_platforms(keys: Iterable[str], where: str) -> tuple[str, ...]:
+    out = tuple(keys)
+    unknown = sorted(set(out) - _PLATFORM_SET)
+    if unknown:
+        raise _fail(where, f"unknown platform {unknown[0]!r} (known: {', '.join(PLATFORMS)})")
+    return out
 
 
 def _check_platform_list(value: Any) -> None:
@@ -555,36 +557,42 @@ def _wheel(data: Mapping[str, Any], where: str) -> WheelInfo:
     )
 
 
-def _arch(data: Mapping[str, Any], where: str) -> ArchList:
-    text = _str(data, "list", where)
-    return ArchList(
-        text=text,
-        entries=_parse_arch_checked(text, where),
-        source=_str(data, "source", where),
-        inferred=bool(data.get("inferred", False)),
-        notes=tuple(data.get("notes", ())),
+_ArchKey = tuple[Any, Any, bool, tuple[str, ...]]
+
+
+def _arch(data: Mapping[str, Any], where: str, cache: dict[_ArchKey, ArchList]) -> ArchList:
+    """One arch-list entry; identical entries (the matrix repeats a few dozen) share one object."""
+    key: _ArchKey = (
+        data.get("list"),
+        data.get("source"),
+        bool(data.get("inferred", False)),
+        tuple(data.get("notes", ())),
     )
+    found = cache.get(key)
+    if found is None:
+        text, source = key[0], key[1]
+        if not (isinstance(text, str) and text and isinstance(source, str) and source):
+            raise _fail(where, "an arch list needs a non-empty 'list' and 'source'")
+        found = cache[key] = ArchList(
+            text, _parse_arch_checked(text, where), source, key[2], key[3]
+        )
+    return found
 
 
-def _variant(name: str, data: Mapping[str, Any], where: str, cuda_variants: set[str]) -> Variant:
+def _variant(name: str, data: Mapping[str, Any], where: str, known: _Known) -> Variant:
     if not _VARIANT_RE.match(name):
         raise _fail(where, f"bad variant name {name!r}")
     index_url = data.get("index_url")
     if not isinstance(index_url, str) or not index_url.startswith("https://"):
         raise _fail(where, "variant without an https index URL")
-    if variant_kind(name) == "cuda" and name not in cuda_variants:
+    kind = variant_kind(name)
+    if kind == "cuda" and name not in known.cuda_variants:
         raise _fail(where, f"CUDA variant {name} has no driver row in 'cuda'")
-    platforms = tuple(_platform(p, where) for p in data.get("platforms", ()))
-    arch = []
-    for key, entry in data.get("arch", {}).items():
-        _platform(key.partition(":")[2] if key.startswith("conda:") else key, f"{where}.arch")
-        if variant_kind(name) != "cuda":
-            raise _fail(where, "only CUDA variants carry a TORCH_CUDA_ARCH_LIST")
-        arch.append((key, _arch(entry, f"{where}.arch.{key}")))
-    wheels = tuple(
-        (_platform(key, f"{where}.wheels"), _wheel(w, f"{where}.wheels.{key}"))
-        for key, w in data.get("wheels", {}).items()
-    )
+    arch_data = data.get("arch") or {}
+    if arch_data and kind != "cuda":
+        raise _fail(where, "only CUDA variants carry a TORCH_CUDA_ARCH_LIST")
+    _known_platforms((k.removeprefix("conda:") for k in arch_data), f"{where} arch")
+    wheels = data.get("wheels") or {}
     advertised = bool(data.get("advertised"))
     command = _opt_str(data, "command", where)
     if advertised and not command:
@@ -592,7 +600,7 @@ def _variant(name: str, data: Mapping[str, Any], where: str, cuda_variants: set[
     return Variant(
         name=name,
         index_url=index_url,
-        platforms=platforms,
+        platforms=_known_platforms(data.get("platforms", ()), where),
         advertised=advertised,
         source=_str(data, "source", where),
         command=command,
@@ -600,8 +608,13 @@ def _variant(name: str, data: Mapping[str, Any], where: str, cuda_variants: set[
         command_inferred=bool(data.get("command_inferred", False)),
         inferred=bool(data.get("inferred", False)),
         notes=tuple(data.get("notes", ())),
-        wheels=wheels,
-        arch=tuple(arch),
+        wheels=tuple(
+            (key, _wheel(w, where))
+            for key, w in zip(_known_platforms(wheels, where), wheels.values())
+        ),
+        arch=tuple(
+            (key, _arch(entry, where, known.arch_cache)) for key, entry in arch_data.items()
+        ),
     )
 
 
@@ -625,7 +638,14 @@ def _conda(
     )
 
 
-def _release(data: Mapping[str, Any], cuda_variants: set[str]) -> Release:
+class _Known(NamedTuple):
+    """What a release's entries are checked against, and shared parsed objects."""
+
+    cuda_variants: frozenset[str]
+    arch_cache: dict[_ArchKey, ArchList]
+
+
+def _release(data: Mapping[str, Any], known: _Known) -> Release:
     torch = _str(data, "torch", "releases[?]")
     where = f"release {torch}"
     if not re.fullmatch(r"2\.\d+\.\d+", torch):
@@ -637,7 +657,7 @@ def _release(data: Mapping[str, Any], cuda_variants: set[str]) -> Release:
     if not python or not all(_PYTHON_RE.match(p) for p in python):
         raise _fail(where, f"bad Python list {python!r}")
     variants = tuple(
-        _variant(name, v, f"{where} variant {name}", cuda_variants)
+        _variant(name, v, f"{where} variant {name}", known)
         for name, v in (data.get("variants") or {}).items()
     )
     names = {v.name for v in variants}

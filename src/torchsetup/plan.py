@@ -35,6 +35,16 @@ class Step:
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)
 
+    def shell_line(self) -> str:
+        """This step as one POSIX shell line: VAR=value prefixes, a subshell ``cd`` for ``cwd``."""
+        import shlex
+
+        assignments = [
+            f"{key}={shlex.quote(value)}" for key, value in self.env
+        ]  # quote the value only
+        command = " ".join([*assignments, shlex.join(self.argv)])
+        return f"( cd {shlex.quote(self.cwd)} && {command} )" if self.cwd else command
+
 
 @dataclass(frozen=True)
 class Fact:

@@ -10,7 +10,6 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
-from torchsetup.exporters import step_command
 from torchsetup.matrix import PLATFORMS, Matrix, Release, version_tuple
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def render_plan(plan: Plan, *, console: Optional[Console] = None, dry_run: bool 
 
     c = _console(console)
     width = max(40, min(c.width, 120) - 6)  # inside the panel's border and padding
-    out = Text()
+    out = Text(no_wrap=True, overflow="ignore")
     out.append(f"torch {plan.torch}", style="bold")
     out.append(f"  {plan.variant}  via {plan.method}", style="bold cyan")
     out.append(f"  for {plan.detail('platform')}, Python {plan.python_version}\n")
@@ -58,7 +57,7 @@ def render_plan(plan: Plan, *, console: Optional[Console] = None, dry_run: bool 
     _section(out, "Commands")
     for step in plan.steps:
         _wrapped(out, "  # ", step.description, width, style="dim")
-        _wrapped(out, "  $ ", step_command(step), width, style="green")
+        _wrapped(out, "  $ ", step.shell_line(), width, style="green")
 
     if plan.warnings:
         _section(out, "Warnings", style="bold yellow")

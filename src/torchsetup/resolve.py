@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 from torchsetup.environment import Environment
@@ -79,8 +78,7 @@ class TargetGpu(NamedTuple):
         return f"sm_{self.cc[0]}{self.cc[1]}"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """The facts the resolver uses, after --target-* overrides, each with its source in ``facts``."""
 
     platform: str
@@ -112,8 +110,7 @@ class Target:
         return dict(self.tools).get(name)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """One candidate (release, build) checked against the target."""
 
     release: Release
@@ -581,7 +578,7 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
                         )
                     )
                 return Search(
-                    dataclasses.replace(best, warnings=release_warnings + best.warnings),
+                    best._replace(warnings=release_warnings + best.warnings),
                     tuple(rejected),
                     tuple(warnings),
                 )

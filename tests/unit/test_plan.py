@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.test_resolve import plan_for
 from torchsetup.errors import UsageError
-from torchsetup.exporters import export_requirements, export_sh, step_command
+from torchsetup.exporters import EXPORTERS, export_requirements, export_sh
 from torchsetup.plan import Fact, Plan, Rejection, Step, max_build_jobs, source_steps
 
 GiB = 1024**3
@@ -103,7 +103,7 @@ def test_sh_export_env_and_cwd() -> None:
         env=(("A", "x y"),),
         cwd="dir 1",
     )
-    assert step_command(step) == "( cd 'dir 1' && A='x y' python setup.py develop )"
+    assert step.shell_line() == "( cd 'dir 1' && A='x y' python setup.py develop )"
 
 
 def test_sh_export_redacts_and_says_so() -> None:
@@ -130,3 +130,9 @@ def test_requirements_export_refuses_conda_and_source() -> None:
         export_requirements(plan_for("linux-py311-nodriver", cuda="11.7", method="conda"))
     with pytest.raises(UsageError):
         export_requirements(plan_for("h200-real", method="source"))
+
+
+def test_export_formats_match_the_cli() -> None:
+    from torchsetup.cli.install import EXPORT_FORMATS
+
+    assert tuple(EXPORTERS) == EXPORT_FORMATS

@@ -10,7 +10,6 @@ import dataclasses
 import importlib
 import json
 import textwrap
-from pathlib import Path
 from typing import Any, Optional
 
 import click
@@ -18,6 +17,7 @@ import click
 from torchsetup.environment import Environment, environment_from_dict
 from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError, SnapshotError, UsageError
 
+EXPORT_FORMATS = ("sh", "requirements")  # torchsetup.exporters.EXPORTERS, without importing it
 EXECUTOR_MISSING = (
     "torchsetup: the executor is not available yet: nothing was installed. Rerun with --dry-run to "
     "plan only, or run the commands above yourself (--export sh writes them as a script)."
@@ -125,19 +125,18 @@ def install(  # noqa: PLR0917 - click passes every option as an argument
       torchsetup install --snapshot node.json --json     plan for another machine
       torchsetup install --dry-run --export sh > install.sh
     """
-    from torchsetup.exporters import EXPORTERS
     from torchsetup.matrix import load_matrix
     from torchsetup.request import parse_request
     from torchsetup.resolve import resolve
-    from torchsetup.target import venv_python
 
     if as_json and export:
         raise UsageError("--json and --export are mutually exclusive")
-    if export is not None and export not in EXPORTERS:
+    if export is not None and export not in EXPORT_FORMATS:
         raise UsageError(
-            f"--export {export}: unknown format", hint=f"one of {', '.join(EXPORTERS)}"
+            f"--export {export}: unknown format", hint=f"one of {', '.join(EXPORT_FORMATS)}"
         )
-    create_venv = venv is not None and not snapshot and not venv_python(venv).exists()
+    venv_exe, venv_exists = _venv_interpreter(venv) if venv is not None else (None, False)
+    create_venv = venv_exe is not None and not snapshot and not venv_exists
     request = parse_request(
         torch=torch_,
         cuda=cuda,
@@ -157,7 +156,7 @@ def install(  # noqa: PLR0917 - click passes every option as an argument
         target_gpu=target_gpu,
         target_glibc=target_glibc,
     )
-    probe_python = python or (str(venv_python(venv)) if venv and not create_venv else None)
+    probe_python = python or (venv_exe if venv_exe and not create_venv else None)
     env = _environment(snapshot, probe_python)
     try:
         plan = resolve(env, request, load_matrix()).redacted()
@@ -166,6 +165,8 @@ def install(  # noqa: PLR0917 - click passes every option as an argument
     if as_json:
         click.echo(json.dumps(plan.to_dict(), indent=2))
     elif export is not None:
+        from torchsetup.exporters import EXPORTERS
+
         click.echo(EXPORTERS[export](plan), nl=False)
         return EXIT_OK
     else:
@@ -228,10 +229,19 @@ def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
 def _read_snapshot(path: str) -> Environment:
     """Read ``{"environment": {...}}`` (merge shim for torchsetup.snapshot.load_environment)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
         env = environment_from_dict(data["environment"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(
             f"--snapshot {path}: cannot read it ({type(exc).__name__}: {exc})"
         ) from None
     return dataclasses.replace(env, source=f"snapshot:{path}")
+
+
+def _venv_interpreter(venv: str) -> tuple[str, bool]:
+    """(interpreter of the venv, does it exist); pathlib and shutil load only when --venv is used."""
+    from torchsetup.target import venv_python
+
+    exe = venv_python(venv)
+    return str(exe), exe.exists()
