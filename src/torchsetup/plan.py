@@ -7,7 +7,7 @@ why, and warnings the user must see before anything changes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -15,6 +15,7 @@ from torchsetup.environment import to_jsonable
 from torchsetup.redact import redact_argv, redact_url_credentials
 
 PYTORCH_GIT = "https://github.com/pytorch/pytorch"
+COMPANION_PACKAGES = ("torchvision", "torchaudio")
 GB = 1024**3
 BYTES_PER_BUILD_JOB = 2.5 * GB  # a PyTorch compile job peaks around 2-3 GB of RAM
 
@@ -184,9 +185,14 @@ def uv_install_step(
     )
 
 
-def conda_install_step(command: str, prefix: Optional[str]) -> Step:
-    """The documented conda command, pointed at the target environment when it is a conda one."""
-    argv = tuple(command.split())
+def conda_install_step(command: str, prefix: Optional[str], keep: Container[str]) -> Step:
+    """The documented conda command without the companions not in ``keep`` (--only/--with),
+    pointed at the target environment when it is a conda one."""
+    argv = tuple(
+        t
+        for t in command.split()
+        if t.partition("==")[0] not in COMPANION_PACKAGES or t.partition("==")[0] in keep
+    )
     if prefix:
         argv = (*argv, "--prefix", prefix)
     return Step(id="install", description="Install from the pytorch conda channel", argv=argv)

@@ -168,12 +168,8 @@ def effective_target(env: Environment, request: Request) -> Target:
             "the target Python version is unknown",
             hint="pass --python PATH, or --target-python X.Y to plan for another machine",
         )
-    base = env.python.executable if env.python is not None and env.python.ok else None
-    executable = (
-        _venv_python(request.venv, platform)
-        if request.venv
-        else (base or ("python" if platform.startswith("windows") else "python3"))
-    )
+    base = py.executable if py is not None else None
+    executable = _target_executable(request, platform, base, py.minor if py is not None else None)
     if request.target_python:
         facts.append(Fact("python", version, "--target-python"))
     else:
@@ -237,6 +233,22 @@ def effective_target(env: Environment, request: Request) -> Target:
         memory_bytes=env.resources.memory_total_bytes,
         conda_prefix=py.prefix if py is not None and py.env_kind == "conda" else None,
     )
+
+
+def _target_executable(
+    request: Request, platform: str, probed: Optional[str], probed_minor: Optional[str]
+) -> str:
+    """--venv's interpreter, else --python, else the probed one (if it is the target Python)."""
+    windows = platform.startswith("windows")
+    if request.venv:
+        return _venv_python(request.venv, platform)
+    if request.python:
+        return request.python
+    if probed and (request.target_python is None or request.target_python == probed_minor):
+        return probed
+    if request.target_python and not windows:
+        return f"python{request.target_python}"
+    return "python" if windows else "python3"
 
 
 def _venv_python(venv: str, platform: str) -> str:
@@ -648,7 +660,7 @@ def build_plan(target: Target, request: Request, matrix: Matrix, found: Search) 
                 "The target interpreter is not in a conda environment: conda installs into "
                 "the active environment (activate the one to use first)."
             )
-        steps.append(conda_install_step(command, target.conda_prefix))
+        steps.append(conda_install_step(command, target.conda_prefix, keep=dict(packages)))
     else:
         index_url = request.index_url or release.index_url(
             variant, target.platform, matrix.pypi_index_url

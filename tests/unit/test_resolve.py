@@ -63,7 +63,10 @@ def test_cuda_11_7_is_torch_2_0_1_from_the_cu117_index(python: str) -> None:
         "--index-url",
         "https://download.pytorch.org/whl/cu117",
     ]
-    assert plan.steps[-1].argv[0] == "/home/dev/venv/bin/python"
+    # the snapshot's interpreter is 3.11; planning for another Python names that Python
+    assert plan.steps[-1].argv[0] == (
+        "/home/dev/venv/bin/python" if python == "3.11" else f"python{python}"
+    )
     assert any("No NVIDIA driver found" in w for w in plan.warnings)  # planned, with a warning
 
 
@@ -430,3 +433,20 @@ def test_max_jobs_follows_memory() -> None:
     )
     plan = resolve(env, parse_request(method="source"), load_matrix())
     assert plan.steps[-1].env_dict["MAX_JOBS"] == "3"  # 8 GiB / 2.5 GB
+
+
+def test_conda_only_torch_drops_the_companions() -> None:
+    plan = plan_for("conda-a100-driver535", method="conda", only="torch")
+    assert plan.steps[-1].argv[:4] == ("conda", "install", "pytorch==2.5.1", "pytorch-cuda=12.1")
+    assert plan.packages() == [("torch", "2.5.1")]
+
+
+def test_python_executable_follows_the_target() -> None:
+    assert plan_for("linux-py311-nodriver", target_python="3.12").python == "python3.12"
+    assert (
+        plan_for("linux-py311-nodriver", target_python="3.11").python == "/home/dev/venv/bin/python"
+    )
+    assert (
+        plan_for("linux-py311-nodriver", python="/opt/py/bin/python3").python
+        == "/opt/py/bin/python3"
+    )
