@@ -2,8 +2,8 @@
 
 Rules, in the order they are checked for each candidate (release, build):
 
-1. the target Python has wheels for the release (experimental Pythons pass with a warning);
-2. the release ships for the platform (OS + architecture; musl and 32-bit Pythons never do);
+1. the release ships for the platform (OS + architecture; musl and 32-bit Pythons never do);
+2. the target Python has wheels for the release (experimental Pythons pass with a warning);
 3. the build exists for that platform (its own index or the PyPI default wheel);
 4. the NVIDIA driver is new enough for the build's CUDA: the full toolkit minimum, or the same
    major's minor-version-compatibility floor (allowed, with its caveat as a warning);
@@ -293,15 +293,21 @@ def driver_support(
     return None
 
 
+def full_driver_needs(row: CudaRow, family: str) -> str:
+    """'NVIDIA driver >= 570.26': what full support of this CUDA needs."""
+    full, floor = row.min_driver(family), row.minor_floor(family)
+    return (
+        f"NVIDIA driver >= {full}" if full else f"an NVIDIA driver of the R{floor} branch or newer"
+    )
+
+
 def driver_needs(row: CudaRow, family: str) -> str:
     """'NVIDIA driver >= 570.26 (or >= 525.60.13 with CUDA minor-version compatibility)'."""
     full, floor = row.min_driver(family), row.minor_floor(family)
-    head = (
-        f"NVIDIA driver >= {full}" if full else f"an NVIDIA driver of the R{floor} branch or newer"
+    needs = full_driver_needs(row, family)
+    return needs + (
+        f" (or >= {floor} with CUDA minor-version compatibility)" if full and floor else ""
     )
-    if full and floor:
-        head += f" (or >= {floor} with CUDA minor-version compatibility)"
-    return head
 
 
 def release_problem(
@@ -362,14 +368,35 @@ def check_build(
 
     why: list[str] = []
     warnings: list[str] = []
+    support = ""
+    arch = None
+    if variant.kind == "cuda":
+        row = matrix.cuda_row(variant.name)
+        assert row is not None  # the matrix guarantees a driver row for every CUDA variant
+        support, message = _check_driver(target, row, request)
+        if not support:
+            return reject(message)
+        (warnings if support != FULL else why).append(message)
+        arch_key = f"conda:{target.platform}" if request.method == "conda" else target.platform
+        arch = variant.arch_list(arch_key)
+        kernels = _check_gpus(target, arch, support, explicit=request.variant is not None)
+        if kernels.problem:
+            return reject(kernels.problem)
+        why += kernels.why
+        warnings += kernels.warnings
+    elif variant.kind in ("rocm", "xpu"):
+        vendor = "AMD GPU and ROCm driver" if variant.kind == "rocm" else "Intel GPU and its driver"
+        warnings.append(
+            f"torchsetup cannot check the {vendor} yet: make sure {variant.name} suits them."
+        )
+
     wheel = release.wheel(variant, target.platform)
     if target.platform.startswith("linux") and wheel is not None and wheel.min_glibc:
         if target.glibc is None:
             warnings.append(f"glibc version unknown: these wheels need glibc >= {wheel.min_glibc}.")
         elif not version_at_least(target.glibc, wheel.min_glibc):
             return reject(
-                f"needs glibc >= {wheel.min_glibc} ({wheel.tag} wheels); "
-                f"this system has glibc {target.glibc}"
+                f"needs glibc >= {wheel.min_glibc} ({wheel.tag} wheels); this system has glibc {target.glibc}"
             )
         else:
             why.append(f"glibc {target.glibc} >= {wheel.min_glibc} needed by {wheel.tag} wheels.")
@@ -385,27 +412,6 @@ def check_build(
         elif floor and not version_at_least(target.pip_version, floor.min_pip):
             pip_floor = floor
 
-    support = ""
-    arch = None
-    if variant.kind == "cuda":
-        row = matrix.cuda_row(variant.name)
-        assert row is not None  # the matrix guarantees a driver row for every CUDA variant
-        support, message = _check_driver(target, row, request)
-        if not support:
-            return reject(message)
-        (warnings if support != FULL else why).append(message)
-        arch_key = f"conda:{target.platform}" if request.method == "conda" else target.platform
-        arch = variant.arch_list(arch_key)
-        problem, notes = _check_gpus(target, arch, support, explicit=request.variant is not None)
-        if problem:
-            return reject(problem)
-        for note in notes:
-            (why if note.startswith("kernels") else warnings).append(note)
-    elif variant.kind in ("rocm", "xpu"):
-        vendor = "AMD GPU and ROCm driver" if variant.kind == "rocm" else "Intel GPU and its driver"
-        warnings.append(
-            f"torchsetup cannot check the {vendor} yet: make sure {variant.name} suits them."
-        )
     if not variant.advertised:
         warnings.append(
             f"{variant.name} is not advertised for torch {release.torch}: "
@@ -456,7 +462,8 @@ def _check_driver(target: Target, row: CudaRow, request: Request) -> tuple[str, 
     if level == MINOR:
         return MINOR, (
             f"Driver {target.driver} runs CUDA {row.version} builds only under CUDA minor-version "
-            f"compatibility (full support needs {needs.split(' (or')[0]}): PTX JIT is unavailable and "
+            f"compatibility (full support needs {full_driver_needs(row, target.family)}): PTX JIT is "
+            "unavailable and "
             "a few CUDA APIs may fail with cudaErrorCallRequiresNewerDriver."
         )
     basis = (
@@ -467,45 +474,51 @@ def _check_driver(target: Target, row: CudaRow, request: Request) -> tuple[str, 
     return FULL, f"Driver {target.driver} fully supports CUDA {row.version} ({basis})."
 
 
-def _check_gpus(
-    target: Target, arch: Optional[ArchList], support: str, explicit: bool
-) -> tuple[str, tuple[str, ...]]:
-    """(rejection reason or '', notes): rule 5, kernels for every GPU."""
+class Kernels(NamedTuple):
+    problem: str = ""  # why the build cannot serve the GPUs; empty when it can
+    why: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _check_gpus(target: Target, arch: Optional[ArchList], support: str, explicit: bool) -> Kernels:
+    """Rule 5: kernels for every GPU (SASS of the same major, or PTX when the driver can JIT)."""
     if not target.gpus:
-        if target.driver:
-            return "", (
-                "GPU compute capability unknown: could not check that the build has kernels for it.",
-            )
-        return "", ()
+        unknown = (
+            "GPU compute capability unknown: could not check that the build has kernels for it."
+        )
+        return Kernels(warnings=(unknown,) if target.driver else ())
     if arch is None:
         if explicit:
-            return "", (
-                (
-                    "The kernel list (TORCH_CUDA_ARCH_LIST) of this build is unknown: "
-                    "torchsetup could not check it has kernels for your GPU."
-                ),
+            return Kernels(
+                warnings=(
+                    (
+                        "The kernel list (TORCH_CUDA_ARCH_LIST) of this build is unknown: torchsetup could "
+                        "not check it has kernels for your GPU."
+                    ),
+                )
             )
-        return (
-            "its kernel list (TORCH_CUDA_ARCH_LIST) is unknown, so torchsetup cannot show it runs here",
-            (),
+        return Kernels(
+            "its kernel list (TORCH_CUDA_ARCH_LIST) is unknown, so torchsetup cannot show it runs here"
         )
-    notes = []
+    jit = []
     for gpu in target.gpus:
         coverage = arch.coverage(gpu.cc)
         if coverage is None:
-            return (f"no kernels for {gpu.label} ({gpu.sm}): the build has {arch.sm_names}"), ()
+            return Kernels(f"no kernels for {gpu.label} ({gpu.sm}): the build has {arch.sm_names}")
         if coverage == COVERAGE_PTX:
             if support == MINOR:
-                return (
+                return Kernels(
                     f"{gpu.label} ({gpu.sm}) would run only via PTX JIT, which minor-version "
                     "compatibility does not allow"
-                ), ()
-            notes.append(
+                )
+            jit.append(
                 f"{gpu.label} ({gpu.sm}) runs via PTX JIT: the first start compiles kernels (slow)."
             )
     labels = ", ".join(f"{g.label} {g.sm}" for g in target.gpus)
-    notes.append(f"kernels for every GPU ({labels}) in TORCH_CUDA_ARCH_LIST {arch.text}.")
-    return "", tuple(notes)
+    return Kernels(
+        why=(f"kernels for every GPU ({labels}) in TORCH_CUDA_ARCH_LIST {arch.text}.",),
+        warnings=tuple(jit),
+    )
 
 
 # --- the search --------------------------------------------------------------------------------
