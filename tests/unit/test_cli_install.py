@@ -14,6 +14,18 @@ from torchsetup.cli import run
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "data" / "snapshots"
 
 
+def run_captured(argv: list[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of run(argv) under CliRunner.isolation(), stderr kept apart
+    on click 8.1 (Python 3.9) and 8.2+."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps them apart
+    with runner.isolation() as streams:
+        code = run(argv)
+        return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
+
+
 class Result:
     def __init__(self, code: int, out: str, err: str) -> None:
         self.code, self.out, self.err = code, out, err
@@ -24,10 +36,7 @@ def invoke(*args: str, snapshot: str | None = "linux-py311-nodriver") -> Result:
     argv = ["install", *args] + (
         ["--snapshot", str(SNAPSHOTS / f"{snapshot}.json")] if snapshot else []
     )
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run(argv)
-    return Result(code, out.getvalue().decode(), err.getvalue().decode())
+    return Result(*run_captured(argv))
 
 
 def test_cuda_11_7_dry_run_json() -> None:
@@ -143,10 +152,8 @@ def test_bad_usage_is_one_line_exit_2(args: tuple[str, ...], message: str) -> No
 def test_bad_snapshot_is_a_usage_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    runner = CliRunner()
-    with runner.isolation() as (_, err, _x):
-        code = run(["install", "--dry-run", "--snapshot", str(bad)])
-    assert code == 2 and "cannot read it" in err.getvalue().decode()
+    code, _, err = run_captured(["install", "--dry-run", "--snapshot", str(bad)])
+    assert code == 2 and "cannot read it" in err
 
 
 def test_without_dry_run_the_plan_is_shown_and_nothing_runs() -> None:
@@ -222,20 +229,15 @@ def test_no_detector_means_use_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_matrix_command() -> None:
-    runner = CliRunner()
-    with runner.isolation() as (out, _err, _):
-        code = run(["matrix", "--torch", "2.0.1", "--json"])
-    data = json.loads(out.getvalue().decode())
+    code, out, _ = run_captured(["matrix", "--torch", "2.0.1", "--json"])
+    data = json.loads(out)
     assert code == 0
     release = data["releases"][0]
     assert (
         release["torch"] == "2.0.1"
         and release["variants"]["cu117"]["min_driver"]["linux"] == "515.43.04"
     )
-    with runner.isolation() as (out, _err, _):
-        code = run(["matrix"])
-    table = out.getvalue().decode()
+    code, table, _ = run_captured(["matrix"])
     assert code == 0 and "2.14.1" in table and "2.0.0" in table
-    with runner.isolation() as (_out, err, _):
-        code = run(["matrix", "--platform", "beos-x86"])
-    assert code == 2 and "unknown platform" in err.getvalue().decode()
+    code, _, err = run_captured(["matrix", "--platform", "beos-x86"])
+    assert code == 2 and "unknown platform" in err
