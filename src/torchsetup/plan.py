@@ -15,7 +15,10 @@ from torchsetup.environment import to_jsonable
 from torchsetup.redact import redact_argv, redact_url_credentials
 
 PYTORCH_GIT = "https://github.com/pytorch/pytorch"
-COMPANION_PACKAGES = ("torchvision", "torchaudio")
+COMPANIONS = (
+    "torchvision",
+    "torchaudio",
+)  # installed with torch unless --only/--with say otherwise
 GB = 1024**3
 BYTES_PER_BUILD_JOB = 2.5 * GB  # a PyTorch compile job peaks around 2-3 GB of RAM
 
@@ -40,9 +43,8 @@ class Step:
         """This step as one POSIX shell line: VAR=value prefixes, a subshell ``cd`` for ``cwd``."""
         import shlex
 
-        assignments = [
-            f"{key}={shlex.quote(value)}" for key, value in self.env
-        ]  # quote the value only
+        # quote each value, not the whole assignment: 'A=x y' would be a command name
+        assignments = [f"{key}={shlex.quote(value)}" for key, value in self.env]
         command = " ".join([*assignments, shlex.join(self.argv)])
         return f"( cd {shlex.quote(self.cwd)} && {command} )" if self.cwd else command
 
@@ -191,7 +193,7 @@ def conda_install_step(command: str, prefix: Optional[str], keep: Container[str]
     argv = tuple(
         t
         for t in command.split()
-        if t.partition("==")[0] not in COMPANION_PACKAGES or t.partition("==")[0] in keep
+        if t.partition("==")[0] not in COMPANIONS or t.partition("==")[0] in keep
     )
     if prefix:
         argv = (*argv, "--prefix", prefix)

@@ -19,9 +19,9 @@ from torchsetup.matrix import (
     variant_kind,
     version_tuple,
 )
+from torchsetup.plan import COMPANIONS
 
 METHODS = ("pip", "uv", "conda", "source")
-COMPANIONS = ("torchvision", "torchaudio")
 
 _PLAIN_VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 _SPEC_OPERATOR = re.compile(r"^\s*(===|==|!=|~=|<=|>=|<|>)")
