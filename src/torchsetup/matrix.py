@@ -113,9 +113,6 @@ class ArchEntry(NamedTuple):
         """PTX for A.B is JIT-compiled by the driver for any GPU with compute capability >= A.B."""
         return self.ptx and self.cc <= cc
 
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}{self.suffix}" + ("+PTX" if self.ptx else "")
-
 
 class ArchList(NamedTuple):
     text: str

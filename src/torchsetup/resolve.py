@@ -991,9 +991,9 @@ def refusal(
     nearest = nearest_requests(target, request, matrix)
     return ResolutionError(
         message,
-        nearest=" or ".join(nearest) if nearest else None,
+        nearest="; or ".join(f"torchsetup install {n}" for n in nearest) if nearest else None,
         reasons=tuple(reasons),
-        hint=("try: torchsetup install " + nearest[0]) if nearest else None,
+        hint=f"try: torchsetup install {nearest[0]}" if nearest else None,
     )
 
 

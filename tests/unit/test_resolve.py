@@ -205,7 +205,7 @@ def test_cuda_on_macos_is_refused() -> None:
 def test_cuda_12_8_with_driver_470_names_the_driver_and_what_runs_now() -> None:
     err = refusal_for("t4-driver470", cuda="12.8", target_python="3.10")
     assert "570.26" in err.message and "470.256.02" in err.message
-    assert err.nearest is not None and err.nearest.startswith("--cuda 11.8")
+    assert err.nearest is not None and err.nearest.startswith("torchsetup install --cuda 11.8")
 
 
 def test_torch_2_0_on_python_3_12_is_refused() -> None:

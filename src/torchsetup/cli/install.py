@@ -200,8 +200,7 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
         return exc.exit_code
     text = f"torchsetup: cannot plan this install: {message}."
     if exc.nearest:
-        options = [f"torchsetup install {n}" for n in exc.nearest.split(" or ")]
-        text += " Nearest request that works: " + "; or ".join(options) + "."
+        text += f" Nearest request that works: {exc.nearest}."
     elif exc.hint:
         text += f" Hint: {exc.hint}."
     click.echo(
