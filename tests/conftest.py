@@ -17,17 +17,13 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def _has_nvidia_gpu() -> bool:
-    return Path("/proc/driver/nvidia/gpus").is_dir() and any(
-        Path("/proc/driver/nvidia/gpus").iterdir()
-    )
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _has_nvidia_gpu() or os.environ.get("TORCHSETUP_GPU_TESTS") == "1":
         return
-    skip_gpu = pytest.mark.skip(
-        reason="NOT RUN: needs an NVIDIA GPU (no /proc/driver/nvidia/gpus here)"
-    )
+    skip_gpu = pytest.mark.skip(reason="NOT RUN: needs an NVIDIA GPU (no /proc/driver/nvidia/gpus here)")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
@@ -42,9 +38,6 @@ def torch_python() -> Path:
 @pytest.fixture(scope="session")
 def torchsetup_exe() -> str:
     """The installed console script, as users run it."""
-    exe = shutil.which(
-        "torchsetup",
-        path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-    )
+    exe = shutil.which("torchsetup", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     assert exe, "torchsetup console script not found: install the project first (see README)"
     return exe

@@ -64,11 +64,9 @@ def _signal_name(signum: int) -> str:
         return "unknown signal"
 
 
-def merged_env(
-    extra: Optional[Mapping[str, str]] = None,
-    base: Optional[Mapping[str, str]] = None,
-    remove: Sequence[str] = (),
-) -> dict[str, str]:
+def merged_env(extra: Optional[Mapping[str, str]] = None,
+               base: Optional[Mapping[str, str]] = None,
+               remove: Sequence[str] = ()) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     for key in remove:
         env.pop(key, None)
@@ -101,26 +99,13 @@ def _not_started(argv: tuple[str, ...], exc: OSError, started: float) -> ProcRes
         msg = f"permission denied: {argv[0]}"
     else:
         msg = f"could not start {argv[0]}: {exc.strerror or exc}"
-    return ProcResult(
-        argv=argv,
-        returncode=None,
-        duration_s=time.perf_counter() - started,
-        error=msg,
-        not_found=not_found,
-    )
+    return ProcResult(argv=argv, returncode=None, duration_s=time.perf_counter() - started,
+                      error=msg, not_found=not_found)
 
 
-def _finish(
-    argv: tuple[str, ...],
-    rc: Optional[int],
-    out: str,
-    err: str,
-    started: float,
-    *,
-    timed_out: bool = False,
-    timeout: float = 0.0,
-    interrupted: bool = False,
-) -> ProcResult:
+def _finish(argv: tuple[str, ...], rc: Optional[int], out: str, err: str, started: float,
+            *, timed_out: bool = False, timeout: float = 0.0,
+            interrupted: bool = False) -> ProcResult:
     duration = time.perf_counter() - started
     sig = None
     error = None
@@ -130,28 +115,13 @@ def _finish(
         error = "interrupted"
     elif rc is not None and rc < 0 and _POSIX:
         sig = -rc
-    return ProcResult(
-        argv=argv,
-        returncode=rc,
-        stdout=out,
-        stderr=err,
-        duration_s=duration,
-        error=error,
-        timed_out=timed_out,
-        interrupted=interrupted,
-        signal=sig,
-    )
+    return ProcResult(argv=argv, returncode=rc, stdout=out, stderr=err, duration_s=duration,
+                      error=error, timed_out=timed_out, interrupted=interrupted, signal=sig)
 
 
-def run(
-    argv: Sequence[str],
-    *,
-    timeout: float,
-    env: Optional[Mapping[str, str]] = None,
-    extra_env: Optional[Mapping[str, str]] = None,
-    cwd: Optional[str] = None,
-    input: Optional[str] = None,
-) -> ProcResult:  # noqa: A002 - mirrors subprocess
+def run(argv: Sequence[str], *, timeout: float, env: Optional[Mapping[str, str]] = None,
+        extra_env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+        input: Optional[str] = None) -> ProcResult:  # noqa: A002 - mirrors subprocess
     """Run ``argv`` to completion (or ``timeout``), capturing stdout and stderr as text.
 
     Never raises for the program's failures; ``KeyboardInterrupt`` kills the child and is
@@ -164,16 +134,9 @@ def run(
     full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
     try:
         proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=cwd,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            **_popen_kwargs(),  # type: ignore[call-overload]
+            args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd,
+            text=True, encoding="utf-8", errors="replace", **_popen_kwargs(),  # type: ignore[call-overload]
         )
     except OSError as exc:
         return _not_started(args, exc, started)
@@ -196,16 +159,9 @@ def run(
 LineCallback = Callable[[str], None]
 
 
-def stream(
-    argv: Sequence[str],
-    *,
-    timeout: Optional[float],
-    on_line: LineCallback,
-    env: Optional[Mapping[str, str]] = None,
-    extra_env: Optional[Mapping[str, str]] = None,
-    cwd: Optional[str] = None,
-    keep_lines: int = 200,
-) -> ProcResult:
+def stream(argv: Sequence[str], *, timeout: Optional[float], on_line: LineCallback,
+           env: Optional[Mapping[str, str]] = None, extra_env: Optional[Mapping[str, str]] = None,
+           cwd: Optional[str] = None, keep_lines: int = 200) -> ProcResult:
     """Run ``argv`` with stdout and stderr merged, calling ``on_line`` for each line as it comes.
 
     ``stdout`` of the result holds the last ``keep_lines`` lines. A timeout kills the process
@@ -220,16 +176,8 @@ def stream(
     full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
     try:
         proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=cwd,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=full_env, cwd=cwd, text=True, encoding="utf-8", errors="replace", bufsize=1,
             **_popen_kwargs(),  # type: ignore[call-overload]
         )
     except OSError as exc:
@@ -266,15 +214,8 @@ def stream(
                     _kill_tree(proc)
                     proc.wait()
                     reader_done.wait(2)
-                    return _finish(
-                        args,
-                        None,
-                        "\n".join(tail),
-                        "",
-                        started,
-                        timed_out=True,
-                        timeout=timeout or 0.0,
-                    )
+                    return _finish(args, None, "\n".join(tail), "", started, timed_out=True,
+                                   timeout=timeout or 0.0)
     except KeyboardInterrupt:
         _interrupt_tree(proc)
         reader_done.wait(2)

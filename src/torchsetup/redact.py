@@ -5,17 +5,13 @@ from __future__ import annotations
 import re
 
 # scheme://user:password@host or scheme://token@host
-_URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@"
-)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/@\s:]+(?::[^/@\s]*)?)@")
 # ?token=... &password=... &api_key=...
 _QUERY_SECRETS = re.compile(
     r"(?P<key>[?&](?:token|access_token|auth|password|passwd|secret|api[_-]?key|key|sig|signature)=)[^&\s#]+",
     re.IGNORECASE,
 )
-_GPU_UUID = re.compile(
-    r"\b(GPU|MIG)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
-)
+_GPU_UUID = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 
 REDACTED = "***"
 
@@ -34,9 +30,8 @@ def redact_gpu_uuids(text: str) -> str:
     return _GPU_UUID.sub(lambda m: f"{m.group(1)}-<redacted>", text)
 
 
-def redact_personal(
-    text: str, *, home: str | None = None, user: str | None = None, hostname: str | None = None
-) -> str:
+def redact_personal(text: str, *, home: str | None = None, user: str | None = None,
+                    hostname: str | None = None) -> str:
     """Redact URL credentials, GPU UUIDs, the home directory, the user name and the host name."""
     text = redact_url_credentials(text)
     text = redact_gpu_uuids(text)

@@ -63,12 +63,8 @@ def validate_python_path(value: str) -> str:
     return str(path)
 
 
-def choose_target(
-    python: Optional[str] = None,
-    *,
-    environ: Optional[Mapping[str, str]] = None,
-    which: Optional[object] = None,
-) -> TargetChoice:
+def choose_target(python: Optional[str] = None, *, environ: Optional[Mapping[str, str]] = None,
+                  which: Optional[object] = None) -> TargetChoice:
     """Pick the target interpreter (see module doc). ``python`` (from --python) wins."""
     env = os.environ if environ is None else environ
     if python:

@@ -17,9 +17,7 @@ from pathlib import Path
 
 TORCH_VERSION = "2.13.0"
 TORCH_PYTHON = "python3.11"  # the CPU wheel on disk is cp311
-WHEEL_DIRS = [
-    p for p in os.environ.get("TORCHSETUP_TEST_WHEELS", "/opt/wheels").split(os.pathsep) if p
-]
+WHEEL_DIRS = [p for p in os.environ.get("TORCHSETUP_TEST_WHEELS", "/opt/wheels").split(os.pathsep) if p]
 
 
 def cache_root() -> Path:
@@ -89,9 +87,7 @@ def cached_torch_venv() -> Path:
     create_venv(path, py)
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", str(wheel), "numpy"],
-        check=True,
-        env=isolated_pip_env(),
-        timeout=1200,
+        check=True, env=isolated_pip_env(), timeout=1200,
     )
     _ready_marker(path).write_text(wheel.name)
     return python
@@ -100,10 +96,7 @@ def cached_torch_venv() -> Path:
 def site_packages(python: Path | str) -> Path:
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        check=True, capture_output=True, text=True, timeout=60,
     )
     return Path(out.stdout.strip())
 

@@ -21,23 +21,11 @@ from torchsetup.errors import EXIT_INTERRUPTED, EXIT_USAGE, TorchSetupError
 # name -> (module, attribute, short help). The short help lives here so that ``--help``
 # can list the commands without importing them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "doctor": (
-        "torchsetup.cli.doctor",
-        "doctor",
-        "Explain this machine's PyTorch setup and how to fix it.",
-    ),
-    "install": (
-        "torchsetup.cli.install",
-        "install",
-        "Pick the right PyTorch build, install it and verify it.",
-    ),
+    "doctor": ("torchsetup.cli.doctor", "doctor", "Explain this machine's PyTorch setup and how to fix it."),
+    "install": ("torchsetup.cli.install", "install", "Pick the right PyTorch build, install it and verify it."),
     "verify": ("torchsetup.cli.verify", "verify", "Prove that torch really works here (CI gate)."),
     "matrix": ("torchsetup.cli.matrix", "matrix", "Show the PyTorch compatibility table."),
-    "restore": (
-        "torchsetup.cli.restore",
-        "restore",
-        "Put back the packages recorded before an install.",
-    ),
+    "restore": ("torchsetup.cli.restore", "restore", "Put back the packages recorded before an install."),
 }
 
 
