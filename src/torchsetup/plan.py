@@ -39,14 +39,17 @@ class Step:
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)
 
-    def shell_line(self) -> str:
-        """This step as one POSIX shell line: VAR=value prefixes, a subshell ``cd`` for ``cwd``."""
+    def shell_words(self) -> list[str]:
+        """This step as POSIX shell words, each quoted: VAR=value prefixes, a subshell ``cd`` for ``cwd``."""
         import shlex
 
         # quote each value, not the whole assignment: 'A=x y' would be a command name
-        assignments = [f"{key}={shlex.quote(value)}" for key, value in self.env]
-        command = " ".join([*assignments, shlex.join(self.argv)])
-        return f"( cd {shlex.quote(self.cwd)} && {command} )" if self.cwd else command
+        words = [f"{key}={shlex.quote(value)}" for key, value in self.env]
+        words += [shlex.quote(arg) for arg in self.argv]
+        return ["(", "cd", shlex.quote(self.cwd), "&&", *words, ")"] if self.cwd else words
+
+    def shell_line(self) -> str:
+        return " ".join(self.shell_words())
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def source_steps(
         ),
         Step(
             id="build",
-            description=f"Build and install torch from source ({' '.join(build_argv[1:])})",
+            description=f"Build and install torch from source (python {' '.join(build_argv[1:])})",
             argv=build_argv,
             env=tuple(env),
             cwd=checkout,

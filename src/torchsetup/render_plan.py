@@ -57,7 +57,7 @@ def render_plan(plan: Plan, *, console: Optional[Console] = None, dry_run: bool 
     _section(out, "Commands")
     for step in plan.steps:
         _wrapped(out, "  # ", step.description, width, style="dim")
-        _wrapped(out, "  $ ", step.shell_line(), width, style="green")
+        _command(out, step.shell_words(), width)
 
     if plan.warnings:
         _section(out, "Warnings", style="bold yellow")
@@ -95,6 +95,17 @@ def group_rejections(rejected: Sequence[Rejection]) -> list[tuple[str, str, str]
 
 def _section(out: Any, title: str, style: str = "bold") -> None:
     out.append(f"\n{title}\n", style=style)
+
+
+def _command(out: Any, words: Sequence[str], width: int) -> None:
+    """A shell command wrapped between words with `` \\`` continuations: still copy-pasteable."""
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width - 8:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    out.append("  $ " + " \\\n      ".join(lines) + "\n", style="green")
 
 
 def _wrapped(out: Any, prefix: str, text: str, width: int, style: str = "") -> None:
