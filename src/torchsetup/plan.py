@@ -6,10 +6,21 @@ why, and warnings the user must see before anything changes.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from torchsetup.environment import to_jsonable
+from torchsetup.redact import redact_argv, redact_url_credentials
+
+PYTORCH_GIT = "https://github.com/pytorch/pytorch"
+COMPANIONS = (
+    "torchvision",
+    "torchaudio",
+)  # installed with torch unless --only/--with say otherwise
+GB = 1024**3
+BYTES_PER_BUILD_JOB = 2.5 * GB  # a PyTorch compile job peaks around 2-3 GB of RAM
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,18 @@ class Step:
     @property
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)
+
+    def shell_words(self) -> list[str]:
+        """This step as POSIX shell words, each quoted: VAR=value prefixes, a subshell ``cd`` for ``cwd``."""
+        import shlex
+
+        # quote each value, not the whole assignment: 'A=x y' would be a command name
+        words = [f"{key}={shlex.quote(value)}" for key, value in self.env]
+        words += [shlex.quote(arg) for arg in self.argv]
+        return ["(", "cd", shlex.quote(self.cwd), "&&", *words, ")"] if self.cwd else words
+
+    def shell_line(self) -> str:
+        return " ".join(self.shell_words())
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,33 @@ class Plan:
             out.append(("torchaudio", self.torchaudio))
         return out
 
+    def redacted(self) -> Plan:
+        """A copy safe to print, log or export: no credentials in URLs (index URLs, argv, env)."""
+        return dataclasses.replace(
+            self,
+            index_url=redact_url_credentials(self.index_url) if self.index_url else None,
+            steps=tuple(
+                dataclasses.replace(
+                    s,
+                    description=redact_url_credentials(s.description),
+                    argv=tuple(redact_argv(s.argv)),
+                    env=tuple((k, redact_url_credentials(v)) for k, v in s.env),
+                )
+                for s in self.steps
+            ),
+            reasons=tuple(redact_url_credentials(r) for r in self.reasons),
+            warnings=tuple(redact_url_credentials(w) for w in self.warnings),
+        )
+
+    def detail(self, key: str) -> Optional[str]:
+        """A method-specific detail from ``extra`` (wheel tag, arch list, driver support...)."""
+        return dict(self.extra).get(key)
+
+    @property
+    def install_requirements(self) -> list[str]:
+        """``name==version`` pins of the packages this plan installs."""
+        return [f"{name}=={version}" for name, version in self.packages()]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "plan": {
@@ -100,3 +150,107 @@ class Plan:
             "rejected": to_jsonable(self.rejected),
             "warnings": list(self.warnings),
         }
+
+
+# --- step builders (pure): one per install method ------------------------------------------------
+
+
+def create_venv_step(base_python: str, venv_dir: str) -> Step:
+    return Step(
+        id="create-venv",
+        description=f"Create the virtual environment {venv_dir}",
+        argv=(base_python, "-m", "venv", venv_dir),
+    )
+
+
+def pip_upgrade_step(python: str, min_pip: str, why: str) -> Step:
+    return Step(
+        id="upgrade-pip",
+        description=f"Upgrade pip to >= {min_pip} ({why})",
+        argv=(python, "-m", "pip", "install", "--upgrade", f"pip>={min_pip}"),
+    )
+
+
+def pip_install_step(python: str, requirements: Sequence[str], index_url: str) -> Step:
+    """``python -m pip install torch==X ... --index-url URL``: one index, never --extra-index-url."""
+    return Step(
+        id="install",
+        description=f"Install {', '.join(requirements)} from {index_url}",
+        argv=(python, "-m", "pip", "install", *requirements, "--index-url", index_url),
+    )
+
+
+def uv_install_step(
+    python: str, requirements: Sequence[str], index_url: str, uv: str = "uv"
+) -> Step:
+    return Step(
+        id="install",
+        description=f"Install {', '.join(requirements)} from {index_url} with uv",
+        argv=(uv, "pip", "install", "--python", python, *requirements, "--index-url", index_url),
+    )
+
+
+def conda_install_step(command: str, prefix: Optional[str], keep: Container[str]) -> Step:
+    """The documented conda command without the companions not in ``keep`` (--only/--with),
+    pointed at the target environment when it is a conda one."""
+    argv = tuple(
+        t
+        for t in command.split()
+        if t.partition("==")[0] not in COMPANIONS or t.partition("==")[0] in keep
+    )
+    if prefix:
+        argv = (*argv, "--prefix", prefix)
+    return Step(id="install", description="Install from the pytorch conda channel", argv=argv)
+
+
+def max_build_jobs(cores: Optional[int], memory_bytes: Optional[int]) -> Optional[int]:
+    """Parallel compile jobs that fit in RAM: about one per 2.5 GB, at least 1, at most ``cores``."""
+    if not cores or not memory_bytes:
+        return None
+    return max(1, min(cores, int(memory_bytes // BYTES_PER_BUILD_JOB)))
+
+
+def source_steps(
+    python: str, git_tag: str, build: str, env: Sequence[tuple[str, str]]
+) -> tuple[Step, ...]:
+    """Clone the tagged release, install its build requirements, build and install it.
+
+    ``build`` is the release's documented command style: ``setup-py-develop`` (``python
+    setup.py develop``, up to 2.8) or ``pip-editable`` (``pip install --no-build-isolation -v -e .``).
+    """
+    checkout = f"pytorch-{git_tag}"
+    if build == "pip-editable":
+        build_argv: tuple[str, ...] = (
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-build-isolation",
+            "-v",
+            "-e",
+            ".",
+        )
+    else:
+        build_argv = (python, "setup.py", "develop")
+    return (
+        Step(
+            id="clone",
+            description=f"Clone PyTorch {git_tag} with its submodules",
+            argv=("git", "clone", "--branch", git_tag, "--recursive", PYTORCH_GIT, checkout),
+            timeout_s=3600,
+        ),
+        Step(
+            id="build-requirements",
+            description="Install the build requirements of this release",
+            argv=(python, "-m", "pip", "install", "-r", "requirements.txt"),
+            cwd=checkout,
+        ),
+        Step(
+            id="build",
+            description=f"Build and install torch from source (python {' '.join(build_argv[1:])})",
+            argv=build_argv,
+            env=tuple(env),
+            cwd=checkout,
+            timeout_s=6 * 3600,
+        ),
+    )

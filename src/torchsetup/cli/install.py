@@ -1,0 +1,246 @@
+"""``torchsetup install``: pick the right PyTorch build, show the plan, (soon) run it.
+
+Parses options into a Request, gets the Environment (this machine, or a snapshot with
+--target-* overrides), asks the resolver for a Plan and renders it. No logic of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import textwrap
+from typing import Any, Optional
+
+import click
+
+from torchsetup.environment import Environment, environment_from_dict
+from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError, SnapshotError, UsageError
+
+EXPORT_FORMATS = ("sh", "requirements")  # torchsetup.exporters.EXPORTERS, without importing it
+EXECUTOR_MISSING = (
+    "torchsetup: the executor is not available yet: nothing was installed. Rerun with --dry-run to "
+    "plan only, or run the commands above yourself (--export sh writes them as a script)."
+)
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    short_help="Pick the right PyTorch build, install it and verify it.",
+)
+@click.option(
+    "--torch",
+    "torch_",
+    metavar="VERSION|SPEC",
+    help="Release (2.4.1), series (2.4) or specifier ('>=2.3,<2.5'). Default: newest that works here.",
+)
+@click.option("--cuda", metavar="X.Y", help="A CUDA build, e.g. 11.8, 12.8, 13.0.")
+@click.option("--cpu", is_flag=True, help="The CPU build.")
+@click.option("--rocm", metavar="X.Y", help="A ROCm build (Linux), e.g. 6.2.")
+@click.option(
+    "--variant",
+    metavar="NAME",
+    help="A build by name (cu129, rocm6.2.4, xpu); also unadvertised ones. "
+    "--cuda/--cpu/--rocm/--variant are mutually exclusive; default: best for this hardware.",
+)
+@click.option(
+    "--method",
+    default="pip",
+    show_default=True,
+    metavar="pip|uv|conda|source",
+    help="How to install: pip, uv, conda (pytorch channel, up to 2.5.1) or a source build.",
+)
+@click.option(
+    "--with",
+    "with_",
+    metavar="PKGS",
+    help="Companions to install: torchvision,torchaudio (default: both).",
+)
+@click.option("--only", metavar="PKGS", help="Install only these, e.g. --only torch.")
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="Target interpreter (default: active venv/conda env, else python3).",
+)
+@click.option(
+    "--venv", metavar="DIR", help="Target virtual environment (created by the plan if missing)."
+)
+@click.option("--index-url", metavar="URL", help="A mirror or wheelhouse serving the chosen build.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--export",
+    metavar="sh|requirements",
+    help="Print the plan as a shell script or requirements file.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
+@click.option(
+    "--snapshot",
+    metavar="FILE",
+    help="Plan for the machine in this snapshot (doctor --save-snapshot).",
+)
+@click.option(
+    "--target-platform",
+    metavar="PLATFORM",
+    help="Plan for linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or macos-x86_64.",
+)
+@click.option("--target-python", metavar="X.Y", help="Plan for this Python version.")
+@click.option(
+    "--target-driver", metavar="VERSION|none", help="Plan for this NVIDIA driver (or none)."
+)
+@click.option(
+    "--target-gpu",
+    metavar="CC[,CC...]",
+    help="Plan for GPUs of these compute capabilities, e.g. 6.1,8.6.",
+)
+@click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
+def install(  # noqa: PLR0917 - click passes every option as an argument
+    torch_: Optional[str],
+    cuda: Optional[str],
+    cpu: bool,
+    rocm: Optional[str],
+    variant: Optional[str],
+    method: str,
+    with_: Optional[str],
+    only: Optional[str],
+    python: Optional[str],
+    venv: Optional[str],
+    index_url: Optional[str],
+    dry_run: bool,
+    as_json: bool,
+    export: Optional[str],
+    yes: bool,
+    snapshot: Optional[str],
+    target_platform: Optional[str],
+    target_python: Optional[str],
+    target_driver: Optional[str],
+    target_gpu: Optional[str],
+    target_glibc: Optional[str],
+) -> int:
+    """Pick the right PyTorch build for this machine (or --snapshot / --target-*), explain why.
+
+    \b
+      torchsetup install --dry-run                       best build for this machine
+      torchsetup install --cuda 11.7 --dry-run           torch 2.0.1 + cu117
+      torchsetup install --snapshot node.json --json     plan for another machine
+      torchsetup install --dry-run --export sh > install.sh
+    """
+    from torchsetup.matrix import load_matrix
+    from torchsetup.request import parse_request
+    from torchsetup.resolve import resolve
+
+    if as_json and export:
+        raise UsageError("--json and --export are mutually exclusive")
+    if export is not None and export not in EXPORT_FORMATS:
+        raise UsageError(
+            f"--export {export}: unknown format", hint=f"one of {', '.join(EXPORT_FORMATS)}"
+        )
+    venv_exe, venv_exists = _venv_interpreter(venv) if venv is not None else (None, False)
+    create_venv = venv_exe is not None and not snapshot and not venv_exists
+    request = parse_request(
+        torch=torch_,
+        cuda=cuda,
+        cpu=cpu,
+        rocm=rocm,
+        variant=variant,
+        method=method,
+        with_=with_,
+        only=only,
+        python=python,
+        venv=venv,
+        create_venv=create_venv,
+        index_url=index_url,
+        target_platform=target_platform,
+        target_python=target_python,
+        target_driver=target_driver,
+        target_gpu=target_gpu,
+        target_glibc=target_glibc,
+    )
+    probe_python = python or (venv_exe if venv_exe and not create_venv else None)
+    env = _environment(snapshot, probe_python)
+    try:
+        plan = resolve(env, request, load_matrix()).redacted()
+    except ResolutionError as exc:
+        return _refused(exc, as_json)
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+    elif export is not None:
+        from torchsetup.exporters import EXPORTERS
+
+        click.echo(EXPORTERS[export](plan), nl=False)
+        return EXIT_OK
+    else:
+        from torchsetup.render_plan import render_plan
+
+        render_plan(plan, dry_run=dry_run)
+    if dry_run:
+        return EXIT_OK
+    click.echo(EXECUTOR_MISSING, err=True)
+    return EXIT_USAGE
+
+
+def _refused(exc: ResolutionError, as_json: bool) -> int:
+    """A refusal: one paragraph on stderr (or a JSON error object on stdout), exit 2."""
+    from torchsetup.redact import redact_url_credentials
+
+    message = redact_url_credentials(exc.message)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "error": {
+                        "message": message,
+                        "reasons": list(exc.reasons),
+                        "nearest": exc.nearest,
+                    }
+                },
+                indent=2,
+            )
+        )
+        return exc.exit_code
+    text = f"torchsetup: cannot plan this install: {message}."
+    if exc.nearest:
+        text += f" Nearest request that works: {exc.nearest}."
+    elif exc.hint:
+        text += f" Hint: {exc.hint}."
+    click.echo(
+        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False), err=True
+    )
+    return exc.exit_code
+
+
+def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
+    if snapshot:
+        try:
+            loader: Any = importlib.import_module("torchsetup.snapshot").load_environment
+        except ImportError:  # merge shim: torchsetup.snapshot arrives with the detector (main)
+            loader = _read_snapshot
+        env: Environment = loader(snapshot)
+        return env
+    try:
+        detect: Any = importlib.import_module("torchsetup.detect").detect_environment
+    except ImportError:  # merge shim: torchsetup.detect arrives with the detector (main)
+        raise UsageError("detector not available; use --snapshot FILE") from None
+    live: Environment = detect(python)
+    return live
+
+
+def _read_snapshot(path: str) -> Environment:
+    """Read ``{"environment": {...}}`` (merge shim for torchsetup.snapshot.load_environment)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        env = environment_from_dict(data["environment"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SnapshotError(
+            f"--snapshot {path}: cannot read it ({type(exc).__name__}: {exc})"
+        ) from None
+    return dataclasses.replace(env, source=f"snapshot:{path}")
+
+
+def _venv_interpreter(venv: str) -> tuple[str, bool]:
+    """(interpreter of the venv, does it exist); pathlib and shutil load only when --venv is used."""
+    from torchsetup.target import venv_python
+
+    exe = venv_python(venv)
+    return str(exe), exe.exists()

@@ -1,0 +1,60 @@
+"""Plans as files: a shell script (``--export sh``) or a requirements file (``--export requirements``).
+
+Exporters always work on the redacted plan: credentials in an ``--index-url`` never reach a file.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torchsetup import __version__
+from torchsetup.errors import UsageError
+from torchsetup.plan import Plan
+from torchsetup.redact import REDACTED
+
+
+def _title(plan: Plan) -> str:
+    platform = plan.detail("platform") or "?"
+    return (
+        f"torch {plan.torch} ({plan.variant}) with {plan.method} for {platform}, "
+        f"Python {plan.python_version or '?'}"
+    )
+
+
+def _credentials_note(text: str) -> list[str]:
+    if REDACTED not in text:
+        return []
+    return [
+        "# Credentials in the index URL were redacted: supply them with pip's keyring or ~/.netrc."
+    ]
+
+
+def export_sh(plan: Plan) -> str:
+    plan = plan.redacted()
+    body = ["set -euo pipefail", ""]
+    for step in plan.steps:
+        body += [f"# {step.description}", step.shell_line(), ""]
+    header = [
+        "#!/usr/bin/env bash",
+        f"# torchsetup {__version__} install plan: {_title(plan)}",
+        "# Review before running: torchsetup install --dry-run explains every choice.",
+        *_credentials_note("\n".join(body)),
+        *(f"# warning: {w}" for w in plan.warnings),
+    ]
+    return "\n".join(header + body).rstrip("\n") + "\n"
+
+
+def export_requirements(plan: Plan) -> str:
+    if plan.method not in ("pip", "uv") or not plan.index_url:
+        raise UsageError(
+            f"--export requirements needs --method pip or uv (this plan uses {plan.method})",
+            hint="use --export sh for conda and source plans",
+        )
+    plan = plan.redacted()
+    assert plan.index_url is not None
+    lines = [f"# torchsetup {__version__}: {_title(plan)}", f"--index-url {plan.index_url}"]
+    lines += plan.install_requirements
+    return "\n".join([*_credentials_note(plan.index_url), *lines]) + "\n"
+
+
+EXPORTERS: dict[str, Callable[[Plan], str]] = {"sh": export_sh, "requirements": export_requirements}
