@@ -276,3 +276,13 @@ def test_a_crashing_rule_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch)
 def test_toolkit_fields_unknown_are_not_false() -> None:
     env = envs.minimal(toolkit=CudaToolkit())
     assert "TS104" not in ids(env)
+
+
+def test_install_fixes_carry_the_resolvers_command() -> None:
+    """ "Install the right build" fixes show the exact command the resolver plans for the machine."""
+    env = envs.with_torch(envs.h200(), "2.13.0+cpu", None)
+    fix = finding(env, "TS001").fix or ""
+    assert fix.startswith("torchsetup install")
+    assert "-m pip install torch==" in fix
+    assert "--index-url https://download.pytorch.org/whl/cu130" in fix  # driver 580 -> CUDA 13.0
+    assert "--extra-index-url" not in fix

@@ -912,8 +912,8 @@ def test_sass_compatibility_within_a_major_is_not_a_mismatch() -> None:
 
 
 def test_ptx_covers_newer_gpus() -> None:
-    """cu130 wheels of 2.12 carry 12.0+PTX: a future sm_130 GPU JIT-compiles, no finding."""
-    env = with_torch(linux_gpu(), version="2.12.0+cu130")
+    """cu130 wheels of 2.10 carry 12.0+PTX: a future sm_130 GPU JIT-compiles, no finding."""
+    env = with_torch(linux_gpu(), version="2.10.0+cu130")
     assert _findings(with_nvidia(env, gpus=_gpu("Future GPU", "13.0")), "TS005") == []
 
 

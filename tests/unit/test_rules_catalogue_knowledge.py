@@ -34,7 +34,7 @@ def test_arch_lists_follow_the_published_wheels() -> None:
         "sm_86",
         "sm_90",
     )
-    assert kb.arch_list("2.12.1", "cu130", "linux-x86_64")[-2:] == ("sm_120", "compute_120")  # type: ignore[index]
+    assert kb.arch_list("2.10.0", "cu130", "linux-x86_64")[-2:] == ("sm_120", "compute_120")  # type: ignore[index]
     assert "compute_120" not in (kb.arch_list("2.12.1", "cu130", "windows-x86_64") or ())
     assert kb.arch_list("2.11.0", "cu130", "linux-x86_64") == (
         "sm_75",

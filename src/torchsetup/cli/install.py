@@ -6,16 +6,16 @@ Parses options into a Request, gets the Environment (this machine, or a snapshot
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import json
 import textwrap
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
-from torchsetup.environment import Environment, environment_from_dict
-from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError, SnapshotError, UsageError
+from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError, UsageError
+
+if TYPE_CHECKING:
+    from torchsetup.environment import Environment
 
 EXPORT_FORMATS = ("sh", "requirements")  # torchsetup.exporters.EXPORTERS, without importing it
 EXECUTOR_MISSING = (
@@ -94,7 +94,7 @@ EXECUTOR_MISSING = (
     help="Plan for GPUs of these compute capabilities, e.g. 6.1,8.6.",
 )
 @click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
-def install(  # noqa: PLR0917 - click passes every option as an argument
+def install(
     torch_: Optional[str],
     cuda: Optional[str],
     cpu: bool,
@@ -210,37 +210,21 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
 
 
 def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
+    """The facts to plan for: a snapshot (then --target-* overrides apply) or this machine."""
     if snapshot:
-        try:
-            loader: Any = importlib.import_module("torchsetup.snapshot").load_environment
-        except ImportError:  # merge shim: torchsetup.snapshot arrives with the detector (main)
-            loader = _read_snapshot
-        env: Environment = loader(snapshot)
-        return env
-    try:
-        detect: Any = importlib.import_module("torchsetup.detect").detect_environment
-    except ImportError:  # merge shim: torchsetup.detect arrives with the detector (main)
-        raise UsageError("detector not available; use --snapshot FILE") from None
-    live: Environment = detect(python)
-    return live
+        from torchsetup.snapshot import load_environment
 
+        return load_environment(snapshot)
+    from torchsetup.detect import detect_environment
 
-def _read_snapshot(path: str) -> Environment:
-    """Read ``{"environment": {...}}`` (merge shim for torchsetup.snapshot.load_environment)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        env = environment_from_dict(data["environment"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SnapshotError(
-            f"--snapshot {path}: cannot read it ({type(exc).__name__}: {exc})"
-        ) from None
-    return dataclasses.replace(env, source=f"snapshot:{path}")
+    return detect_environment(python)
 
 
 def _venv_interpreter(venv: str) -> tuple[str, bool]:
-    """(interpreter of the venv, does it exist); pathlib and shutil load only when --venv is used."""
+    """(interpreter of the venv, does it exist)."""
+    import os
+
     from torchsetup.target import venv_python
 
     exe = venv_python(venv)
-    return str(exe), exe.exists()
+    return exe, os.path.exists(exe)

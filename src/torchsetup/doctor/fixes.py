@@ -3,15 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torchsetup.doctor.context import RuleContext
 
 
 def install_command(ctx: RuleContext, args: Sequence[str]) -> str:
-    """``torchsetup install ...`` for the same target (resolves and verifies the right build)."""
-    return ctx.torchsetup("install", *args)
+    """``torchsetup install ...`` for the same target, with the command the resolver plans for
+    this machine: ``torchsetup install --torch 2.11.0   (= python -m pip install torch==2.11.0
+    ... --index-url https://download.pytorch.org/whl/cu130)``. When nothing can be planned
+    (unknown facts, an impossible request), the torchsetup command alone: it explains why."""
+    command = ctx.torchsetup("install", *args)
+    planned = planned_install(ctx, args)
+    return f"{command}   (= {planned})" if planned else command
+
+
+def planned_install(ctx: RuleContext, args: Sequence[str]) -> str | None:
+    """The resolver's install command line for ``torchsetup install <args>`` on ctx.env."""
+    from torchsetup.errors import TorchSetupError
+    from torchsetup.matrix import MatrixError, load_matrix
+    from torchsetup.request import parse_request
+    from torchsetup.resolve import resolve
+
+    options = _install_options(args)
+    if options is None or ctx.env.python is None or not ctx.env.python.ok:
+        return None
+    try:
+        plan = resolve(
+            ctx.env, parse_request(python=ctx.env.python.executable, **options), load_matrix()
+        )
+    except (TorchSetupError, MatrixError):
+        return None
+    steps = [s for s in plan.redacted().steps if s.id == "install"]
+    return steps[-1].shell_line() if steps else None
+
+
+def _install_options(args: Sequence[str]) -> dict[str, Any] | None:
+    """``--torch 2.11.0 --cuda 12.6 --cpu`` -> parse_request keywords (None: not understood)."""
+    options: dict[str, Any] = {}
+    items = list(args)
+    while items:
+        flag = items.pop(0)
+        if flag == "--cpu":
+            options["cpu"] = True
+        elif flag in ("--torch", "--cuda", "--rocm", "--variant", "--method") and items:
+            options[flag[2:]] = items.pop(0)
+        else:
+            return None
+    return options
 
 
 def compiler_install_command(system: str | None, distro: str | None) -> str:

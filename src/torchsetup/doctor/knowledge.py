@@ -1,100 +1,27 @@
-"""What doctor knows about PyTorch releases: Python and glibc support, CUDA arch lists, ...
+"""What doctor knows about PyTorch releases, asked of the compatibility matrix.
 
-**To be replaced by torchsetup.matrix at merge.** The functions here are the interface the
-rules use (and only the rules); their bodies read a small table derived from the shared
-reference ``compat.json`` (PyTorch 2.0.0 to 2.14.1, every entry sourced there), and answer
-``None`` wherever the table does not know. Rewiring means: same signatures, bodies that ask
-the compatibility matrix, and these tables deleted.
-
-Sources behind the tables (as compat.json cites them): RELEASE.md "Release Compatibility
-Matrix"; pytorch/builder ``manywheel/build_cuda.sh`` and ``windows/cuda1xx.bat`` per release
-branch and test-infra ``generate_binary_build_matrix.py`` (arch lists); the 2.6.0 release notes
-and test-infra promote scripts (manylinux_2_28 / glibc 2.28 from 2.7); the 2.2.0 release notes
-and pytorch/pytorch#114602 (last Intel-mac wheels: 2.2.2); pytorch/vision release notes
-(torchvision pins; 0.29.1 relaxes to torch>=2.14). Found while building this module: the real
-H200 capture (tests/data/real/h200-*) shows torch 2.11.0+cu130 on Linux with *no* PTX entry
-(``sm_75 ... sm_120``), where compat.json says ``12.0+PTX``; the table follows the capture.
-MPS minimum macOS: pytorch/pytorch#78343 (12.3), PR #133141 and #141182 (13 from 2.5), #164943
-and #177819 (14 for 2.10). Dynamo's Python support: #104918 (3.11 from 2.1), #120233 (3.12
-from 2.4), #144048 (3.13 from 2.6), #169875 (3.14 from 2.10).
+The rules use these small functions (and only these); release facts — Python and glibc
+support, the CUDA arch list of each published wheel, companion versions, which platforms a
+release serves — come from :mod:`torchsetup.matrix` (``data/matrix.json``, every entry with its
+source). What the matrix does not hold and doctor still needs lives here, with its sources:
+the minimum macOS of the MPS backend (pytorch/pytorch#78343: 12.3; PR #133141 and #141182: 13
+from 2.5; #164943 and #177819: 14 for 2.10), the first torch whose Dynamo supports a Python
+(#104918: 3.11 from 2.1; #120233: 3.12 from 2.4; #144048: 3.13 from 2.6; #169875: 3.14 from
+2.10), GPU model names and their compute capability (NVIDIA's "CUDA GPUs" list), and the
+torchvision/torchaudio numbering rules. Every function answers ``None`` where it does not know.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from torchsetup.matrix import Matrix, Release
 
 Minor = tuple[int, int]
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
-
-# torch release -> (torchvision, torchaudio) of that release (None: no torchaudio any more).
-RELEASES: tuple[tuple[str, str, Optional[str]], ...] = (
-    ("2.0.0", "0.15.1", "2.0.1"),
-    ("2.0.1", "0.15.2", "2.0.2"),
-    ("2.1.0", "0.16.0", "2.1.0"),
-    ("2.1.1", "0.16.1", "2.1.1"),
-    ("2.1.2", "0.16.2", "2.1.2"),
-    ("2.2.0", "0.17.0", "2.2.0"),
-    ("2.2.1", "0.17.1", "2.2.1"),
-    ("2.2.2", "0.17.2", "2.2.2"),
-    ("2.3.0", "0.18.0", "2.3.0"),
-    ("2.3.1", "0.18.1", "2.3.1"),
-    ("2.4.0", "0.19.0", "2.4.0"),
-    ("2.4.1", "0.19.1", "2.4.1"),
-    ("2.5.0", "0.20.0", "2.5.0"),
-    ("2.5.1", "0.20.1", "2.5.1"),
-    ("2.6.0", "0.21.0", "2.6.0"),
-    ("2.7.0", "0.22.0", "2.7.0"),
-    ("2.7.1", "0.22.1", "2.7.1"),
-    ("2.8.0", "0.23.0", "2.8.0"),
-    ("2.9.0", "0.24.0", "2.9.0"),
-    ("2.9.1", "0.24.1", "2.9.1"),
-    ("2.10.0", "0.25.0", "2.10.0"),
-    ("2.11.0", "0.26.0", "2.11.0"),
-    ("2.12.0", "0.27.0", None),
-    ("2.12.1", "0.27.1", None),
-    ("2.13.0", "0.28.0", None),
-    ("2.14.0", "0.29.0", None),
-    ("2.14.1", "0.29.1", None),
-)
-
-# (first, last torch minor) -> Python versions with wheels.
-_PYTHONS: tuple[tuple[Minor, Minor, tuple[str, ...]], ...] = (
-    ((2, 0), (2, 1), ("3.8", "3.9", "3.10", "3.11")),
-    ((2, 2), (2, 4), ("3.8", "3.9", "3.10", "3.11", "3.12")),
-    ((2, 5), (2, 5), ("3.9", "3.10", "3.11", "3.12")),
-    ((2, 6), (2, 8), ("3.9", "3.10", "3.11", "3.12", "3.13")),
-    ((2, 9), (2, 14), ("3.10", "3.11", "3.12", "3.13", "3.14")),
-)
-
-# TORCH_CUDA_ARCH_LIST of the published wheels: (first, last torch minor, variants, platform,
-# list). "+PTX" adds a compute_XY entry (PTX the driver can JIT for newer GPUs).
-_ARCH_LISTS: tuple[tuple[Minor, Minor, tuple[str, ...], str, str], ...] = (
-    ((2, 0), (2, 0), ("cu117",), "linux-x86_64", "3.7;5.0;6.0;7.0;7.5;8.0;8.6"),
-    ((2, 0), (2, 7), ("cu118",), "linux-x86_64", "3.7;5.0;6.0;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 1), (2, 6), ("cu121", "cu124"), "linux-x86_64", "5.0;6.0;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 6), (2, 14), ("cu126",), "linux-x86_64", "5.0;6.0;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 7), (2, 7), ("cu128",), "linux-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 8), (2, 10), ("cu128", "cu129"), "linux-x86_64", "7.0;7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 9), (2, 10), ("cu130",), "linux-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0+PTX"),
-    ((2, 11), (2, 11), ("cu128", "cu129", "cu130"), "linux-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 12), (2, 13), ("cu129",), "linux-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 12), (2, 14), ("cu130", "cu132"), "linux-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0+PTX"),
-    ((2, 0), (2, 0), ("cu117",), "windows-x86_64", "3.7+PTX;5.0;6.0;6.1;7.0;7.5;8.0;8.6"),
-    ((2, 0), (2, 5), ("cu118",), "windows-x86_64", "3.7+PTX;5.0;6.0;6.1;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 1), (2, 5), ("cu121", "cu124"), "windows-x86_64", "5.0;6.0;6.1;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 9), (2, 11), ("cu126",), "windows-x86_64", "5.0;6.0;7.0;7.5;8.0;8.6;9.0"),
-    ((2, 9), (2, 10), ("cu128",), "windows-x86_64", "7.0;7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 11), (2, 11), ("cu128",), "windows-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 9), (2, 14), ("cu130",), "windows-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 12), (2, 14), ("cu132",), "windows-x86_64", "7.5;8.0;8.6;9.0;10.0;12.0"),
-    ((2, 7), (2, 7), ("cu128",), "linux-aarch64", "9.0;10.0;12.0"),
-    ((2, 9), (2, 14), ("cu126",), "linux-aarch64", "8.0;9.0"),
-    ((2, 9), (2, 11), ("cu128",), "linux-aarch64", "8.0;9.0;10.0;12.0"),
-    ((2, 9), (2, 14), ("cu130",), "linux-aarch64", "8.0;9.0;10.0;11.0;12.0+PTX"),
-    ((2, 12), (2, 14), ("cu132",), "linux-aarch64", "8.0;9.0;10.0;11.0;12.0+PTX"),
-)
 
 # GPU model name -> compute capability, for reports that name the GPU but not its capability
 # (NVIDIA's "CUDA GPUs" list). First match wins, so the specific patterns come first.
@@ -127,9 +54,6 @@ _MPS_MIN_MACOS: tuple[tuple[Minor, str], ...] = (
 # First torch whose Dynamo (torch.compile) supports a Python minor; older Pythons: any 2.x.
 _DYNAMO_MIN_TORCH: dict[str, str] = {"3.11": "2.1", "3.12": "2.4", "3.13": "2.6", "3.14": "2.10"}
 
-_LAST_RELEASE_FOR: dict[str, str] = {"macos-x86_64": "2.2.2"}
-
-
 # --- versions ----------------------------------------------------------------------------------
 
 
@@ -150,8 +74,29 @@ def is_prerelease(version: str) -> bool:
     return bool(re.search(r"(dev|rc|a|b)\d", version.split("+", maxsplit=1)[0]))
 
 
+def _matrix() -> Matrix:
+    from torchsetup.matrix import load_matrix
+
+    return load_matrix()
+
+
+def _release(torch_version: str) -> Optional[Release]:
+    """The matrix release of ``torch_version``, or the newest patch of its minor series."""
+    m = _matrix()
+    public = torch_version.split("+", maxsplit=1)[0]
+    found = m.release(public)
+    if found is not None:
+        return found
+    minor = _minor(public)
+    return next((r for r in m.releases if minor is not None and r.version[:2] == minor), None)
+
+
+def _releases_oldest_first() -> list[Release]:
+    return list(reversed(_matrix().releases))
+
+
 def newest_release() -> str:
-    return RELEASES[-1][0]
+    return _matrix().releases[0].torch
 
 
 # --- Python, glibc, platforms ------------------------------------------------------------------
@@ -159,47 +104,49 @@ def newest_release() -> str:
 
 def python_supported(torch_version: str, python_minor: str) -> Optional[bool]:
     """Whether ``torch_version`` published wheels for Python ``python_minor`` ("3.12")."""
-    minor = _minor(torch_version)
-    for first, last, pythons in _PYTHONS:
-        if minor is not None and first <= minor <= last:
-            return python_minor in pythons
-    return None
+    release = _release(torch_version)
+    if release is None:
+        return None
+    return python_minor in release.python or any(
+        exp.version == python_minor for exp in release.python_experimental
+    )
 
 
 def newest_torch_for_python(python_minor: str) -> Optional[str]:
     """The newest release with wheels for ``python_minor``; None when none has."""
-    found = [t for t, _, _ in RELEASES if python_supported(t, python_minor)]
-    return found[-1] if found else None
+    return next((r.torch for r in _matrix().releases if python_minor in r.python), None)
 
 
 def min_glibc(torch_version: str, platform: str, variant: Optional[str] = None) -> Optional[str]:
     """The glibc the Linux wheels of ``torch_version`` need (manylinux2014: 2.17, 2_28: 2.28)."""
-    minor, newest = _minor(torch_version), _minor(newest_release())
-    if minor is None or newest is None or minor > newest:
+    release = _release(torch_version)
+    if release is None or not platform.startswith("linux"):
         return None
-    if platform == "linux-x86_64":
-        if minor == (2, 6):
-            return "2.28" if variant and variant.startswith(("cu126", "rocm", "xpu")) else "2.17"
-        return "2.28" if minor >= (2, 7) else "2.17"
-    if platform == "linux-aarch64":
-        return "2.28" if minor >= (2, 4) else "2.17"
-    return None
+    build = release.variant(variant) if variant else None
+    if build is not None:
+        wheel = release.wheel(build, platform)
+        return wheel.min_glibc if wheel else None
+    info = release.platform(platform)
+    return info.wheel.min_glibc if info else None
 
 
 def newest_torch_for_glibc(glibc: str, platform: str) -> Optional[str]:
-    """The newest release whose (CPU/default) Linux wheels install on ``glibc``."""
+    """The newest release whose (default) Linux wheels install on ``glibc``."""
     have = version_tuple(glibc)
-    found = [
-        t
-        for t, _, _ in RELEASES
-        if (need := min_glibc(t, platform)) is not None and version_tuple(need) <= have
-    ]
-    return found[-1] if found else None
+    for release in _matrix().releases:
+        need = min_glibc(release.torch, platform)
+        if release.available_on(platform) and need is not None and version_tuple(need) <= have:
+            return release.torch
+    return None
 
 
 def last_release_for(platform: str) -> Optional[str]:
-    """The last torch with wheels for a platform PyTorch dropped ("macos-x86_64": "2.2.2")."""
-    return _LAST_RELEASE_FOR.get(platform)
+    """The last torch with wheels for a platform PyTorch dropped ("macos-x86_64": "2.2.2");
+    None while the newest release still serves it."""
+    releases = _matrix().releases
+    if not releases or releases[0].available_on(platform):
+        return None
+    return next((r.torch for r in releases if r.available_on(platform)), None)
 
 
 def mps_min_macos(torch_version: str) -> Optional[str]:
@@ -223,26 +170,20 @@ def dynamo_min_torch(python_minor: str) -> Optional[str]:
 # --- CUDA arch lists ---------------------------------------------------------------------------
 
 
-def _arch_entries(spec: str) -> tuple[str, ...]:
-    """An arch-list spec as torch.cuda.get_arch_list() prints it: 12.0+PTX -> sm_120, compute_120."""
-    out: list[str] = []
-    for item in spec.split(";"):
-        number = item.replace("+PTX", "").replace(".", "")
-        out.append(f"sm_{number}")
-        if item.endswith("+PTX"):
-            out.append(f"compute_{number}")
-    return tuple(out)
-
-
 def arch_list(torch_version: str, variant: str, platform: str) -> Optional[tuple[str, ...]]:
-    """The CUDA architectures a published wheel has kernels for; None when not known."""
-    minor = _minor(torch_version)
-    if minor is None:
+    """The CUDA architectures a published wheel has kernels for, as torch.cuda.get_arch_list()
+    prints them (sm_90, compute_120 for PTX); None when not known."""
+    release = _release(torch_version)
+    build = release.variant(variant) if release is not None else None
+    archs = build.arch_list(platform) if build is not None else None
+    if archs is None:
         return None
-    for first, last, variants, plat, spec in _ARCH_LISTS:
-        if plat == platform and variant in variants and first <= minor <= last:
-            return _arch_entries(spec)
-    return None
+    out: list[str] = []
+    for e in archs.entries:
+        out.append(f"sm_{e.major}{e.minor}{e.suffix}")
+        if e.ptx:
+            out.append(f"compute_{e.major}{e.minor}")
+    return tuple(out)
 
 
 def _cc(text: str) -> Optional[tuple[int, int]]:
@@ -284,13 +225,13 @@ def arch_span(archs: tuple[str, ...]) -> Optional[tuple[tuple[int, int], tuple[i
 
 
 def builds_with_kernels_for(capability: str, platform: str) -> list[tuple[str, str]]:
-    """(torch release, variant) pairs whose published wheels run on ``capability``."""
+    """(torch release, variant) pairs, oldest first, whose published wheels run on ``capability``."""
     out = []
-    for torch_version, _, _ in RELEASES:
-        for variant in sorted({v for row in _ARCH_LISTS for v in row[2]}):
-            archs = arch_list(torch_version, variant, platform)
+    for release in _releases_oldest_first():
+        for build in release.variants:
+            archs = arch_list(release.torch, build.name, platform)
             if archs and arch_supports(capability, archs):
-                out.append((torch_version, variant))
+                out.append((release.torch, build.name))
     return out
 
 
@@ -307,8 +248,10 @@ def capability_from_name(name: str) -> Optional[str]:
 
 def companion_versions(torch_version: str) -> Optional[tuple[str, Optional[str]]]:
     """(torchvision, torchaudio) released with ``torch_version``; None for unknown releases."""
-    public = torch_version.split("+", maxsplit=1)[0]
-    return next(((tv, ta) for t, tv, ta in RELEASES if t == public), None)
+    release = _matrix().release(torch_version.split("+", maxsplit=1)[0])
+    if release is None or release.torchvision is None:
+        return None
+    return release.torchvision, release.torchaudio
 
 
 def torch_minors_for(name: str, version: str) -> Optional[tuple[Minor, Optional[Minor]]]:
