@@ -62,6 +62,7 @@ from torchsetup.preflight import (
 from torchsetup.redact import redact_argv, redact_url_credentials
 from torchsetup.restore import (
     load_record,
+    new_file,
     record_from_state,
     restore_changes,
     restore_source,
@@ -217,7 +218,7 @@ class InstallLog:
 
     @classmethod
     def create(cls, kind: str) -> InstallLog:
-        return cls(logs_dir() / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+        return cls(new_file(logs_dir(), kind, ".log"))
 
     def header(self, text: str) -> None:
         self.write(f"torchsetup {__version__} {text}")

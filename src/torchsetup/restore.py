@@ -118,16 +118,23 @@ def record_from_state(
     )
 
 
-def write_record(record: RestoreRecord, folder: Optional[Path] = None) -> Path:
-    folder = folder or restore_dir()
+def new_file(folder: Path, stem: str, suffix: str) -> Path:
+    """Create ``folder/stem-YYYYmmdd-HHMMSS[-n]suffix`` exclusively (never another run's file)."""
     folder.mkdir(parents=True, exist_ok=True)
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        path = folder / (base + (f"-{n}" if n > 1 else "") + suffix)
+        try:
+            path.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"no free file name for {base}{suffix} in {folder}")
+
+
+def write_record(record: RestoreRecord, folder: Optional[Path] = None) -> Path:
     env_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(record.prefix).name or "python")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"restore-{stamp}-{env_name}.json"
-    n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"restore-{stamp}-{env_name}-{n}.json"
+    path = new_file(folder or restore_dir(), f"restore-{env_name}", ".json")
     path.write_text(record.to_json(), encoding="utf-8")
     return path
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from torchsetup.execute import ProcRunner
+from torchsetup.net import Response
 from torchsetup.proc import ProcResult
 
 
@@ -209,3 +210,43 @@ def torch_version_py(version: str, cuda: Optional[str] = None) -> str:
         f"__version__ = '{version}'\ndebug = False\ncuda: Optional[str] = {cuda!r}\n"
         "git_version = 'abc'\nhip: Optional[str] = None\n"
     )
+
+
+def fake_index(
+    projects: Mapping[str, Sequence[tuple[str, Optional[int]]]],
+    *,
+    status: int = 200,
+    html: bool = False,
+) -> Callable[..., Response]:
+    """A stand-in for :func:`torchsetup.net.get`: an index listing ``projects`` (name ->
+    [(filename, size)]), as PEP 691 JSON or PEP 503 HTML. Unknown projects answer 404."""
+
+    def get(url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        files = projects.get(name)
+        if files is None or status != 200:
+            return Response(url, 404 if files is None else status)
+        if html:
+            body = "".join(f'<a href="../../files/{f}#sha256=00">{f}</a>' for f, _ in files)
+            return Response(url, 200, {"content-type": "text/html"}, body.encode())
+        doc = {
+            "meta": {"api-version": "1.1"},
+            "name": name,
+            "files": [
+                {
+                    "filename": f,
+                    "url": f"../../files/{f}",
+                    "hashes": {},
+                    **({"size": s} if s else {}),
+                }
+                for f, s in files
+            ],
+        }
+        return Response(
+            url,
+            200,
+            {"content-type": "application/vnd.pypi.simple.v1+json"},
+            json.dumps(doc).encode(),
+        )
+
+    return get
