@@ -14,10 +14,13 @@ from the machine's pip configuration).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
+from tests.helpers.venvs import TORCH_PYTHON, create_venv
 from torchsetup.execute import run_install
 from torchsetup.plan import Plan, Step
 from torchsetup.target import venv_python
@@ -53,6 +56,49 @@ def cpu_plan(
         index_url=index_url,
         python_version="3.11",
         steps=(step,),
+    )
+
+
+BEFORE = ("six==1.17.0", "torchtriton==0.0.1", "typing-extensions==4.9.0")
+
+
+def prepare_env(
+    folder: Path, index_url: str, env: Mapping[str, str], packages: tuple[str, ...] = BEFORE
+) -> Path:
+    """A Python 3.11 venv that already holds ``packages`` (from the test index)."""
+    python = create_venv(folder, TORCH_PYTHON)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *packages, "--index-url", index_url],
+        check=True,
+        env=dict(env),
+        timeout=300,
+    )
+    return python
+
+
+def pip_list(python: Path, env: Mapping[str, str]) -> list[dict[str, str]]:
+    out = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=120,
+    )
+    return sorted(json.loads(out.stdout), key=lambda d: d["name"].lower())
+
+
+def restore_cli(
+    restore_file: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``torchsetup restore FILE --yes ...`` as users run it (the real module, a real process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "torchsetup", "restore", str(restore_file), "--yes", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=600,
     )
 
 

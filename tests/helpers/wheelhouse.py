@@ -6,7 +6,9 @@ the local wheel folder (/opt/wheels, see README "Testing"), its dependencies fro
 "the environment had packages before" scenarios: ``six`` and an old ``typing-extensions``
 (torch needs a newer one, so an install upgrades it and a restore must downgrade it). A tiny
 ``torchtriton`` wheel is generated here (the name of the Dec-2022 dependency-confusion package,
-failures.md #14) so that conflict uninstalls can be exercised for real.
+failures.md #14) so that conflict uninstalls can be exercised for real. The pip and setuptools
+wheels a Python 3.11 venv starts with (ensurepip's) are added too, so that a restore can put a
+fresh venv back exactly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.helpers.venvs import TORCH_VERSION, cache_root, find_torch_wheel, isolated_pip_env
+from tests.helpers.venvs import (
+    TORCH_PYTHON,
+    TORCH_VERSION,
+    cache_root,
+    find_torch_wheel,
+    isolated_pip_env,
+)
 
 PYPI = "https://pypi.org/simple"
 EXTRA_REQUIREMENTS = ("six==1.17.0", "typing-extensions==4.9.0")
@@ -36,7 +44,7 @@ TORCH_DEPENDENCIES = (
     "mpmath",
     "markupsafe",
 )
-_VERSION = "v1"
+_VERSION = "v2"
 
 
 def make_wheel(folder: Path, name: str, version: str, *, module_text: str = "") -> Path:
@@ -93,6 +101,17 @@ def _pip_download(dest: Path, *requirements: str) -> None:
     )
 
 
+def _ensurepip_wheels() -> list[Path]:
+    out = subprocess.run(
+        [TORCH_PYTHON, "-c", "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return sorted((Path(out.stdout.strip()) / "_bundled").glob("*.whl"))
+
+
 def cached_wheelhouse() -> Path:
     """The folder of wheels (built once). Raises RuntimeError when the torch wheel is missing."""
     torch_wheel = find_torch_wheel()
@@ -111,6 +130,8 @@ def cached_wheelhouse() -> Path:
     _pip_download(path, str(path / torch_wheel.name))
     _pip_download(path, *EXTRA_REQUIREMENTS)
     make_wheel(path, "torchtriton", "0.0.1")
+    for wheel in _ensurepip_wheels():
+        _link_or_copy(wheel, path / wheel.name)
     ready.write_text("ok\n")
     return path
 
