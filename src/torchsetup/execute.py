@@ -162,9 +162,26 @@ class StepResult:
         return cls(step.id, step.description, status, tuple(redact_argv(step.argv)), reason=reason)
 
 
+_BAR = re.compile(r"^\s*[━╸╺─]{3,}")  # pip's finished progress bars: noise in a failure report
+_ERROR = re.compile(r"^\s*(ERROR|error|×)\b")
+
+
+def _reason(r: proc.ProcResult, lines: Sequence[str]) -> str:
+    """One line: why the step did not succeed (the installer's last error line, if it printed one)."""
+    if r.error:
+        return r.error
+    if r.signal is not None:
+        return r.describe_failure()
+    error = next((x.strip() for x in reversed(lines) if _ERROR.match(x)), "")
+    reason = f"exit code {r.returncode}" + (f": {error}" if error else "")
+    return reason if len(reason) <= 300 else reason[:299] + "…"
+
+
 def _result_of(step: Step, r: proc.ProcResult) -> StepResult:
     lines = [
-        redact_url_credentials(x) for x in r.stdout.splitlines() if x.strip() and not _RAW.match(x)
+        redact_url_credentials(x)
+        for x in r.stdout.splitlines()
+        if x.strip() and not _RAW.match(x) and not _BAR.match(x)
     ]
     status = "ok" if r.ok else "interrupted" if r.interrupted else "failed"
     return StepResult(
@@ -174,7 +191,7 @@ def _result_of(step: Step, r: proc.ProcResult) -> StepResult:
         tuple(redact_argv(step.argv)),
         r.returncode,
         r.duration_s,
-        "" if r.ok else redact_url_credentials(r.describe_failure()),
+        "" if r.ok else _reason(r, lines),
         tuple(lines[-_TAIL_LINES:]),
     )
 
@@ -336,14 +353,12 @@ class View:
         self._current = None
         if current is None:
             return
-        mark = {"ok": "✓", "skipped": "·"}.get(result.status, "✗")
-        what = {
-            "ok": f"done in {result.duration_s:.1f} s",
-            "skipped": f"skipped: {result.reason}",
-        }.get(result.status, f"{result.status}: {result.reason}")
-        style = {"ok": "green", "skipped": "dim"}.get(result.status, "red")
+        ok = result.status == "ok"
+        how = f"exit code {result.returncode}" if result.returncode is not None else result.reason
+        what = f"done in {result.duration_s:.1f} s" if ok else f"{result.status} ({how})"
         self.say(
-            f"{mark} [{current.index}/{current.total}] {current.description}: {what}", style=style
+            f"{'✓' if ok else '✗'} [{current.index}/{current.total}] {current.description}: {what}",
+            style="green" if ok else "red",
         )
 
     def close(self) -> None:
