@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from packaging.version import InvalidVersion, Version
 
 from torchsetup import __version__, net, proc
-from torchsetup.environment import TargetPython
+from torchsetup.environment import TargetPython, TorchBuild
 from torchsetup.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -304,7 +304,7 @@ class View:
     def __init__(self, console: Console, *, verbose: bool) -> None:
         self.console = console
         self.verbose = verbose
-        self.live = console.is_terminal and not console.is_dumb_terminal
+        self.interactive = console.is_terminal and not console.is_dumb_terminal
         self._current: Optional[_Current] = None
         self._live: Any = None
         self._spinner: Any = None
@@ -314,7 +314,7 @@ class View:
 
     def step_started(self, index: int, total: int, step: Step) -> None:
         self._current = _Current(index, total, step.description, time.monotonic())
-        if not self.live:
+        if not self.interactive:
             self.say(f"[{index}/{total}] {step.description} ...")
             return
         from rich.live import Live
@@ -737,8 +737,8 @@ def import_check(plan: Plan, runner: Runner, env: Mapping[str, str]) -> Verify:
     """The interim quick verify: import torch in the target and compare version and variant.
     (``torchsetup.verify.run_verify`` replaces it once merged.)"""
     script = (
-        "import json, torch; print(json.dumps({'version': torch.__version__, "
-        "'cuda': torch.version.cuda, 'hip': getattr(torch.version, 'hip', None)}))"
+        "import json, torch; v = torch.version; print(json.dumps({'version': torch.__version__, "
+        "'cuda': v.cuda, 'hip': getattr(v, 'hip', None), 'xpu': getattr(v, 'xpu', None)}))"
     )
 
     def verify(python: str) -> tuple[bool, str]:
@@ -747,22 +747,13 @@ def import_check(plan: Plan, runner: Runner, env: Mapping[str, str]) -> Verify:
             return False, f"import torch failed: {r.describe_failure()}"
         try:
             info = json.loads(r.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            build = TorchBuild(info["version"], info.get("cuda"), info.get("hip"), info.get("xpu"))
+        except (ValueError, IndexError, KeyError, TypeError):
             return False, f"unreadable answer from the target: {r.stdout.strip()[-200:]!r}"
-        variant = (
-            ("cu" + info["cuda"].replace(".", ""))
-            if info.get("cuda")
-            else "rocm"
-            if info.get("hip")
-            else "cpu"
-        )
-        wanted = "rocm" if plan.variant.startswith("rocm") else plan.variant
-        if not _same_version(plan.torch, info["version"]) or not variant.startswith(wanted[:4]):
-            return (
-                False,
-                f"import torch gives {info['version']} ({variant}), the plan is {plan.torch} ({plan.variant})",
-            )
-        return True, f"import torch gives {info['version']}"
+        if not _same_version(plan.torch, build.version) or build.variant != plan.variant:
+            got = f"{build.version} ({build.variant})"
+            return False, f"import torch gives {got}, the plan is {plan.torch} ({plan.variant})"
+        return True, f"import torch gives {build.version}"
 
     return verify
 
@@ -927,7 +918,7 @@ def _pip_env(state: TargetState, view: View) -> Callable[[Step], Mapping[str, st
 
     def additions(step: Step) -> Mapping[str, str]:
         if (
-            view.live
+            view.interactive
             and raw_ok
             and pip_subcommand(step.argv) is not None
             and Path(step.argv[0]).stem != "uv"

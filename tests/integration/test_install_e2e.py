@@ -9,6 +9,7 @@ The plans are the ones the resolver makes for
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from tests.helpers.venvs import isolated_pip_env
 from tests.helpers.wheelhouse import cached_wheelhouse
 from torchsetup.execute import InstallResult, run_install
 from torchsetup.target import venv_python
-from torchsetup.venvs import InstallTarget
+from torchsetup.venvs import InstallTarget, find_uv
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +111,29 @@ def test_install_into_new_venv_then_the_same_again_changes_nothing(
     assert [s.status for s in second.steps] == ["skipped"]
     assert "already satisfied" in second.log_path.read_text()
     assert second.restore_file is None and second.verify_ok is True
+
+    # The first run's restore file takes the new venv back to what it held when created.
+    assert first.restore_file is not None
+    recorded = json.loads(first.restore_file.read_text())
+    assert recorded["created_venv"] is True
+    restored = restore_cli(first.restore_file, env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert installed(venv, env) == {(p["name"], p["version"]) for p in recorded["packages"]}
+
+
+def installed(venv: Path, env: dict[str, str]) -> set[tuple[str, str]]:
+    """(canonical name, version) of every distribution in ``venv`` (with or without pip in it)."""
+    uv = find_uv(env)
+    assert uv is not None
+    out = subprocess.run(
+        [uv, "pip", "list", "--python", str(venv_python(venv)), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return {(d["name"].lower().replace("_", "-"), d["version"]) for d in json.loads(out.stdout)}
 
 
 def test_install_into_an_existing_env_replaces_conflicts_and_restore_puts_it_back(

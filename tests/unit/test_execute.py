@@ -388,6 +388,15 @@ def test_cpu_torch_replaced_when_cuda_planned(py: str, env: dict[str, str]) -> N
     assert "cpu build, the plan installs cu128" in result.steps[0].description
 
 
+def test_verify_checks_the_variant_too(py: str, env: dict[str, str]) -> None:
+    runner = runner_for(py, verify_version="2.13.0+cu126", cuda="12.6")
+    plan = pip_plan(py, variant="cu128", index="https://download.example.org/whl/cu128")
+    wheel = "torch-2.13.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"
+    result, out = install(plan, runner, env, index={"torch": [(wheel, 1)]})
+    assert result.exit_code == EXIT_PROBLEMS
+    assert "import torch gives 2.13.0+cu126 (cu126), the plan is 2.13.0 (cu128)" in out
+
+
 def test_verify_mismatch_exit_1(py: str, env: dict[str, str]) -> None:
     runner = runner_for(py, verify_version="2.12.0+cpu")
     result, out = install(pip_plan(py), runner, env)
@@ -725,3 +734,39 @@ def test_result_json_contract(py: str, env: dict[str, str]) -> None:
 def test_the_executor_never_imports_torch(py: str, env: dict[str, str]) -> None:
     install(pip_plan(py), runner_for(py), env)
     assert "torch" not in sys.modules
+
+
+def test_live_view_shows_step_last_line_and_download_progress() -> None:
+    from torchsetup.execute import View
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True, color_system=None)
+    view = View(console, verbose=False)
+    assert view.interactive
+    view.step_started(2, 3, Step("install", "Install torch 2.13.0 (cpu)", ("pip",)))
+    try:
+        view.output(
+            "Downloading https://h/files/torch-2.13.0%2Bcpu-cp311-cp311-linux_x86_64.whl (191.8 MB)"
+        )
+        view.output("Progress 95900000 of 191800000")
+        rendered = io.StringIO()
+        Console(file=rendered, width=120, color_system=None).print(view._render())
+    finally:
+        view.close()
+    text = rendered.getvalue()
+    assert "[2/3] Install torch 2.13.0 (cpu)" in text
+    assert "downloading torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl (191.8 MB)" in text
+    assert "95.9/191.8 MB" in text
+
+
+def test_parse_progress() -> None:
+    from torchsetup.execute import ProgressEvent, parse_progress
+
+    assert parse_progress("Progress 10 of 20") == ProgressEvent(done=10, total=20)
+    assert parse_progress("Downloading torch (182.9MiB)") == ProgressEvent(
+        label="torch", size="182.9MiB"
+    )
+    assert parse_progress(
+        "  Downloading https://h/f/six-1.17.0-py2.py3-none-any.whl.metadata (1.7 kB)"
+    ) == ProgressEvent(label="six-1.17.0-py2.py3-none-any.whl.metadata", size="1.7 kB")
+    assert parse_progress("Collecting torch") is None
