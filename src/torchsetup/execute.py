@@ -28,6 +28,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -849,6 +850,11 @@ class _Session:
             outcome = self.result(
                 "interrupted", EXIT_INTERRUPTED, "interrupted: nothing more was run"
             )
+        except Exception:  # a bug: keep its traceback in the log, say where the log is, re-raise
+            self.log.write("== internal error\n" + traceback.format_exc())
+            self.log.close()
+            self.view.say(f"log: {self.log.path}")
+            raise
         finally:
             self.view.close()
         self.log.write(

@@ -770,3 +770,24 @@ def test_parse_progress() -> None:
         "  Downloading https://h/f/six-1.17.0-py2.py3-none-any.whl.metadata (1.7 kB)"
     ) == ProgressEvent(label="six-1.17.0-py2.py3-none-any.whl.metadata", size="1.7 kB")
     assert parse_progress("Collecting torch") is None
+
+
+def test_an_internal_error_still_names_the_log(py: str, env: dict[str, str]) -> None:
+    class Broken(RecordingRunner):
+        def stream(self, *a: Any, **k: Any) -> Any:
+            raise RuntimeError("bug")
+
+    out = io.StringIO()
+    with pytest.raises(RuntimeError):
+        run_install(
+            pip_plan(py),
+            target=InstallTarget(python=py),
+            yes=True,
+            console=Console(file=out, width=300),
+            runner=Broken().on(PROBE, output=probe_output(py)),
+            environ=env,
+            get=fake_index({"torch": [(WHEEL, 1)]}),
+            free_disk=lambda _: 10**12,
+        )
+    log = Path(out.getvalue().split("log: ")[1].strip())
+    assert "RuntimeError: bug" in log.read_text()
