@@ -59,6 +59,7 @@ from torchsetup.preflight import (
     option_value,
     probe_target,
     run_preflight,
+    version_matches,
 )
 from torchsetup.redact import redact_argv, redact_url_credentials
 from torchsetup.restore import (
@@ -527,14 +528,6 @@ def _public(version: str) -> str:
     return version.partition("+")[0]
 
 
-def _same_version(planned: str, installed: str) -> bool:
-    try:
-        want, have = Version(planned), Version(installed)
-    except InvalidVersion:
-        return planned == installed
-    return have == want if want.local else Version(have.public) == want
-
-
 def _installed_variant(name: str, py: TargetPython) -> Optional[str]:
     """cpu / cu128 / rocm6.2 of an installed torch-family package; None when it does not say."""
     if name == "torch" and py.torch is not None:
@@ -637,7 +630,7 @@ def already_satisfied(plan: Plan, installed: TargetPython) -> bool:
     the plan would have to replace."""
     for name, version in plan.packages():
         dist = installed.dist(name)
-        if dist is None or not _same_version(version, dist.version):
+        if dist is None or not version_matches(version, dist.version):
             return False
         variant = _installed_variant(name, installed)
         if variant is not None and variant != plan.variant:
@@ -751,7 +744,7 @@ def import_check(plan: Plan, runner: Runner, env: Mapping[str, str]) -> Verify:
             build = TorchBuild(info["version"], info.get("cuda"), info.get("hip"), info.get("xpu"))
         except (ValueError, IndexError, KeyError, TypeError):
             return False, f"unreadable answer from the target: {r.stdout.strip()[-200:]!r}"
-        if not _same_version(plan.torch, build.version) or build.variant != plan.variant:
+        if not version_matches(plan.torch, build.version) or build.variant != plan.variant:
             got = f"{build.version} ({build.variant})"
             return False, f"import torch gives {got}, the plan is {plan.torch} ({plan.variant})"
         return True, f"import torch gives {build.version}"

@@ -376,16 +376,14 @@ class DistCheck:
     problem: str = ""  # why there is none (empty when ``file`` is set)
 
 
-def _public(version: str) -> str:
-    return version.partition("+")[0]
-
-
-def _version_matches(planned: str, offered: Version) -> bool:
+def version_matches(planned: str, offered: str | Version) -> bool:
+    """Does ``offered`` satisfy ``==planned``? 2.13.0 matches 2.13.0+cpu; 2.13.0+cpu only itself."""
     try:
         want = Version(planned)
+        have = offered if isinstance(offered, Version) else Version(offered)
     except InvalidVersion:
-        return False
-    return offered == want if want.local else Version(offered.public) == want
+        return planned == str(offered)
+    return have == want if want.local else Version(have.public) == want
 
 
 def _python_ok(requires: Optional[str], python_version: str) -> bool:
@@ -424,7 +422,7 @@ def match_distribution(
             wheels.append((f, wversion, wtags))
     if not wheels:
         return DistCheck(name, version, problem=f"{where} has no {name} at all")
-    same = [(f, v, t) for f, v, t in wheels if _version_matches(version, v)]
+    same = [(f, v, t) for f, v, t in wheels if version_matches(version, v)]
     if not same:
         offered = sorted({Version(v.public) for _, v, _ in wheels}, reverse=True)
         shown = ", ".join(str(v) for v in offered[:8]) + (", …" if len(offered) > 8 else "")
