@@ -668,10 +668,6 @@ class PreflightReport:
     notes: tuple[str, ...] = ()  # checks that could not run, and why
     problems: tuple[str, ...] = field(default=())
 
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise Refused(self.problems)
-
 
 class Refused(UsageError):
     """A preflight refusal (exit 2): every reason, and nothing has been changed."""
