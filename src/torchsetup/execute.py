@@ -343,7 +343,9 @@ class View:
             current.download = f"downloading {event.label}" + (
                 f" ({event.size})" if event.size else ""
             )
-            current.done = current.total_bytes = None
+        elif line.strip():  # any other line: that download is over
+            current.download = ""
+        current.done = current.total_bytes = None
         if line.strip():
             current.last_line = redact_url_credentials(line.strip())
         if self.verbose:

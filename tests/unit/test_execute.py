@@ -757,6 +757,14 @@ def test_live_view_shows_step_last_line_and_download_progress() -> None:
     assert "[2/3] Install torch 2.13.0 (cpu)" in text
     assert "downloading torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl (191.8 MB)" in text
     assert "95.9/191.8 MB" in text
+    view.step_started(2, 3, Step("install", "Install torch 2.13.0 (cpu)", ("pip",)))
+    view.output("Downloading torch (182.9MiB)")
+    view.output("Installing collected packages: torch")
+    rendered = io.StringIO()
+    Console(file=rendered, width=120, color_system=None).print(view._render())
+    view.close()
+    assert "Installing collected packages: torch" in rendered.getvalue()
+    assert "downloading" not in rendered.getvalue()
 
 
 def test_parse_progress() -> None:
