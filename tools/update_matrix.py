@@ -126,14 +126,17 @@ def observe(names: Iterable[str]) -> dict[str, Observed]:
     return out
 
 
-def fetch_variant(index: str, variant: str, sess: Any) -> Optional[dict[str, Observed]]:
+def fetch_variant(index: str, variant: str) -> Optional[dict[str, Observed]]:
     url = urljoin(index.rstrip("/") + "/", f"{variant}/torch/")
     try:
-        response = net.get(url, headers={"Accept": ACCEPT}, sess=sess)
-    except OSError as exc:  # requests errors are OSErrors: a missing index is reported, not fatal
-        print(f"  {variant}: cannot read {url} ({type(exc).__name__}: {exc})")
+        response = net.get(url, timeout=30.0, accept=ACCEPT)
+    except net.NetError as exc:  # a missing index is reported, not fatal
+        print(f"  {variant}: cannot read {url} ({exc})")
         return None
-    return observe(file_names(response.headers.get("Content-Type", ""), response.text))
+    if not response.ok:
+        print(f"  {variant}: cannot read {url} (HTTP {response.status})")
+        return None
+    return observe(file_names(response.headers.get("content-type", ""), response.text))
 
 
 def compare(matrix: Matrix, variant: str, seen: Mapping[str, Observed]) -> list[str]:
@@ -191,11 +194,10 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     matrix = matrix_from_dict(json.loads(args.matrix.read_text(encoding="utf-8")))
     variants = args.variant or list(matrix.variant_names)
-    sess = net.session()
     results: dict[str, dict[str, Observed]] = {}
     differences = 0
     for variant in variants:
-        seen = fetch_variant(args.index, variant, sess)
+        seen = fetch_variant(args.index, variant)
         if seen is None:
             continue
         results[variant] = seen

@@ -1,53 +1,80 @@
-"""The one door for HTTP: a requests session with a User-Agent and timeouts on every call.
+"""The one door for HTTP.
 
-Nothing in torchsetup's default paths touches the network; this is for index queries
-(``tools/update_matrix.py`` today). Unit tests make sockets fail, so a stray call is loud.
+``requests`` is imported on first use (``torchsetup --help`` never pays for it). One session per
+process; every request has a timeout; retries are off (a preflight that waits minutes for a dead
+index helps nobody: pip retries on its own later); errors come back as :class:`NetError` whose
+message never carries credentials from the URL.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import requests
+from torchsetup.redact import redact_url_credentials
 
-from torchsetup import __version__
-
-TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
-USER_AGENT = f"torchsetup/{__version__} (+https://github.com/torchsetup/torchsetup)"
+USER_AGENT = "torchsetup"
 
 
-def session() -> requests.Session:
-    s = requests.Session()
-    s.headers["User-Agent"] = USER_AGENT
-    return s
+class NetError(Exception):
+    """A request that got no HTTP answer (DNS, refused, timeout, TLS). The message is redacted."""
 
 
-def get(
-    url: str,
-    *,
-    headers: Optional[Mapping[str, str]] = None,
-    sess: Optional[requests.Session] = None,
-) -> requests.Response:
-    """GET ``url`` with the default timeouts; raises requests.HTTPError for 4xx/5xx."""
-    response = (sess or session()).get(url, headers=dict(headers or {}), timeout=TIMEOUT)
-    response.raise_for_status()
-    return response
+@dataclass(frozen=True)
+class Response:
+    url: str  # the final URL, redacted
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
 
-def get_text(
-    url: str,
-    *,
-    headers: Optional[Mapping[str, str]] = None,
-    sess: Optional[requests.Session] = None,
-) -> str:
-    return get(url, headers=headers, sess=sess).text
+@functools.lru_cache(maxsize=1)
+def _session() -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
 
 
-def get_json(
-    url: str,
-    *,
-    headers: Optional[Mapping[str, str]] = None,
-    sess: Optional[requests.Session] = None,
-) -> Any:
-    return get(url, headers={"Accept": "application/json", **(headers or {})}, sess=sess).json()
+def request(method: str, url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
+    """One HTTP request; non-2xx answers are returned, not raised."""
+    import requests
+
+    headers = {"Accept": accept} if accept else {}
+    try:
+        r = _session().request(method, url, headers=headers, timeout=timeout, allow_redirects=True)
+    except requests.RequestException as exc:
+        raise NetError(redact_url_credentials(f"{type(exc).__name__}: {exc}")) from None
+    return Response(
+        url=redact_url_credentials(r.url),
+        status=r.status_code,
+        headers={k.lower(): v for k, v in r.headers.items()},
+        content=r.content if method != "HEAD" else b"",
+    )
+
+
+def get(url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
+    return request("GET", url, timeout=timeout, accept=accept)
+
+
+def head(url: str, *, timeout: float) -> Response:
+    return request("HEAD", url, timeout=timeout)

@@ -11,13 +11,14 @@ stand-in ``nvidia-smi`` that forks a ``sleep`` cannot hold torchsetup past its t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -251,41 +252,74 @@ def stream(
                 except Exception:  # noqa: BLE001 - a display error must not kill the install
                     pass
         finally:
-            proc.stdout.close()
+            proc.stdout.close()  # else the pipe leaks (ResourceWarning) once the child is done
             reader_done.set()
 
     reader = threading.Thread(target=_reader, name="torchsetup-stream", daemon=True)
     reader.start()
     deadline = None if timeout is None else started + timeout
-    try:
-        while True:
-            try:
-                rc = proc.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                if deadline is not None and time.perf_counter() > deadline:
-                    _kill_tree(proc)
-                    proc.wait()
-                    reader_done.wait(2)
-                    return _finish(
-                        args,
-                        None,
-                        "\n".join(tail),
-                        "",
-                        started,
-                        timed_out=True,
-                        timeout=timeout or 0.0,
-                    )
-    except KeyboardInterrupt:
-        _interrupt_tree(proc)
-        reader_done.wait(2)
-        return _finish(args, proc.returncode, "\n".join(tail), "", started, interrupted=True)
+    with _counting_sigint() as sigint:
+        try:
+            while True:
+                if sigint.n:
+                    raise KeyboardInterrupt
+                try:
+                    rc = proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if deadline is not None and time.perf_counter() > deadline:
+                        _kill_tree(proc)
+                        proc.wait()
+                        reader_done.wait(2)
+                        return _finish(
+                            args,
+                            None,
+                            "\n".join(tail),
+                            "",
+                            started,
+                            timed_out=True,
+                            timeout=timeout or 0.0,
+                        )
+        except KeyboardInterrupt:
+            _interrupt_tree(proc, sigint)
+            reader_done.wait(2)
+            return _finish(args, proc.returncode, "\n".join(tail), "", started, interrupted=True)
     reader_done.wait(5)
     return _finish(args, rc, "\n".join(tail), "", started)
 
 
-def _interrupt_tree(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """Ask the child tree to stop (SIGINT), then kill it if it does not within ``grace``."""
+class _SigintCount:
+    n = 0
+
+
+@contextlib.contextmanager
+def _counting_sigint() -> Iterator[_SigintCount]:
+    """While active in the main thread, SIGINT is counted instead of raising KeyboardInterrupt.
+
+    A KeyboardInterrupt raised inside ``Popen.wait`` can leave Popen's internal waitpid lock
+    held (between its ``acquire`` and ``try``); every later ``wait()`` then blocks forever. So
+    :func:`stream` raises it itself, between waits, where nothing is held.
+    """
+    count = _SigintCount()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        current = signal.getsignal(signal.SIGINT)
+        if current not in (signal.SIG_IGN, None):
+
+            def handler(signum: int, frame: object) -> None:
+                count.n += 1
+
+            previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield count
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_tree(proc: subprocess.Popen[str], sigint: _SigintCount, grace: float = 5.0) -> None:
+    """Ask the child tree to stop (SIGINT), then kill it if it does not within ``grace`` or on a
+    second Ctrl-C."""
     if _POSIX:
         try:
             os.killpg(proc.pid, signal.SIGINT)
@@ -293,14 +327,14 @@ def _interrupt_tree(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
             pass
     else:  # pragma: no cover - Windows
         proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        proc.wait()
-    except KeyboardInterrupt:  # a second Ctrl-C: stop at once
-        _kill_tree(proc)
-        proc.wait()
+    end = time.perf_counter() + grace
+    first = sigint.n
+    while proc.poll() is None:
+        if sigint.n > first or time.perf_counter() > end:
+            _kill_tree(proc)
+            proc.wait()
+            return
+        time.sleep(0.05)
 
 
 def python_argv(python: str, *args: str) -> list[str]:

@@ -1,0 +1,166 @@
+"""Install torch 2.13.0 (CPU) three ways from the same local index, side by side.
+
+1. plain pip:             python -m pip install torch==2.13.0 --index-url URL
+2. torchsetup, pip method: run_install(plan) with the resolver's pip plan (same argv as 1)
+3. torchsetup, uv method:  run_install(plan) with uv pip install --python PY ... (same index)
+
+Every run installs into a fresh venv made beforehand with ``python3.11 -m venv`` (not timed),
+from a PEP 503/691 index on 127.0.0.1 in this process (tests/helpers/index.py) serving the real
+wheels (tests/helpers/wheelhouse.py). Caches are off for all three (PIP_NO_CACHE_DIR=1,
+UV_NO_CACHE=1): every run downloads everything. Each run is a separate process, timed from
+start to exit: for torchsetup that includes its start-up, the target probe, the index preflight,
+the restore file and the log; the verify is off for the timing (``no_verify``) and timed once
+separately. The order of the three rotates in every repetition. Pip's configuration on this
+machine is isolated away (PIP_CONFIG_FILE=/dev/null, no PIP_* variables), as for a real user.
+
+    python benchmarks/bench_install.py [--reps 5]
+
+Prints a markdown table (medians) and the per-run times. Besides wall time it reports the CPU
+time (user+sys) of each run's process tree, which other work on a shared machine disturbs less,
+and torchsetup's own time: a run's wall time minus its install step's duration (from its log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.helpers.index import IndexServer
+from tests.helpers.install_driver import cpu_plan
+from tests.helpers.venvs import TORCH_PYTHON, create_venv, isolated_pip_env
+from tests.helpers.wheelhouse import cached_wheelhouse
+
+VARIANTS = ("plain pip", "torchsetup (pip)", "torchsetup (uv)")
+
+
+def _argv(variant: str, venv: Path, index_url: str) -> list[str]:
+    if variant == "plain pip":
+        return list(cpu_plan(venv, index_url).steps[0].argv)
+    method = "uv" if variant.endswith("(uv)") else "pip"
+    config = json.dumps(
+        {"venv": str(venv), "index_url": index_url, "method": method, "no_verify": True}
+    )
+    return [sys.executable, "-m", "tests.helpers.install_driver", config]
+
+
+@dataclass
+class Run:
+    wall: float  # seconds, start to exit
+    cpu: float  # user + sys seconds of the process and its children
+    own: Optional[float] = None  # torchsetup only: wall minus the install step's own duration
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"failed ({done.returncode}): {' '.join(argv)}\n{done.stdout}\n{done.stderr}"
+        )
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _install_step_seconds(logs: Path) -> float:
+    """The install step's duration, from the newest torchsetup log."""
+    log = max(logs.glob("install-*.log"), key=lambda p: p.stat().st_mtime)
+    m = re.search(
+        r"^== \[\d+/\d+\] install: ok \(exit code 0, ([\d.]+) s\)$", log.read_text(), re.MULTILINE
+    )
+    if m is None:
+        raise SystemExit(f"no install step in {log}")
+    return float(m.group(1))
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-install-"))
+    env = isolated_pip_env(
+        TORCHSETUP_CACHE_DIR=str(work / "cache"), PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1"
+    )
+    runs: dict[str, list[Run]] = {v: [] for v in VARIANTS}
+    verify = None
+    try:
+        with IndexServer(cached_wheelhouse()) as index:
+            for rep in range(args.reps):
+                order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
+                for variant in order:
+                    venv = work / f"venv-{rep}-{VARIANTS.index(variant)}"
+                    python = create_venv(venv, shutil.which(TORCH_PYTHON))
+                    wall, cpu = _timed(_argv(variant, venv, index.url), env)
+                    own = (
+                        None
+                        if variant == "plain pip"
+                        else wall - _install_step_seconds(work / "cache" / "logs")
+                    )
+                    runs[variant].append(Run(wall, cpu, own))
+                    print(
+                        f"rep {rep + 1} {variant}: {wall:.1f} s wall, {cpu:.1f} s cpu",
+                        file=sys.stderr,
+                    )
+                    if verify is None:
+                        verify = _timed([str(python), "-I", "-c", "import torch"], env)[0]
+                    shutil.rmtree(venv)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _report(runs, args.reps, verify or 0.0)
+
+
+def _report(runs: dict[str, list[Run]], reps: int, verify: float) -> None:
+    base = _median([r.wall for r in runs["plain pip"]])
+    base_cpu = _median([r.cpu for r in runs["plain pip"]])
+    print(
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{reps} repetitions, medians.\n"
+    )
+    print(
+        "| variant | wall (s) | vs plain pip | CPU user+sys (s) | torchsetup's own time (s) | wall per run (s) |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
+    for variant in VARIANTS:
+        wall = _median([r.wall for r in runs[variant]])
+        cpu = _median([r.cpu for r in runs[variant]])
+        owns = [r.own for r in runs[variant] if r.own is not None]
+        own = f"{_median(owns):.2f}" if owns else "—"
+        each = ", ".join(f"{r.wall:.1f}" for r in runs[variant])
+        print(f"| {variant} | {wall:.1f} | {wall / base:.2f}x | {cpu:.1f} | {own} | {each} |")
+    ts_pip = runs["torchsetup (pip)"]
+    print(
+        f"\ntorchsetup (pip) vs plain pip: wall {_median([r.wall for r in ts_pip]) / base - 1:+.1%}, "
+        f"CPU {_median([r.cpu for r in ts_pip]) / base_cpu - 1:+.1%} (target: at most +10%)"
+    )
+    print(
+        f"torchsetup (uv) speed-up over plain pip: {base / _median([r.wall for r in runs['torchsetup (uv)']]):.1f}x "
+        "(target: at least 2x)"
+    )
+    print(f"quick verify (import torch in the target), timed once: {verify:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""``torchsetup restore FILE``: put back the packages an install's restore file recorded."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--index-url",
+    metavar="URL",
+    help="Reinstall from this index (default: the one the install used).",
+)
+@click.option(
+    "--find-links", metavar="DIR", help="Reinstall from this folder of wheels, with no index."
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every line the installer prints.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON at the end.")
+def restore(
+    *,
+    file: str,
+    index_url: Optional[str],
+    find_links: Optional[str],
+    yes: bool,
+    verbose: bool,
+    as_json: bool,
+) -> int:
+    """Uninstall what an install added and reinstall what it removed or changed.
+
+    FILE is the restore file an install wrote before changing the environment (its path is
+    printed when an install fails). Exit codes: 0 restored (or nothing to do), 1 not confirmed,
+    2 bad file or request, 3 a step failed, 130 interrupted.
+    """
+    from rich.console import Console
+
+    from torchsetup.execute import run_restore
+
+    console = Console(stderr=True, highlight=False) if as_json else None
+    result = run_restore(
+        file, yes=yes, verbose=verbose, index_url=index_url, find_links=find_links, console=console
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), default=str))
+    return result.exit_code

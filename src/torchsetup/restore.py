@@ -1,0 +1,242 @@
+"""Restore files: the package set of an environment before an install changed it, and the steps
+that put it back (``torchsetup restore FILE``).
+
+A restore file is JSON (``"format": "torchsetup-restore/1"``) under :func:`paths.restore_dir`:
+the interpreter, its prefix, the install method, the index (credentials redacted) or folder the
+install used, and every distribution with its exact version, installer and, where PEP 610 says
+so, the URL it came from. Putting it back is two steps: uninstall what is there now but was not
+then, and reinstall (``--no-deps``, exact pins) what was there then but is missing or different
+now. Packages conda installed are left to conda (the restore says which).
+
+Pure data and planning; :func:`torchsetup.execute.run_restore` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from torchsetup.environment import TargetPython, canonical_name
+from torchsetup.errors import UsageError
+from torchsetup.paths import restore_dir
+from torchsetup.plan import Step
+from torchsetup.preflight import Source, TargetState
+from torchsetup.redact import REDACTED, redact_url_credentials
+
+FORMAT = "torchsetup-restore/1"
+
+
+@dataclass(frozen=True)
+class RecordedPackage:
+    name: str  # canonical
+    version: str
+    installer: Optional[str] = None
+    url: Optional[str] = None  # PEP 610 origin (archive URL, vcs URL@commit, or a local dir)
+    editable: bool = False
+
+    def requirement(self) -> list[str]:
+        if self.editable and self.url:
+            return ["-e", self.url]
+        if self.url:
+            return [f"{self.name} @ {self.url}"]
+        return [f"{self.name}=={self.version}"]
+
+
+@dataclass(frozen=True)
+class RestoreRecord:
+    python: str
+    python_version: str
+    prefix: str
+    method: str  # the install's method: pip | uv | conda | source
+    index_url: Optional[str]  # the install's index, credentials redacted
+    find_links: Optional[str]
+    created: str  # ISO 8601, UTC
+    plan: str  # "torch 2.13.0 (cpu)"
+    created_venv: bool  # the install created this environment (removing it also undoes it)
+    packages: tuple[RecordedPackage, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, **asdict(self)}, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RestoreRecord:
+        data: dict[str, Any] = json.loads(text)
+        if data.pop("format", None) != FORMAT:
+            raise ValueError(f"not a {FORMAT} file")
+        packages = tuple(RecordedPackage(**p) for p in data.pop("packages"))
+        return cls(**data, packages=packages)
+
+
+def pep610_origin(direct_url: Optional[str]) -> tuple[Optional[str], bool]:
+    """(installable URL, editable) from a direct_url.json; (None, False) when there is none."""
+    if not direct_url:
+        return None, False
+    try:
+        data = json.loads(direct_url)
+    except ValueError:
+        return None, False
+    url = data.get("url")
+    if not isinstance(url, str):
+        return None, False
+    vcs = data.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = vcs.get("commit_id")
+        return f"{vcs.get('vcs', 'git')}+{url}" + (f"@{commit}" if commit else ""), False
+    dir_info = data.get("dir_info")
+    editable = isinstance(dir_info, dict) and bool(dir_info.get("editable"))
+    return url, editable
+
+
+def record_from_state(
+    state: TargetState, *, method: str, source: Source, plan: str, created_venv: bool
+) -> RestoreRecord:
+    py = state.python
+    packages = []
+    seen: set[str] = set()
+    for d in py.distributions:
+        if d.name in seen:  # a second copy further down sys.path is shadowed: not restorable
+            continue
+        seen.add(d.name)
+        url, editable = pep610_origin(state.origin(d.name))
+        packages.append(RecordedPackage(d.name, d.version, d.installer, url, editable))
+    return RestoreRecord(
+        python=py.executable,
+        python_version=py.version or "",
+        prefix=py.prefix or "",
+        method=method,
+        index_url=redact_url_credentials(source.index_url) if source.index_url else None,
+        find_links=source.find_links,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        plan=plan,
+        created_venv=created_venv,
+        packages=tuple(sorted(packages, key=lambda p: p.name)),
+    )
+
+
+def new_file(folder: Path, stem: str, suffix: str) -> Path:
+    """Create ``folder/stem-YYYYmmdd-HHMMSS[-n]suffix`` exclusively (never another run's file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        path = folder / (base + (f"-{n}" if n > 1 else "") + suffix)
+        try:
+            path.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"no free file name for {base}{suffix} in {folder}")
+
+
+def write_record(record: RestoreRecord, folder: Optional[Path] = None) -> Path:
+    env_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(record.prefix).name or "python")
+    path = new_file(folder or restore_dir(), f"restore-{env_name}", ".json")
+    path.write_text(record.to_json(), encoding="utf-8")
+    return path
+
+
+def load_record(path: str) -> RestoreRecord:
+    try:
+        return RestoreRecord.from_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read the restore file {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"{path} is not a torchsetup restore file ({exc})") from None
+
+
+# --- planning the restore --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreChanges:
+    remove: tuple[str, ...]  # installed now, absent then
+    reinstall: tuple[RecordedPackage, ...]  # absent or different now
+    conda_owned: tuple[str, ...]  # changed, but conda's to put back
+
+    @property
+    def empty(self) -> bool:
+        return not self.remove and not self.reinstall
+
+
+def restore_changes(record: RestoreRecord, current: TargetPython) -> RestoreChanges:
+    then = {p.name: p for p in record.packages}
+    now: dict[str, tuple[str, Optional[str]]] = {}
+    for d in current.distributions:
+        now.setdefault(canonical_name(d.name), (d.version, d.installer))
+    changed = {
+        n
+        for n in then.keys() | now.keys()
+        if n not in then or n not in now or now[n][0] != then[n].version
+    }
+    conda = {
+        n
+        for n in changed
+        if "conda" in ((then[n].installer if n in then else None), now[n][1] if n in now else None)
+    }
+    return RestoreChanges(
+        remove=tuple(sorted(n for n in changed - conda if n not in then)),
+        reinstall=tuple(then[n] for n in sorted(changed - conda) if n in then),
+        conda_owned=tuple(sorted(conda)),
+    )
+
+
+def restore_steps(
+    record: RestoreRecord, changes: RestoreChanges, *, uv: Optional[str], source: Source
+) -> list[Step]:
+    """Uninstall-then-reinstall steps; ``uv`` set means run them with ``uv pip``."""
+    py = record.python
+    prefix: Sequence[str] = (uv, "pip") if uv else (py, "-m", "pip")
+    target = ("--python", py) if uv else ()
+    steps = []
+    if changes.remove:
+        steps.append(
+            Step(
+                "restore-uninstall",
+                f"Uninstall what the install added: {', '.join(changes.remove)}",
+                (*prefix, "uninstall", *target, *(() if uv else ("-y",)), *changes.remove),
+            )
+        )
+    if changes.reinstall:
+        reqs = [arg for p in changes.reinstall for arg in p.requirement()]
+        steps.append(
+            Step(
+                "restore-install",
+                "Reinstall what was there before: "
+                + ", ".join(f"{p.name} {p.version}" for p in changes.reinstall),
+                (*prefix, "install", *target, "--no-deps", *reqs, *source_args(source)),
+            )
+        )
+    return steps
+
+
+def source_args(source: Source) -> tuple[str, ...]:
+    if source.find_links:
+        return ("--no-index", "--find-links", source.find_links)
+    if source.index_url:
+        return ("--index-url", source.index_url)
+    return ()
+
+
+def restore_source(
+    record: RestoreRecord,
+    *,
+    index_url: Optional[str],
+    find_links: Optional[str],
+    changes: RestoreChanges,
+) -> Source:
+    """The index the reinstall uses: the user's, else the one the install used."""
+    if find_links:
+        return Source(find_links=find_links, origin="--find-links")
+    if index_url:
+        return Source(index_url=index_url, origin="--index-url")
+    needs_index = any(p.url is None for p in changes.reinstall)
+    if record.index_url and REDACTED in record.index_url and needs_index:
+        raise UsageError(
+            f"the install used {record.index_url}, whose credentials are not kept in the restore file",
+            hint="pass the index again: torchsetup restore FILE --index-url URL",
+        )
+    return Source(index_url=record.index_url, find_links=record.find_links, origin="restore file")

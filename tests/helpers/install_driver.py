@@ -1,0 +1,124 @@
+"""Hand-built install plans, and a tiny driver that runs one through ``run_install``.
+
+The plans have exactly the shape the resolver produces for
+``torchsetup install --cpu --torch 2.13.0 --venv DIR --index-url URL [--method uv] --yes``.
+Until the install command is wired to the executor, tests that need a real process (SIGINT)
+run this module::
+
+    python -m tests.helpers.install_driver '{"venv": DIR, "index_url": URL, "method": "pip"}'
+
+It exits with the install's exit code. The environment it runs with is the test's (isolated
+from the machine's pip configuration).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Optional
+
+from tests.helpers.venvs import TORCH_PYTHON, create_venv
+from torchsetup.execute import run_install
+from torchsetup.plan import Plan, Step
+from torchsetup.target import venv_python
+from torchsetup.venvs import InstallTarget
+
+TORCH = "2.13.0"
+
+
+def cpu_plan(
+    venv: Path, index_url: str, *, method: str = "pip", extra: tuple[str, ...] = ()
+) -> Plan:
+    python = str(venv_python(venv.absolute()))
+    if method == "uv":
+        argv: tuple[str, ...] = (
+            "uv",
+            "pip",
+            "install",
+            "--python",
+            python,
+            f"torch=={TORCH}",
+            *extra,
+            "--index-url",
+            index_url,
+        )
+    else:
+        argv = (python, "-m", "pip", "install", f"torch=={TORCH}", *extra, "--index-url", index_url)
+    step = Step("install", f"Install torch {TORCH} (cpu)", argv, timeout_s=1800)
+    return Plan(
+        method=method,
+        torch=TORCH,
+        variant="cpu",
+        python=python,
+        index_url=index_url,
+        python_version="3.11",
+        steps=(step,),
+    )
+
+
+BEFORE = ("six==1.17.0", "torchtriton==0.0.1", "typing-extensions==4.9.0")
+
+
+def prepare_env(
+    folder: Path, index_url: str, env: Mapping[str, str], packages: tuple[str, ...] = BEFORE
+) -> Path:
+    """A Python 3.11 venv that already holds ``packages`` (from the test index)."""
+    python = create_venv(folder, TORCH_PYTHON)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *packages, "--index-url", index_url],
+        check=True,
+        env=dict(env),
+        timeout=300,
+    )
+    return python
+
+
+def pip_list(python: Path, env: Mapping[str, str]) -> list[dict[str, str]]:
+    out = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=120,
+    )
+    return sorted(json.loads(out.stdout), key=lambda d: d["name"].lower())
+
+
+def restore_cli(
+    restore_file: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``torchsetup restore FILE --yes ...`` as users run it (the real module, a real process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "torchsetup", "restore", str(restore_file), "--yes", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=600,
+    )
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    config = json.loads((argv or sys.argv[1:])[0])
+    venv = Path(config["venv"])
+    plan = cpu_plan(
+        venv,
+        config["index_url"],
+        method=config.get("method", "pip"),
+        extra=tuple(config.get("extra", ())),
+    )
+    result = run_install(
+        plan,
+        target=InstallTarget(venv=str(venv)),
+        yes=True,
+        no_verify=config.get("no_verify", False),
+    )
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

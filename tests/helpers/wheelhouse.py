@@ -1,0 +1,144 @@
+"""A folder of real wheels for install tests: torch 2.13.0+cpu (cp311) and its dependencies.
+
+Built once and cached under :func:`tests.helpers.venvs.cache_root`: the torch wheel comes from
+the local wheel folder (/opt/wheels, see README "Testing"), its dependencies from PyPI through
+``pip download`` (isolated from the global pip configuration). Two extra real wheels make
+"the environment had packages before" scenarios: ``six`` and an old ``typing-extensions``
+(torch needs a newer one, so an install upgrades it and a restore must downgrade it). A tiny
+``torchtriton`` wheel is generated here (the name of the Dec-2022 dependency-confusion package,
+failures.md #14) so that conflict uninstalls can be exercised for real. The pip and setuptools
+wheels a Python 3.11 venv starts with (ensurepip's) are added too, so that a restore can put a
+fresh venv back exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.helpers.venvs import (
+    TORCH_PYTHON,
+    TORCH_VERSION,
+    cache_root,
+    find_torch_wheel,
+    isolated_pip_env,
+)
+
+PYPI = "https://pypi.org/simple"
+EXTRA_REQUIREMENTS = ("six==1.17.0", "typing-extensions==4.9.0")
+OLD_TYPING_EXTENSIONS = "4.9.0"
+TORCH_DEPENDENCIES = (
+    "filelock",
+    "typing-extensions",
+    "setuptools",
+    "sympy",
+    "networkx",
+    "jinja2",
+    "fsspec",
+    "mpmath",
+    "markupsafe",
+)
+_VERSION = "v2"
+
+
+def make_wheel(folder: Path, name: str, version: str, *, module_text: str = "") -> Path:
+    """Write a minimal, valid, pure-Python wheel ``name-version-py3-none-any.whl``."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = {
+        f"{dist}/__init__.py": module_text or f"__version__ = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: torchsetup-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = (
+            base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        )
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    out = folder / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return out
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _pip_download(dest: Path, *requirements: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--dest",
+            str(dest),
+            "--index-url",
+            PYPI,
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            *requirements,
+        ],
+        check=True,
+        env=isolated_pip_env(),
+        timeout=1200,
+    )
+
+
+def _ensurepip_wheels() -> list[Path]:
+    out = subprocess.run(
+        [TORCH_PYTHON, "-c", "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return sorted((Path(out.stdout.strip()) / "_bundled").glob("*.whl"))
+
+
+def cached_wheelhouse() -> Path:
+    """The folder of wheels (built once). Raises RuntimeError when the torch wheel is missing."""
+    torch_wheel = find_torch_wheel()
+    if torch_wheel is None:
+        raise RuntimeError(
+            "the torch 2.13.0 CPU wheel is not on this machine (see tests/helpers/venvs.py)"
+        )
+    path = cache_root() / f"wheelhouse-torch-{TORCH_VERSION}-cp311-{_VERSION}"
+    ready = path / ".ready"
+    if ready.exists():
+        return path
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    _link_or_copy(torch_wheel, path / torch_wheel.name)
+    _pip_download(path, str(path / torch_wheel.name))
+    _pip_download(path, *EXTRA_REQUIREMENTS)
+    make_wheel(path, "torchtriton", "0.0.1")
+    for wheel in _ensurepip_wheels():
+        _link_or_copy(wheel, path / wheel.name)
+    ready.write_text("ok\n")
+    return path
+
+
+def torch_wheel_in(wheelhouse: Path) -> Path:
+    return next(wheelhouse.glob(f"torch-{TORCH_VERSION}+cpu-*.whl"))
+
+
+if __name__ == "__main__":
+    print(cached_wheelhouse())

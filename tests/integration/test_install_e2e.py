@@ -1,0 +1,162 @@
+"""End to end with real parts only: a PEP 503/691 index on 127.0.0.1 serving the real torch
+2.13.0 CPU wheel and its dependencies, real venvs, real pip and uv, a real import of torch.
+
+The plans are the ones the resolver makes for
+``torchsetup install --cpu --torch 2.13.0 --venv DIR --index-url http://127.0.0.1:PORT/simple --yes``
+(built by hand in tests/helpers/install_driver.py until the install command is wired).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.helpers.index import IndexServer
+from tests.helpers.install_driver import BEFORE, TORCH, cpu_plan, pip_list, prepare_env, restore_cli
+from tests.helpers.recording import SpyRunner
+from tests.helpers.venvs import isolated_pip_env
+from tests.helpers.wheelhouse import cached_wheelhouse
+from torchsetup.execute import InstallResult, run_install
+from torchsetup.target import venv_python
+from torchsetup.venvs import InstallTarget, find_uv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheelhouse() -> Path:
+    return cached_wheelhouse()
+
+
+@pytest.fixture
+def index(wheelhouse: Path) -> Iterator[IndexServer]:
+    with IndexServer(wheelhouse) as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """This process and its children isolated from the machine's pip configuration; no caches
+    (each run downloads from the test index, and nothing lands in the user's caches)."""
+    isolated = isolated_pip_env(
+        TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1"
+    )
+    for key in [k for k in os.environ if k.startswith("PIP_")]:
+        monkeypatch.delenv(key)
+    for key, value in isolated.items():
+        monkeypatch.setenv(key, value)
+    yield isolated
+    for big in tmp_path.glob("*env*"):  # a torch venv is ~750 MB: do not keep it around
+        shutil.rmtree(big, ignore_errors=True)
+
+
+def install(
+    venv: Path,
+    index: IndexServer,
+    env: dict[str, str],
+    *,
+    method: str = "pip",
+    runner: SpyRunner | None = None,
+) -> tuple[InstallResult, str]:
+    out = io.StringIO()
+    result = run_install(
+        cpu_plan(venv, index.url, method=method),
+        target=InstallTarget(venv=str(venv)),
+        yes=True,
+        console=Console(file=out, width=300),
+        runner=runner,
+        environ=env,
+    )
+    return result, out.getvalue()
+
+
+def torch_version(python: Path, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [str(python), "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("method", ["pip", "uv"])
+def test_install_into_new_venv_then_the_same_again_changes_nothing(
+    method: str, tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    venv = tmp_path / f"{method}-env"
+    first, out = install(venv, index, env, method=method)
+    assert first.exit_code == 0 and first.status == "installed", out
+    assert first.verify_ok is True and first.verify_message == f"import torch gives {TORCH}+cpu"
+    assert torch_version(venv_python(venv), env) == f"{TORCH}+cpu"
+    assert [s.id for s in first.steps] == ["create-venv", "install"]
+    assert any(p.endswith(".whl") and "torch-2.13.0" in p for p in index.downloads())
+
+    index.requests.clear()
+    spy = SpyRunner()
+    second, out = install(venv, index, env, method=method, runner=spy)
+    assert second.exit_code == 0 and second.status == "already-satisfied", out
+    assert not spy.ran_pip(), f"pip/uv ran the second time: {spy.argvs}"
+    assert index.requests == [], "the second run asked the index for something"
+    assert [s.status for s in second.steps] == ["skipped"]
+    assert "already satisfied" in second.log_path.read_text()
+    assert second.restore_file is None and second.verify_ok is True
+
+    # The first run's restore file takes the new venv back to what it held when created.
+    assert first.restore_file is not None
+    recorded = json.loads(first.restore_file.read_text())
+    assert recorded["created_venv"] is True
+    restored = restore_cli(first.restore_file, env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert installed(venv, env) == {(p["name"], p["version"]) for p in recorded["packages"]}
+
+
+def installed(venv: Path, env: dict[str, str]) -> set[tuple[str, str]]:
+    """(canonical name, version) of every distribution in ``venv`` (with or without pip in it)."""
+    uv = find_uv(env)
+    assert uv is not None
+    out = subprocess.run(
+        [uv, "pip", "list", "--python", str(venv_python(venv)), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return {(d["name"].lower().replace("_", "-"), d["version"]) for d in json.loads(out.stdout)}
+
+
+def test_install_into_an_existing_env_replaces_conflicts_and_restore_puts_it_back(
+    tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> None:
+    venv = tmp_path / "existing-env"
+    python = prepare_env(venv, index.url, env)
+    before = pip_list(python, env)
+    assert {"six", "torchtriton", "typing_extensions"} <= {d["name"] for d in before}
+
+    result, out = install(venv, index, env)
+    assert result.exit_code == 0, out
+    assert [s.id for s in result.steps] == ["uninstall-conflicts", "install"]
+    assert "torchtriton" in result.steps[0].description
+    after = {d["name"]: d["version"] for d in pip_list(python, env)}
+    assert (
+        after["torch"] == f"{TORCH}+cpu"
+        and "torchtriton" not in after
+        and after["typing_extensions"] != "4.9.0"
+    )
+    assert result.restore_file is not None
+
+    restored = restore_cli(result.restore_file, env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert pip_list(python, env) == before
+    assert set(BEFORE) <= {f"{d['name'].replace('_', '-')}=={d['version']}" for d in before}

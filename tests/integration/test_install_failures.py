@@ -1,0 +1,202 @@
+"""Installs that fail, for real: a corrupted wheel, an index that goes away mid-download, Ctrl-C
+mid-download, and an index without a wheel for this Python. Each starts from an environment that
+already held packages (six, torchtriton, an old typing-extensions); the install's conflict step
+removes torchtriton before the failing step, so there is something to put back, and
+``torchsetup restore FILE`` (the real module in a real process) must give back exactly the
+``pip list`` of before.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from rich.console import Console
+
+from tests.helpers.index import IndexServer
+from tests.helpers.install_driver import cpu_plan, pip_list, prepare_env, restore_cli
+from tests.helpers.venvs import isolated_pip_env
+from tests.helpers.wheelhouse import cached_wheelhouse
+from torchsetup.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE
+from torchsetup.execute import InstallResult, run_install
+from torchsetup.venvs import InstallTarget
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+MB = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def wheelhouse() -> Path:
+    return cached_wheelhouse()
+
+
+@pytest.fixture
+def index(wheelhouse: Path) -> Iterator[IndexServer]:
+    with IndexServer(wheelhouse) as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    isolated = isolated_pip_env(TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_CACHE_DIR="1")
+    for key in [k for k in os.environ if k.startswith("PIP_")]:
+        monkeypatch.delenv(key)
+    for key, value in isolated.items():
+        monkeypatch.setenv(key, value)
+    return isolated
+
+
+@pytest.fixture
+def existing(
+    tmp_path: Path, index: IndexServer, env: dict[str, str]
+) -> tuple[Path, list[dict[str, str]]]:
+    venv = tmp_path / "existing-env"
+    python = prepare_env(venv, index.url, env)
+    index.requests.clear()
+    return venv, pip_list(python, env)
+
+
+def install(venv: Path, index: IndexServer) -> tuple[InstallResult, str]:
+    out = io.StringIO()
+    result = run_install(
+        cpu_plan(venv, index.url),
+        target=InstallTarget(venv=str(venv)),
+        yes=True,
+        console=Console(file=out, width=300),
+    )
+    return result, out.getvalue()
+
+
+def names(python: Path, env: dict[str, str]) -> set[str]:
+    return {d["name"] for d in pip_list(python, env)}
+
+
+def assert_reported(result: InstallResult, out: str) -> None:
+    assert result.failed_step is not None and result.failed_step.id == "install"
+    assert "step 2/2 'install' (Install torch 2.13.0 (cpu))" in out
+    assert result.log_path.is_file() and f"log: {result.log_path}" in out
+    assert result.restore_file is not None and f"torchsetup restore {result.restore_file}" in out
+
+
+def test_corrupted_wheel_exit_3_and_restore(
+    index: IndexServer, env: dict[str, str], existing: tuple[Path, list[dict[str, str]]]
+) -> None:
+    venv, before = existing
+    index.corrupt("torch")
+    result, out = install(venv, index)
+    assert result.exit_code == EXIT_STEP_FAILED and result.status == "failed", out
+    assert_reported(result, out)
+    assert (
+        "DO NOT MATCH THE HASHES" in out
+        and "DO NOT MATCH THE HASHES" in result.log_path.read_text()
+    )
+    assert [s.status for s in result.steps] == ["ok", "failed"]
+    assert "torchtriton" not in names(venv / "bin" / "python", env)
+
+    restored = restore_cli(result.restore_file, env)  # type: ignore[arg-type]
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert pip_list(venv / "bin" / "python", env) == before
+
+
+def test_index_gone_mid_download_exit_3_and_restore_from_another_index(
+    wheelhouse: Path,
+    index: IndexServer,
+    env: dict[str, str],
+    existing: tuple[Path, list[dict[str, str]]],
+) -> None:
+    venv, before = existing
+    index.throttle("torch", 20 * MB)
+    index.stop_during("torch", 30 * MB)
+    result, out = install(venv, index)
+    assert index.stopped.is_set()
+    assert result.exit_code == EXIT_STEP_FAILED, out
+    assert_reported(result, out)
+
+    with IndexServer(wheelhouse) as again:
+        restored = restore_cli(result.restore_file, env, "--index-url", again.url)  # type: ignore[arg-type]
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert pip_list(venv / "bin" / "python", env) == before
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _using(folder: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if any(str(folder) in part for part in p.info["cmdline"] or ()):
+            found.append(p)
+    return _alive(found)
+
+
+def test_sigint_mid_download_exit_130_children_stopped_and_restore(
+    index: IndexServer, env: dict[str, str], existing: tuple[Path, list[dict[str, str]]]
+) -> None:
+    venv, before = existing
+    index.throttle("torch", 2 * MB)
+    config = json.dumps({"venv": str(venv), "index_url": index.url})
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.install_driver", config],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert index.wait_for_bytes("torch", 3 * MB, timeout=180), (
+            "the torch download never started"
+        )
+        children = psutil.Process(driver.pid).children(recursive=True)
+        assert any("pip" in " ".join(c.cmdline()) for c in children), [
+            c.cmdline() for c in children
+        ]
+        driver.send_signal(signal.SIGINT)
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.communicate()
+    assert driver.returncode == EXIT_INTERRUPTED, out
+    assert _alive(children) == [] and _using(venv) == [], "a child of the install survived Ctrl-C"
+    assert "interrupted during 'install'; its processes were stopped" in out
+    assert re.search(r"log: \S+\.log", out)
+    match = re.search(r"torchsetup restore (\S+\.json)", out)
+    assert match, out
+    assert index.bytes_sent("torch") < 150 * MB, "the download went on after Ctrl-C"
+
+    restored = restore_cli(Path(match.group(1)), env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert pip_list(venv / "bin" / "python", env) == before
+
+
+def test_index_without_a_wheel_for_this_python_refused_before_any_change(
+    index: IndexServer, env: dict[str, str], existing: tuple[Path, list[dict[str, str]]]
+) -> None:
+    venv, before = existing
+    index.list_only(
+        "torch", [f"torch-2.13.0+cpu-cp3{m}-cp3{m}-manylinux_2_28_x86_64.whl" for m in (10, 12)]
+    )
+    result, out = install(venv, index)
+    assert result.exit_code == EXIT_USAGE and result.status == "refused", out
+    assert "has torch 2.13.0 for cp310, cp312 on manylinux_2_28_x86_64; your Python is cp311" in out
+    assert result.restore_file is None and result.steps == ()
+    assert index.downloads() == [] and pip_list(venv / "bin" / "python", env) == before
