@@ -592,6 +592,43 @@ def _conflicts(plan: Plan, py: TargetPython) -> list[tuple[str, str]]:
     return out
 
 
+COMPANIONS = ("torchvision", "torchaudio")
+
+
+def missing_companions(plan: Plan, report: PreflightReport) -> list[str]:
+    """Default companions (not asked for with --with) that the index or folder does not carry."""
+    if plan.detail("companions") != "default":
+        return []
+    return [
+        c.name
+        for c in report.checks
+        if c.name in COMPANIONS and c.problem and c.problem.endswith(f"has no {c.name} at all")
+    ]
+
+
+def drop_companions(
+    plan: Plan, steps: Sequence[Step], names: Sequence[str]
+) -> tuple[Plan, list[Step]]:
+    """The plan and steps without ``names`` (pins like ``torchvision==0.28.0`` removed)."""
+    pins = tuple(f"{n}==" for n in names)
+
+    def without(st: Step) -> Step:
+        if not is_install(st):
+            return st
+        argv = tuple(a for a in st.argv if not a.startswith(pins))
+        words = [w for w in st.description.split(" ") if not w.startswith(pins)]
+        description = " ".join(words).replace(", from ", " from ").replace(",,", ",")
+        return dataclasses.replace(st, argv=argv, description=description)
+
+    new_plan = dataclasses.replace(
+        plan,
+        steps=tuple(without(st) for st in plan.steps),
+        torchvision=None if "torchvision" in names else plan.torchvision,
+        torchaudio=None if "torchaudio" in names else plan.torchaudio,
+    )
+    return new_plan, [without(st) for st in steps]
+
+
 def conflict_steps(plan: Plan, installed: TargetPython) -> list[Step]:
     """Explicit uninstall steps for what the plan must replace but the installer would keep.
 
@@ -956,7 +993,19 @@ class _Install:
         if resolved.exists and already_satisfied(plan, resolved.state.python):
             return self._satisfied(plan, plan_steps, resolved, verify)
         steps = self._steps(plan, plan_steps, resolved)
-        report = self._preflight(plan, steps, resolved)
+        report = self._preflight(plan, steps, resolved, final=False)
+        missing = missing_companions(plan, report)
+        if missing:
+            plan, steps = drop_companions(plan, steps, missing)
+            if resolved.exists and already_satisfied(plan, resolved.state.python):
+                kept = [st for st in plan.steps if st.id != CREATE_VENV]
+                return self._satisfied(plan, kept, resolved, verify)
+            report = self._preflight(plan, steps, resolved)
+            note = (
+                f"the index has no {' or '.join(missing)}: installing without "
+                f"(--with {','.join(missing)} makes it required)"
+            )
+            report = dataclasses.replace(report, notes=(*report.notes, note))
         show_plan(s.view, plan, steps, resolved, report)
         if not s.confirm(yes, "Install"):
             return s.result("declined", EXIT_PROBLEMS, "not confirmed: nothing was changed")
@@ -1003,8 +1052,10 @@ class _Install:
         ]
 
     def _preflight(
-        self, plan: Plan, steps: Sequence[Step], resolved: ResolvedTarget
+        self, plan: Plan, steps: Sequence[Step], resolved: ResolvedTarget, *, final: bool = True
     ) -> PreflightReport:
+        """Programs, index and disk checks; refused when something is missing (``final``) — or,
+        on the first pass, only when what is missing is more than a default companion."""
         deps = self.s.deps
         created = [resolved.create.argv[-1]] if resolved.create else []
         problems = check_programs(steps, deps.env, created=created)
@@ -1027,8 +1078,14 @@ class _Install:
             )
         for line in report.notes:
             self.s.log.write(f"preflight note: {line}")
-        if problems or report.problems:
-            raise Refused([*report.problems, *problems])
+        droppable = (
+            set()
+            if final
+            else {c.problem for c in report.checks if c.name in missing_companions(plan, report)}
+        )
+        blocking = [p for p in report.problems if p not in droppable]
+        if problems or blocking:
+            raise Refused([*blocking, *problems])
         return report
 
     def _probe_new_venv(self, plan: Plan, python: str) -> TargetState:

@@ -73,6 +73,20 @@ class Request:
     def variant_kind(self) -> Optional[str]:
         return variant_kind(self.variant) if self.variant else None
 
+    @property
+    def overrides_target(self) -> bool:
+        """True when a --target-* option plans for another machine than this one."""
+        return any(
+            value is not None
+            for value in (
+                self.target_platform,
+                self.target_python,
+                self.target_driver,
+                self.target_gpus,
+                self.target_glibc,
+            )
+        )
+
     def describe(self) -> str:
         """The request as flags: '--cuda 11.7 --torch 2.1 --method conda'."""
         parts = [self.variant_flag] if self.variant_flag else []

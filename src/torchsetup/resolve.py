@@ -715,7 +715,7 @@ def build_plan(target: Target, request: Request, matrix: Matrix, found: Search) 
         reasons=tuple(_reasons(target, request, chosen, packages, index_url)),
         rejected=found.rejected,
         warnings=tuple(dict.fromkeys(warnings)),
-        extra=_extra(target, chosen),
+        extra=_extra(target, chosen, request),
     )
 
 
@@ -727,8 +727,11 @@ def _packages(release: Release, request: Request) -> list[tuple[str, str]]:
     return out
 
 
-def _extra(target: Target, chosen: Verdict) -> tuple[tuple[str, str], ...]:
+def _extra(target: Target, chosen: Verdict, request: Request) -> tuple[tuple[str, str], ...]:
     extra = [("platform", target.platform)]
+    # "required": --with named the companions; "default": the executor may drop one that a
+    # custom index (--index-url/--find-links) does not carry, with a warning.
+    extra.append(("companions", "required" if request.companions_required else "default"))
     if chosen.wheel is not None and chosen.wheel.tag:
         extra.append(("wheel_tag", chosen.wheel.tag))
     if chosen.support:

@@ -799,3 +799,67 @@ def test_an_internal_error_still_names_the_log(py: str, env: dict[str, str]) -> 
         )
     log = Path(out.getvalue().split("log: ")[1].strip())
     assert "RuntimeError: bug" in log.read_text()
+
+
+def test_default_companion_missing_on_the_index_is_dropped_not_fatal() -> None:
+    from torchsetup.execute import drop_companions, missing_companions
+    from torchsetup.plan import Plan, Step
+    from torchsetup.preflight import DistCheck, PreflightReport
+
+    step = Step(
+        id="install",
+        description="Install torch==2.13.0, torchvision==0.28.0 from http://i/simple",
+        argv=(
+            "/v/bin/python",
+            "-m",
+            "pip",
+            "install",
+            "torch==2.13.0",
+            "torchvision==0.28.0",
+            "--index-url",
+            "http://i/simple",
+        ),
+    )
+    plan = Plan(
+        method="pip",
+        torch="2.13.0",
+        variant="cpu",
+        python="/v/bin/python",
+        torchvision="0.28.0",
+        steps=(step,),
+        extra=(("companions", "default"),),
+    )
+    report = PreflightReport(
+        checks=(
+            DistCheck("torch", "2.13.0"),
+            DistCheck(
+                "torchvision",
+                "0.28.0",
+                problem="the index http://i/simple has no torchvision at all",
+            ),
+        ),
+        problems=("the index http://i/simple has no torchvision at all",),
+    )
+    assert missing_companions(plan, report) == ["torchvision"]
+    new_plan, steps = drop_companions(plan, plan.steps, ["torchvision"])
+    assert new_plan.torchvision is None
+    assert steps[0].argv == (
+        "/v/bin/python",
+        "-m",
+        "pip",
+        "install",
+        "torch==2.13.0",
+        "--index-url",
+        "http://i/simple",
+    )
+    assert steps[0].description == "Install torch==2.13.0 from http://i/simple"
+    required = Plan(
+        method="pip",
+        torch="2.13.0",
+        variant="cpu",
+        python="/v/bin/python",
+        torchvision="0.28.0",
+        steps=(step,),
+        extra=(("companions", "required"),),
+    )
+    assert missing_companions(required, report) == []

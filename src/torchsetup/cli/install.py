@@ -12,16 +12,13 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError, UsageError
+from torchsetup.errors import EXIT_OK, ResolutionError, UsageError
 
 if TYPE_CHECKING:
     from torchsetup.environment import Environment
+    from torchsetup.plan import Plan
 
 EXPORT_FORMATS = ("sh", "requirements")  # torchsetup.exporters.EXPORTERS, without importing it
-EXECUTOR_MISSING = (
-    "torchsetup: the executor is not available yet: nothing was installed. Rerun with --dry-run to "
-    "plan only, or run the commands above yourself (--export sh writes them as a script)."
-)
 
 
 @click.command(
@@ -66,6 +63,18 @@ EXECUTOR_MISSING = (
     "--venv", metavar="DIR", help="Target virtual environment (created by the plan if missing)."
 )
 @click.option("--index-url", metavar="URL", help="A mirror or wheelhouse serving the chosen build.")
+@click.option(
+    "--find-links",
+    metavar="DIR",
+    help="Install from wheels in this folder, with no index and no network (--no-index).",
+)
+@click.option("--no-verify", is_flag=True, help="Skip the quick verify after installing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Install into a system or externally managed (PEP 668) Python anyway.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Stream every line the install steps print.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
@@ -106,6 +115,10 @@ def install(
     python: Optional[str],
     venv: Optional[str],
     index_url: Optional[str],
+    find_links: Optional[str],
+    no_verify: bool,
+    force: bool,
+    verbose: bool,
     dry_run: bool,
     as_json: bool,
     export: Optional[str],
@@ -117,13 +130,19 @@ def install(
     target_gpu: Optional[str],
     target_glibc: Optional[str],
 ) -> int:
-    """Pick the right PyTorch build for this machine (or --snapshot / --target-*), explain why.
+    """Pick the right PyTorch build for this machine (or --snapshot / --target-*), explain why,
+    install it into the target (after showing the plan and asking) and verify it.
 
     \b
       torchsetup install --dry-run                       best build for this machine
       torchsetup install --cuda 11.7 --dry-run           torch 2.0.1 + cu117
       torchsetup install --snapshot node.json --json     plan for another machine
       torchsetup install --dry-run --export sh > install.sh
+      torchsetup install --cpu --venv .venv --yes        create a venv, install, verify
+
+    Exit codes: 0 installed and verified; 1 verification failed; 2 refused (bad or
+    impossible request); 3 an install step failed (the log and a restore command are
+    printed); 130 interrupted.
     """
     from torchsetup.matrix import load_matrix
     from torchsetup.request import parse_request
@@ -162,21 +181,72 @@ def install(
         plan = resolve(env, request, load_matrix()).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
-    if as_json:
-        click.echo(json.dumps(plan.to_dict(), indent=2))
-    elif export is not None:
+    if export is not None:
         from torchsetup.exporters import EXPORTERS
 
         click.echo(EXPORTERS[export](plan), nl=False)
         return EXIT_OK
-    else:
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(plan.to_dict(), indent=2))
+        else:
+            from torchsetup.render_plan import render_plan
+
+            render_plan(plan, dry_run=True)
+        return EXIT_OK
+    if snapshot or request.overrides_target:
+        raise UsageError(
+            "a plan for another machine (--snapshot/--target-*) can be shown or exported, not run here",
+            hint="add --dry-run, or --export sh to get a script for that machine",
+        )
+    return _run(
+        plan,
+        python=python,
+        venv=venv,
+        force=force,
+        yes=yes,
+        verbose=verbose,
+        find_links=find_links,
+        no_verify=no_verify,
+        as_json=as_json,
+    )
+
+
+def _run(
+    plan: Plan,
+    *,
+    python: Optional[str],
+    venv: Optional[str],
+    force: bool,
+    yes: bool,
+    verbose: bool,
+    find_links: Optional[str],
+    no_verify: bool,
+    as_json: bool,
+) -> int:
+    """Show why, then hand the plan to the executor; its result decides the exit code."""
+    from rich.console import Console
+
+    from torchsetup.execute import run_install
+    from torchsetup.venvs import InstallTarget
+
+    console = Console(stderr=as_json, highlight=False)
+    if not as_json:
         from torchsetup.render_plan import render_plan
 
-        render_plan(plan, dry_run=dry_run)
-    if dry_run:
-        return EXIT_OK
-    click.echo(EXECUTOR_MISSING, err=True)
-    return EXIT_USAGE
+        render_plan(plan, console=console, dry_run=False)
+    result = run_install(
+        plan,
+        target=InstallTarget(python=python, venv=venv, force=force),
+        yes=yes,
+        verbose=verbose,
+        find_links=find_links,
+        no_verify=no_verify,
+        console=console,
+    )
+    if as_json:
+        click.echo(json.dumps({**plan.to_dict(), "result": result.to_dict()}, indent=2))
+    return result.exit_code
 
 
 def _refused(exc: ResolutionError, as_json: bool) -> int:
