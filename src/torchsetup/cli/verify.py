@@ -88,7 +88,7 @@ def verify(
     as_json: bool,
     junit_xml: Optional[Path],
     timeout_scale: float,
-) -> int:
+) -> None:
     """Prove that torch really works here: exit 0 only if every check passed.
 
     \b
@@ -119,7 +119,8 @@ def verify(
 
         write_junit(result, junit_xml)
     _show(result, as_json)
-    return result.exit_code
+    # ctx.exit, not a return value: the code must survive click's standalone mode too.
+    click.get_current_context().exit(result.exit_code)
 
 
 def _progress(

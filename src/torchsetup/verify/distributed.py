@@ -108,7 +108,8 @@ def aggregate(
     results: Sequence[CheckResult], proc: ProcResult, launch: Launch, tail: Sequence[str] = ()
 ) -> CheckResult:
     """One check from every rank's result and how the launcher ended."""
-    data: dict[str, object] = {"how": launch.how, "ranks": [dict(r.data) for r in results]}
+    ranks = sorted((dict(r.data) for r in results), key=lambda d: str(d.get("rank")))
+    data: dict[str, object] = {"how": launch.how, "ranks": ranks}
     if tail:
         data["output_tail"] = list(tail)
     failed = [r for r in results if r.status != PASS]
@@ -130,7 +131,7 @@ def aggregate(
         return CheckResult(
             NAME, FAIL, proc.duration_s, f"{launch.how}: {reported}; {why}", data=data
         )
-    first = results[0].data
+    first = ranks[0]
     detail = (
         f"{launch.how}, {first.get('backend')}: all_reduce sum = {first.get('expected')} "
         f"on every rank ({first.get('why')})"

@@ -254,16 +254,17 @@ def arch_supported(capability: tuple[int, int], arch_list: Sequence[str]) -> Opt
     PTX ``compute_XY`` is JIT-compiled for any capability >= X.Y.
     """
     major, minor = capability
+    runs = []
     for entry in arch_list:
         m = _CUDA_ARCH.fullmatch(entry)
         if m is None:
             continue
         kind, x, y, suffix = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
-        if kind == "compute" and (x, y) <= (major, minor):
-            return entry
-        if kind == "sm" and x == major and (y == minor if suffix == "a" else y <= minor):
-            return entry
-    return None
+        ptx_ok = kind == "compute" and (x, y) <= (major, minor)
+        sass_ok = kind == "sm" and x == major and (y == minor if suffix == "a" else y <= minor)
+        if ptx_ok or sass_ok:
+            runs.append((sass_ok, x, y, entry))
+    return max(runs)[3] if runs else None  # the nearest SASS, else the newest PTX
 
 
 def arch_checks(info: Optional[TorchInfo]) -> list[CheckResult]:

@@ -919,7 +919,7 @@ def worker_check(args):
         got = value.cpu().tolist()
     finally:
         dist.destroy_process_group()
-    expected = world * (world + 1) / 2.0
+    expected = world * (world + 1) // 2  # ranks send 1..world
     data = {
         "rank": rank,
         "world_size": world,
@@ -934,7 +934,7 @@ def worker_check(args):
         raise AssertionError(
             "rank %d: all_reduce(sum) gave %r, expected %r" % (rank, got, expected)
         )
-    return "rank %d/%d %s on %s: all_reduce sum = %g (%s)" % (
+    return "rank %d/%d %s on %s: all_reduce sum = %d (%s)" % (
         rank,
         world,
         backend,
