@@ -203,6 +203,7 @@ def stream(argv: Sequence[str], *, timeout: Optional[float], on_line: LineCallba
                 except Exception:  # noqa: BLE001 - a display error must not kill the install
                     pass
         finally:
+            proc.stdout.close()
             reader_done.set()
 
     reader = threading.Thread(target=_reader, name="torchsetup-stream", daemon=True)

@@ -415,6 +415,16 @@ def loaded_libraries(names):
     return found
 
 
+def cudnn_tf32(torch, device):
+    """Whether cuDNN may use TF32 for this convolution (then the tolerance is TF32's)."""
+    if device == "mps":
+        return False
+    try:
+        return bool(torch.backends.cudnn.allow_tf32)
+    except Exception:  # newer torch refuses the legacy flag once the new API was used
+        return True
+
+
 def check_conv(state, device):
     torch = state["torch"]
     F = torch.nn.functional
@@ -433,7 +443,7 @@ def check_conv(state, device):
     ref = forward_backward("cpu", torch.float64)
     got = forward_backward(device, torch.float32)
     sync(torch, device)
-    tf32 = device != "mps" and bool(torch.backends.cudnn.allow_tf32)
+    tf32 = cudnn_tf32(torch, device)
     tol = 5e-3 if tf32 else 1e-4
     errs = {}
     for label, g_, r in zip(("forward", "grad_input", "grad_weight"), got, ref):
