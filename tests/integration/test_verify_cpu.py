@@ -25,8 +25,18 @@ from torchsetup.verify import VerifyOptions, parse_expectations, run_verify
 
 pytestmark = pytest.mark.slow
 
-CPU_CHECKS = ["import", "build", "expect.torch", "expect.variant", "gpu", "cpu.math",
-              "cpu.autograd", "cpu.compile", "cpu.train", "distributed"]
+CPU_CHECKS = [
+    "import",
+    "build",
+    "expect.torch",
+    "expect.variant",
+    "gpu",
+    "cpu.math",
+    "cpu.autograd",
+    "cpu.compile",
+    "cpu.train",
+    "distributed",
+]
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +52,35 @@ def own_cache(monkeypatch: pytest.MonkeyPatch, verify_cache: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def full_run(torchsetup_exe: str, torch_python: Path, verify_cache: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def full_run(
+    torchsetup_exe: str,
+    torch_python: Path,
+    verify_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     """`torchsetup verify --distributed --json --junit-xml` through the console script."""
     junit = tmp_path_factory.mktemp("junit") / "verify.xml"
     env = {**os.environ, "TORCHSETUP_CACHE_DIR": str(verify_cache)}
     proc = subprocess.run(
-        [torchsetup_exe, "verify", "--python", str(torch_python), "--distributed",
-         "--expect-torch", ">=2.13,<2.14", "--expect-variant", "cpu",
-         "--json", "--junit-xml", str(junit)],
-        capture_output=True, text=True, timeout=900, env=env,
+        [
+            torchsetup_exe,
+            "verify",
+            "--python",
+            str(torch_python),
+            "--distributed",
+            "--expect-torch",
+            ">=2.13,<2.14",
+            "--expect-variant",
+            "cpu",
+            "--json",
+            "--junit-xml",
+            str(junit),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        check=False,
     )
     return {"proc": proc, "doc": json.loads(proc.stdout), "junit": junit}
 
@@ -73,7 +102,11 @@ def test_every_cpu_check_passes(full_run: dict[str, Any]) -> None:
 def test_build_facts(full_run: dict[str, Any]) -> None:
     torch = full_run["doc"]["torch"]
     assert (torch["version"], torch["variant"], torch["cuda"], torch["devices"]) == (
-        "2.13.0+cpu", "cpu", None, [])
+        "2.13.0+cpu",
+        "cpu",
+        None,
+        [],
+    )
     assert torch["python"].startswith("3.11.")
     assert 0 < torch["import_seconds"] < 60
 
@@ -84,8 +117,9 @@ def test_numerics_against_references(full_run: dict[str, Any]) -> None:
     assert checks["cpu.autograd"]["data"]["max_err"] < 1e-10
 
 
-def test_inductor_compiles_on_the_cpu_into_our_cache(full_run: dict[str, Any],
-                                                     verify_cache: Path) -> None:
+def test_inductor_compiles_on_the_cpu_into_our_cache(
+    full_run: dict[str, Any], verify_cache: Path
+) -> None:
     data = checks_of(full_run["doc"])["cpu.compile"]["data"]
     assert data["backend"] == "inductor"
     assert data["compile_seconds"] > 0
@@ -123,8 +157,9 @@ def test_junit_parses(full_run: dict[str, Any]) -> None:
 
 
 def invoke(python: Path, *args: str) -> Any:
-    return CliRunner().invoke(cli, ["verify", "--python", str(python), *args],
-                              catch_exceptions=False)
+    return CliRunner().invoke(
+        cli, ["verify", "--python", str(python), *args], catch_exceptions=False
+    )
 
 
 def test_require_gpu_fails_and_says_why(torch_python: Path) -> None:
@@ -157,8 +192,10 @@ def test_quick_api_is_what_install_calls(torch_python: Path) -> None:
 
 
 def test_aot_eager_and_a_compiled_training_step(torch_python: Path) -> None:
-    result = run_verify(str(torch_python), VerifyOptions(
-        mode="full", compile="aot_eager", compile_train=True, train_steps=10))
+    result = run_verify(
+        str(torch_python),
+        VerifyOptions(mode="full", compile="aot_eager", compile_train=True, train_steps=10),
+    )
     assert result.ok, [c for c in result.checks if c.failed]
     compiled = result.check("cpu.compile")
     train = result.check("cpu.train")
@@ -168,16 +205,16 @@ def test_aot_eager_and_a_compiled_training_step(torch_python: Path) -> None:
 
 
 def test_compile_off_is_not_run(torch_python: Path) -> None:
-    result = run_verify(str(torch_python), VerifyOptions(mode="full", compile="off",
-                                                         train_steps=5))
+    result = run_verify(str(torch_python), VerifyOptions(mode="full", compile="off", train_steps=5))
     check = result.check("cpu.compile")
     assert check is not None
     assert (check.status, check.detail) == ("not run", "disabled (--compile off)")
     assert result.ok
 
 
-def test_no_cxx_compiler_is_said_before_compiling(torch_python: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_cxx_compiler_is_said_before_compiling(
+    torch_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """torch.compile on the CPU with no compiler: failure #15, found before inductor runs."""
     monkeypatch.setenv("CXX", "no-such-compiler-xyz")
     result = run_verify(str(torch_python), VerifyOptions(mode="full", train_steps=5))
@@ -191,11 +228,23 @@ def test_no_cxx_compiler_is_said_before_compiling(torch_python: Path,
 
 def test_torchsetup_never_imports_torch(torch_python: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "torchsetup", "verify", "--quick",
-         "--python", str(torch_python)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "torchsetup",
+            "verify",
+            "--quick",
+            "--python",
+            str(torch_python),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.M)
+    imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.MULTILINE)
     assert "torchsetup.verify.runner" in imported  # the trace covers verify's own code
     assert not [m for m in imported if m == "torch" or m.startswith("torch.")]
