@@ -104,11 +104,16 @@ def first_host(nodelist: str) -> Optional[str]:
     return m.group(1) + (m.group(2) or "")
 
 
+def _rank_of(data: Mapping[str, object]) -> int:
+    rank = data.get("rank")
+    return rank if isinstance(rank, int) else -1
+
+
 def aggregate(
     results: Sequence[CheckResult], proc: ProcResult, launch: Launch, tail: Sequence[str] = ()
 ) -> CheckResult:
     """One check from every rank's result and how the launcher ended."""
-    ranks = sorted((dict(r.data) for r in results), key=lambda d: str(d.get("rank")))
+    ranks = sorted((dict(r.data) for r in results), key=_rank_of)
     data: dict[str, object] = {"how": launch.how, "ranks": ranks}
     if tail:
         data["output_tail"] = list(tail)

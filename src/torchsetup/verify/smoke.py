@@ -36,7 +36,7 @@ import warnings
 
 SENTINEL = "@@torchsetup@@ "
 PROTOCOL = 1
-MAX_TEXT = 1500  # characters kept of one error message (a result line stays < 4 KiB)
+MAX_TEXT = 1500  # characters kept of one error message: result lines stay short
 
 # torch.compile needs this torch version on this Python (Dynamo's support table).
 DYNAMO_MIN_TORCH = {(3, 12): (2, 4), (3, 13): (2, 6)}
@@ -59,7 +59,7 @@ class Failed(Exception):
 
 def emit(event, **fields):
     fields["event"] = event
-    data = (SENTINEL + json.dumps(fields, default=str) + "\n").encode("ascii", "replace")
+    data = (SENTINEL + json.dumps(fields, default=str) + "\n").encode("ascii")
     while data:
         written = os.write(1, data)
         data = data[written:]
@@ -198,7 +198,6 @@ def gib(n):
 
 
 def check_import(state):
-    caught = []
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         import torch
