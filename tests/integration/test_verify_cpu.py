@@ -46,9 +46,14 @@ def verify_cache() -> Path:
     return path
 
 
+OTHER_CACHES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
+
+
 @pytest.fixture(autouse=True)
 def own_cache(monkeypatch: pytest.MonkeyPatch, verify_cache: Path) -> None:
     monkeypatch.setenv("TORCHSETUP_CACHE_DIR", str(verify_cache))
+    for var in OTHER_CACHES:  # a user's own cache settings would win over torchsetup's
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +65,8 @@ def full_run(
 ) -> dict[str, Any]:
     """`torchsetup verify --distributed --json --junit-xml` through the console script."""
     junit = tmp_path_factory.mktemp("junit") / "verify.xml"
-    env = {**os.environ, "TORCHSETUP_CACHE_DIR": str(verify_cache)}
+    env = {k: v for k, v in os.environ.items() if k not in OTHER_CACHES}
+    env["TORCHSETUP_CACHE_DIR"] = str(verify_cache)
     proc = subprocess.run(
         [
             torchsetup_exe,

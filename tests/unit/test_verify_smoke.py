@@ -98,7 +98,8 @@ def test_dynamo_support_table_matches_the_catalogue(smoke: ModuleType) -> None:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """setup_caches writes os.environ: start without its variables, and put them back after."""
     for var in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "TORCHINDUCTOR_COMPILE_THREADS"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "recorded")  # so that undo removes what setup_caches sets
+        monkeypatch.delenv(var)
     return monkeypatch
 
 
