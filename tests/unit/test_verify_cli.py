@@ -172,3 +172,19 @@ def test_interrupt_exits_130(
     monkeypatch.setattr(verify_cli, "run_verify", FakeRunner(raises=InterruptedError_("stop")))
     assert run(["verify", "--python", sys.executable]) == 130
     assert "stop" in capsys.readouterr().err
+
+
+def test_an_unwritable_junit_path_is_a_usage_error(
+    fake: FakeRunner, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = run(["verify", "--python", sys.executable, "--junit-xml", str(blocker / "x.xml")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "OK: 2 passed" in captured.out  # the result is shown before
+    assert captured.err.startswith(f"torchsetup: error: --junit-xml {blocker / 'x.xml'}")
+
+
+def test_the_table_names_how_the_target_was_chosen(fake: FakeRunner) -> None:
+    assert f"{sys.executable} (from --python)" in invoke().output.replace("\n", "")

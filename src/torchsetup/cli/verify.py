@@ -5,13 +5,19 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import click
 
+from torchsetup.errors import UsageError
 from torchsetup.target import choose_target
 from torchsetup.verify.judge import parse_expectations
-from torchsetup.verify.model import DEFAULT_TRAIN_STEPS, VerifyOptions, VerifyResult
+from torchsetup.verify.model import (
+    DEFAULT_TRAIN_STEPS,
+    CompileBackend,
+    VerifyOptions,
+    VerifyResult,
+)
 from torchsetup.verify.runner import run_verify
 
 
@@ -79,7 +85,7 @@ def verify(
     quick: bool,
     require_gpu: bool,
     distributed: bool,
-    compile_backend: Any,
+    compile_backend: str,
     compile_train: bool,
     train_steps: int,
     expect_torch: Optional[str],
@@ -104,7 +110,7 @@ def verify(
     options = VerifyOptions(
         mode="quick" if quick else "full",
         require_gpu=require_gpu,
-        compile=compile_backend,
+        compile=cast(CompileBackend, compile_backend),
         compile_train=compile_train,
         train_steps=train_steps,
         distributed=distributed,
@@ -114,13 +120,20 @@ def verify(
     progress, on_start = _progress(enabled=not as_json)
     with progress:
         result = run_verify(target.python, options, on_start=on_start)
+    _show(result, as_json, chosen_by=target.how)
     if junit_xml is not None:
-        from torchsetup.verify.junit import write_junit
-
-        write_junit(result, junit_xml)
-    _show(result, as_json)
+        _write_junit(result, junit_xml)
     # ctx.exit, not a return value: the code must survive click's standalone mode too.
     click.get_current_context().exit(result.exit_code)
+
+
+def _write_junit(result: VerifyResult, path: Path) -> None:
+    from torchsetup.verify.junit import write_junit
+
+    try:
+        write_junit(result, path)
+    except OSError as exc:
+        raise UsageError(f"--junit-xml {path}: {exc.strerror or exc}") from None
 
 
 def _progress(
@@ -135,7 +148,7 @@ def _progress(
     return status, lambda name: status.update(f"verify: {name}")
 
 
-def _show(result: VerifyResult, as_json: bool) -> None:
+def _show(result: VerifyResult, as_json: bool, *, chosen_by: str) -> None:
     if as_json:
         from torchsetup.verify.render import render_json
 
@@ -145,4 +158,4 @@ def _show(result: VerifyResult, as_json: bool) -> None:
 
     from torchsetup.verify.render import render_table
 
-    render_table(result, Console(highlight=False))
+    render_table(result, Console(highlight=False), chosen_by=chosen_by)

@@ -6,7 +6,7 @@ rich is imported inside the functions, so importing this module costs nothing.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, Status, VerifyResult
 
@@ -32,21 +32,25 @@ def summary_line(result: VerifyResult) -> str:
     return f"{'OK' if result.ok else 'FAILED'}: {counts}"
 
 
-def heading(result: VerifyResult) -> str:
+def heading(result: VerifyResult, chosen_by: Optional[str] = None) -> str:
     torch = result.torch
     about = (
         f"torch {torch.version} ({torch.variant}), Python {torch.python}"
         if torch
-        else ("torch: not importable")
+        else "torch: not importable"
     )
-    return f"torchsetup verify ({result.mode}): {result.python}\n{about}"
+    how = f" (from {chosen_by})" if chosen_by else ""
+    return f"torchsetup verify ({result.mode}): {result.python}{how}\n{about}"
 
 
-def render_table(result: VerifyResult, console: Console) -> None:
+def render_table(
+    result: VerifyResult, console: Console, *, chosen_by: Optional[str] = None
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(heading(result)), title_justify="left", expand=False)
+    title = escape(heading(result, chosen_by))
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)

@@ -719,7 +719,8 @@ def peak_memory(torch, device):
     if device.startswith("cuda"):
         return int(torch.cuda.max_memory_allocated(device)), "peak allocated"
     if device == "mps":
-        return int(torch.mps.driver_allocated_memory()), "driver allocated"
+        allocated = getattr(torch.mps, "driver_allocated_memory", None)  # torch >= 2.1
+        return (int(allocated()) if allocated else None), "driver allocated"
     try:
         import resource
     except ImportError:
