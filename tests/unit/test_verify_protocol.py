@@ -240,3 +240,14 @@ def test_duplicate_and_unplanned_results_are_kept_once() -> None:
         ("gpu", PASS),
         ("extra", PASS),
     ]
+
+
+def test_a_repeated_event_does_not_extend_the_running_checks_deadline() -> None:
+    clock = Clock()
+    session = SmokeSession(clock=clock)
+    session.feed(result("import"))
+    before = session.deadline()
+    clock.now += 30
+    session.feed(result("import"))  # a duplicate: build is still running since before
+    session.feed(line("hello", protocol=1))
+    assert session.deadline() == before

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
-from torchsetup.proc import ProcResult
+from torchsetup.proc import ProcResult, _signal_name
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, STATUSES, CheckResult
 
 SENTINEL = "@@torchsetup@@ "  # smoke.py's SENTINEL (a test keeps the two equal)
@@ -96,13 +96,6 @@ def result_from_event(event: Mapping[str, Any]) -> Optional[CheckResult]:
     )
 
 
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
 class SmokeSession:
     """Follows one smoke run. ``feed`` runs on the reader thread, the rest on the caller's."""
 
@@ -162,20 +155,21 @@ class SmokeSession:
         """Move the deadline on to whatever runs next, and say what that is."""
         with self._lock:
             current = self._current()
-            now = self._clock()
             if self.done:
                 self._deadline = None
                 return
+            if current == self._announced and self._deadline is not None:
+                return  # still the same check: its deadline stands
+            now = self._clock()
             self._started = now
             if current is None:
                 self._timeout = BETWEEN_CHECKS * max(self._scale, 1.0)
             else:
                 self._timeout = timeout_for(current, self._scale)
             self._deadline = now + self._timeout
-            announce = current if current != self._announced else None
             self._announced = current
-        if announce is not None and self._on_start is not None:
-            self._on_start(announce)
+        if current is not None and self._on_start is not None:
+            self._on_start(current)
 
     def _current(self) -> Optional[str]:
         return next((n for n in self._expected if n not in self._results), None)
@@ -221,7 +215,7 @@ class SmokeSession:
             return f"could not run the target Python {python}: {proc.error}"
         if proc.signal is not None:
             oom = " (out of memory?)" if proc.signal == getattr(signal, "SIGKILL", -1) else ""
-            return f"the target Python was killed by {signal_name(proc.signal)} while {doing}{oom}"
+            return f"the target Python was killed by {_signal_name(proc.signal)} while {doing}{oom}"
         if not self.hello:
             return (
                 f"{python} did not run the smoke script (exit code {proc.returncode}; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Optional
@@ -18,7 +19,13 @@ from torchsetup.errors import InterruptedError_
 from torchsetup.verify import distributed
 from torchsetup.verify.judge import judge, parse_expectations
 from torchsetup.verify.model import FAIL, CheckResult, VerifyOptions, VerifyResult
-from torchsetup.verify.protocol import SmokeSession, parse_event, result_from_event, timeout_for
+from torchsetup.verify.protocol import (
+    OUTPUT_TAIL,
+    SmokeSession,
+    parse_event,
+    result_from_event,
+    timeout_for,
+)
 
 ProgressCallback = Callable[[str], None]
 
@@ -52,20 +59,20 @@ def run_verify(
 ) -> VerifyResult:
     """Verify torch in the interpreter ``python``; the default options are the quick check.
 
-    ``on_start`` is told the name of each check as it starts (from a reader thread).
-    Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
+    ``on_start`` is told the name of each check as it starts (from a reader thread);
+    ``environ`` is the target's environment (default: this process's), which also decides
+    whether ``--distributed`` launches torchrun or runs as one rank of a job. Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
     the target does (crash, hang, garbage) is a failed check in the result, never an error.
     """
     options = options or VerifyOptions()
     expect = options.expect
     parse_expectations(expect.torch, expect.cuda, expect.variant)
-    env = os.environ if environ is None else environ
     started = time.perf_counter()
-    raw = _run_smoke(python, options, on_start)
+    raw = _run_smoke(python, options, on_start, environ)
     if options.distributed:
         if on_start is not None:
             on_start(distributed.NAME)
-        raw.append(_run_distributed(python, options, env))
+        raw.append(_run_distributed(python, options, environ))
     checks, info = judge(raw, options)
     return VerifyResult(
         python=python,
@@ -77,7 +84,10 @@ def run_verify(
 
 
 def _run_smoke(
-    python: str, options: VerifyOptions, on_start: Optional[ProgressCallback]
+    python: str,
+    options: VerifyOptions,
+    on_start: Optional[ProgressCallback],
+    environ: Optional[Mapping[str, str]],
 ) -> list[CheckResult]:
     session = SmokeSession(scale=options.timeout_scale, on_start=on_start)
     result = proc.stream(
@@ -85,6 +95,7 @@ def _run_smoke(
         timeout=None,
         on_line=session.feed,
         deadline=session.deadline,
+        env=environ,
     )
     if result.interrupted:
         raise InterruptedError_("verify interrupted")
@@ -92,19 +103,19 @@ def _run_smoke(
 
 
 def _run_distributed(
-    python: str, options: VerifyOptions, environ: Mapping[str, str]
+    python: str, options: VerifyOptions, environ: Optional[Mapping[str, str]]
 ) -> CheckResult:
     launch = distributed.plan_launch(
         python,
         str(smoke_path()),
-        environ,
+        os.environ if environ is None else environ,
         timeout=timeout_for(distributed.NAME, options.timeout_scale),
         backend=options.dist_backend,
     )
     if launch.problem:
         return CheckResult(distributed.NAME, FAIL, detail=launch.problem)
     results: list[CheckResult] = []
-    noise: list[str] = []
+    noise: deque[str] = deque(maxlen=OUTPUT_TAIL)
 
     def on_line(line: str) -> None:
         event = parse_event(line)
@@ -115,8 +126,12 @@ def _run_distributed(
             noise.append(line.rstrip())
 
     result = proc.stream(
-        launch.argv, timeout=launch.timeout, on_line=on_line, extra_env=launch.extra_env
+        launch.argv,
+        timeout=launch.timeout,
+        on_line=on_line,
+        env=environ,
+        extra_env=launch.extra_env,
     )
     if result.interrupted:
         raise InterruptedError_("verify interrupted")
-    return distributed.aggregate(results, result, launch, noise[-20:])
+    return distributed.aggregate(results, result, launch, list(noise))
