@@ -144,6 +144,18 @@ def test_good_expectations_parse() -> None:
         (Expectations(variant="cu130"), cpu_info(), FAIL, "is a cpu build (expected cu130)"),
         (Expectations(variant="cpu"), cpu_info(), PASS, "is a cpu build (expected cpu)"),
         (
+            Expectations(variant="rocm6.2.4"),
+            cpu_info(hip="6.2.41134-65d174c3e", variant="rocm6.2"),
+            PASS,
+            "is a rocm6.2 build (expected rocm6.2.4)",
+        ),
+        (
+            Expectations(variant="rocm6.3"),
+            cpu_info(hip="6.2.41134", variant="rocm6.2"),
+            FAIL,
+            "expected rocm6.3",
+        ),
+        (
             Expectations(cuda="12.8"),
             cpu_info(),
             FAIL,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from torchsetup.errors import UsageError
 from torchsetup.verify.model import (
@@ -23,6 +23,9 @@ from torchsetup.verify.model import (
     TorchInfo,
     VerifyOptions,
 )
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 _VARIANT = re.compile(r"cpu|cu\d{2,3}|rocm\d+\.\d+(?:\.\d+)?|xpu")
 _CUDA_VERSION = re.compile(r"\d+(?:\.\d+)?")
@@ -46,7 +49,7 @@ def parse_expectations(
     return Expectations(torch=torch, cuda=cuda, variant=variant)
 
 
-def _specifier(spec: str) -> Any:
+def _specifier(spec: str) -> SpecifierSet:
     """A packaging SpecifierSet; a bare version "2.11.0" means "==2.11.0"."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
@@ -106,9 +109,9 @@ def expectation_checks(info: Optional[TorchInfo], expect: Expectations) -> list[
 def _expect_fix(name: str, value: str) -> str:
     if name == "expect.torch":
         return f"pip install 'torch{_specifier(value)}' from the index of the variant you want"
-    variant = value if name == "expect.variant" else variant_of(value, None)
-    if "." not in value and name == "expect.cuda":
+    if name == "expect.cuda" and "." not in value:
         return f"install a torch built with CUDA {value}.x (torchsetup install)"
+    variant = value if name == "expect.variant" else variant_of(value, None)
     return (
         "reinstall torch from that variant's index: pip install --force-reinstall torch "
         f"--index-url https://download.pytorch.org/whl/{variant}"
@@ -136,7 +139,11 @@ def _expect_cuda(info: TorchInfo, expected: str) -> tuple[bool, str]:
 
 
 def _expect_variant(info: TorchInfo, expected: str) -> tuple[bool, str]:
-    ok = info.variant == expected
+    # ROCm: torch.version.hip encodes only major.minor reliably (6.2.4 is HIP 6.2.41134)
+    wanted = (
+        "rocm" + ".".join(expected[4:].split(".")[:2]) if expected.startswith("rocm") else expected
+    )
+    ok = info.variant == wanted
     return ok, f"torch {info.version} is a {info.variant} build (expected {expected})"
 
 
