@@ -206,11 +206,15 @@ def stream(
     extra_env: Optional[Mapping[str, str]] = None,
     cwd: Optional[str] = None,
     keep_lines: int = 200,
+    deadline: Optional[Callable[[], Optional[float]]] = None,
 ) -> ProcResult:
     """Run ``argv`` with stdout and stderr merged, calling ``on_line`` for each line as it comes.
 
     ``stdout`` of the result holds the last ``keep_lines`` lines. A timeout kills the process
-    tree. ``KeyboardInterrupt`` (SIGINT) stops the child tree (SIGINT, then SIGKILL after a
+    tree. ``deadline``, if given, is asked every 0.1 s for the current absolute
+    ``time.perf_counter()`` deadline (None: none for now); passing it kills the tree like a
+    timeout does, so a caller can move it on as output arrives (a timeout per step).
+    ``KeyboardInterrupt`` (SIGINT) stops the child tree (SIGINT, then SIGKILL after a
     grace period) and returns a result with ``interrupted=True`` instead of raising, so the
     caller can report and clean up.
     """
@@ -257,7 +261,7 @@ def stream(
 
     reader = threading.Thread(target=_reader, name="torchsetup-stream", daemon=True)
     reader.start()
-    deadline = None if timeout is None else started + timeout
+    end = None if timeout is None else started + timeout
     with _counting_sigint() as sigint:
         try:
             while True:
@@ -267,10 +271,14 @@ def stream(
                     rc = proc.wait(timeout=0.1)
                     break
                 except subprocess.TimeoutExpired:
-                    if deadline is not None and time.perf_counter() > deadline:
+                    now = time.perf_counter()
+                    moving = deadline() if deadline is not None else None
+                    past_end = end is not None and now > end
+                    if past_end or (moving is not None and now > moving):
                         _kill_tree(proc)
                         proc.wait()
                         reader_done.wait(2)
+                        waited = (timeout or 0.0) if past_end else round(now - started, 1)
                         return _finish(
                             args,
                             None,
@@ -278,7 +286,7 @@ def stream(
                             "",
                             started,
                             timed_out=True,
-                            timeout=timeout or 0.0,
+                            timeout=waited,
                         )
         except KeyboardInterrupt:
             _interrupt_tree(proc, sigint)

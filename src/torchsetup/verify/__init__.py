@@ -1,0 +1,36 @@
+"""``torchsetup verify``: prove that torch works in a target interpreter.
+
+The Python API ``install`` (and anyone else) calls::
+
+    from torchsetup.verify import VerifyOptions, run_verify, parse_expectations
+
+    result = run_verify("/path/to/venv/bin/python")            # quick: import, build, one op
+    result = run_verify(python, VerifyOptions(
+        mode="full", require_gpu=True,
+        expect=parse_expectations(torch="==2.11.0", variant="cu130")))
+    result.ok, result.exit_code, result.torch, result.checks, result.to_json()
+
+torch is never imported here: the checks run in a subprocess of the target (smoke.py).
+"""
+
+from torchsetup.verify.judge import parse_expectations
+from torchsetup.verify.model import (
+    CheckResult,
+    Device,
+    Expectations,
+    TorchInfo,
+    VerifyOptions,
+    VerifyResult,
+)
+from torchsetup.verify.runner import run_verify
+
+__all__ = [
+    "CheckResult",
+    "Device",
+    "Expectations",
+    "TorchInfo",
+    "VerifyOptions",
+    "VerifyResult",
+    "parse_expectations",
+    "run_verify",
+]

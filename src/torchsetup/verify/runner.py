@@ -1,0 +1,137 @@
+"""Running the smoke script in the target interpreter (the side-effect shell of verify).
+
+Everything goes through :mod:`torchsetup.proc`: one target process for all checks (torch is
+imported once), a deadline per check that moves on as results arrive, and, for
+``--distributed``, one torchrun launch (or this rank of a running job).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Callable, Optional
+
+from torchsetup import paths, proc
+from torchsetup.errors import InterruptedError_
+from torchsetup.verify import distributed
+from torchsetup.verify.judge import judge, parse_expectations
+from torchsetup.verify.model import FAIL, CheckResult, VerifyOptions, VerifyResult
+from torchsetup.verify.protocol import (
+    OUTPUT_TAIL,
+    SmokeSession,
+    parse_event,
+    result_from_event,
+    timeout_for,
+)
+
+ProgressCallback = Callable[[str], None]
+
+
+def smoke_path() -> Path:
+    """smoke.py as shipped in the package (a plain file next to this module)."""
+    return Path(__file__).with_name("smoke.py")
+
+
+def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str]:
+    argv = proc.python_argv(
+        python,
+        str(smoke_path()),
+        f"--mode={options.mode}",
+        f"--compile={options.compile}",
+        f"--train-steps={options.train_steps}",
+        f"--cache-dir={cache_dir}",
+        "--json-lines",
+    )
+    if options.compile_train:
+        argv.append("--compile-train")
+    return argv
+
+
+def run_verify(
+    python: str,
+    options: Optional[VerifyOptions] = None,
+    *,
+    on_start: Optional[ProgressCallback] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> VerifyResult:
+    """Verify torch in the interpreter ``python``; the default options are the quick check.
+
+    ``on_start`` is told the name of each check as it starts (from a reader thread);
+    ``environ`` is the target's environment (default: this process's), which also decides
+    whether ``--distributed`` launches torchrun or runs as one rank of a job. Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
+    the target does (crash, hang, garbage) is a failed check in the result, never an error.
+    """
+    options = options or VerifyOptions()
+    expect = options.expect
+    parse_expectations(expect.torch, expect.cuda, expect.variant)
+    started = time.perf_counter()
+    raw = _run_smoke(python, options, on_start, environ)
+    if options.distributed:
+        if on_start is not None:
+            on_start(distributed.NAME)
+        raw.append(_run_distributed(python, options, environ))
+    checks, info = judge(raw, options)
+    return VerifyResult(
+        python=python,
+        mode=options.mode,
+        checks=checks,
+        torch=info,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _run_smoke(
+    python: str,
+    options: VerifyOptions,
+    on_start: Optional[ProgressCallback],
+    environ: Optional[Mapping[str, str]],
+) -> list[CheckResult]:
+    session = SmokeSession(scale=options.timeout_scale, on_start=on_start)
+    result = proc.stream(
+        smoke_argv(python, options, paths.inductor_cache_dir()),
+        timeout=None,
+        on_line=session.feed,
+        deadline=session.deadline,
+        env=environ,
+    )
+    if result.interrupted:
+        raise InterruptedError_("verify interrupted")
+    return session.finish(result, python=python)
+
+
+def _run_distributed(
+    python: str, options: VerifyOptions, environ: Optional[Mapping[str, str]]
+) -> CheckResult:
+    launch = distributed.plan_launch(
+        python,
+        str(smoke_path()),
+        os.environ if environ is None else environ,
+        timeout=timeout_for(distributed.NAME, options.timeout_scale),
+        backend=options.dist_backend,
+    )
+    if launch.problem:
+        return CheckResult(distributed.NAME, FAIL, detail=launch.problem)
+    results: list[CheckResult] = []
+    noise: deque[str] = deque(maxlen=OUTPUT_TAIL)
+
+    def on_line(line: str) -> None:
+        event = parse_event(line)
+        parsed = result_from_event(event) if event and event["event"] == "result" else None
+        if parsed is not None:
+            results.append(parsed)
+        elif line.strip():
+            noise.append(line.rstrip())
+
+    result = proc.stream(
+        launch.argv,
+        timeout=launch.timeout,
+        on_line=on_line,
+        env=environ,
+        extra_env=launch.extra_env,
+    )
+    if result.interrupted:
+        raise InterruptedError_("verify interrupted")
+    return distributed.aggregate(results, result, launch, list(noise))

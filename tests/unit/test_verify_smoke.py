@@ -1,0 +1,132 @@
+"""smoke.py runs in the target: stdlib + torch only, Python 3.8 syntax, the same sentinel.
+
+Its checks run for real in tests/integration; here its pure parts are read and imported
+(importing it runs nothing: torch is only imported inside functions).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import sys
+from argparse import Namespace
+from types import ModuleType
+
+import pytest
+
+from torchsetup.verify import protocol
+from torchsetup.verify.runner import smoke_path
+
+SOURCE = smoke_path().read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def smoke() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("torchsetup_smoke_under_test", smoke_path())
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_smoke_parses_as_python_3_8() -> None:
+    ast.parse(SOURCE, feature_version=(3, 8))
+
+
+def test_smoke_imports_only_the_stdlib_and_torch() -> None:
+    third_party = imported_modules(ast.parse(SOURCE)) - set(sys.stdlib_module_names)
+    assert third_party == {"torch", "torchvision"}
+
+
+def test_smoke_imports_torch_only_inside_functions() -> None:
+    top_level = imported_modules(
+        ast.Module(
+            body=[n for n in ast.parse(SOURCE).body if isinstance(n, (ast.Import, ast.ImportFrom))],
+            type_ignores=[],
+        )
+    )
+    assert "torch" not in top_level
+
+
+def test_the_sentinel_is_the_same_on_both_sides(smoke: ModuleType) -> None:
+    assert smoke.SENTINEL == protocol.SENTINEL
+
+
+def test_plan_quick_and_full(smoke: ModuleType) -> None:
+    quick = Namespace(mode="quick")
+    assert [n for n, _, _ in smoke.make_plan(quick, ["cuda:0", "cuda:1"])] == [
+        "cpu.tensor",
+        "cuda:0.tensor",
+        "cuda:1.tensor",
+    ]
+    full = [n for n, _, _ in smoke.make_plan(Namespace(mode="full"), ["cuda:0"])]
+    assert full[:5] == ["cpu.math", "cpu.autograd", "cuda:0.matmul", "cuda:0.conv", "cuda:0.memory"]
+    assert full[-3:] == ["cpu.compile", "cuda:0.compile", "cuda:0.train"]
+    assert [n for n, _, _ in smoke.make_plan(Namespace(mode="full"), [])][-1] == "cpu.train"
+
+
+def test_every_planned_check_kind_has_a_timeout(smoke: ModuleType) -> None:
+    names = [n for n, _, _ in smoke.make_plan(Namespace(mode="full"), ["cuda:0", "mps"])]
+    names += [n for n, _, _ in smoke.make_plan(Namespace(mode="quick"), ["mps"])]
+    assert {protocol.check_kind(n) for n in names} - {"torchvision"} <= set(protocol.TIMEOUTS)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("2.13.0+cpu", (2, 13)), ("2.4.0a0+git1234", (2, 4)), ("2.10", (2, 10)), ("3", (3,))],
+)
+def test_version_tuple(smoke: ModuleType, text: str, parsed: tuple[int, ...]) -> None:
+    assert smoke.version_tuple(text) == parsed
+
+
+def test_dynamo_support_table_matches_the_catalogue(smoke: ModuleType) -> None:
+    assert smoke.DYNAMO_MIN_TORCH == {(3, 12): (2, 4), (3, 13): (2, 6)}
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """setup_caches writes os.environ: start without its variables, and put them back after."""
+    for var in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "TORCHINDUCTOR_COMPILE_THREADS"):
+        monkeypatch.setenv(var, "recorded")  # so that undo removes what setup_caches sets
+        monkeypatch.delenv(var)
+    return monkeypatch
+
+
+def test_caches_go_under_torchsetups_cache_per_torch(
+    smoke: ModuleType, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setattr(smoke, "static_torch_version", lambda: "2.11.0+cu130")
+    smoke.setup_caches("/cache/inductor")
+    tag = f"torch-2.11.0_cu130-py{sys.version_info[0]}{sys.version_info[1]}"
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == os.path.join("/cache/inductor", tag)
+    assert os.environ["TRITON_CACHE_DIR"] == os.path.join("/cache/inductor", tag, "triton")
+    assert os.environ["TORCHINDUCTOR_COMPILE_THREADS"] == "1"
+
+
+def test_a_users_own_cache_dir_wins(smoke: ModuleType, clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("TORCHINDUCTOR_CACHE_DIR", "/mine")
+    smoke.setup_caches("/cache/inductor")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/mine"
+
+
+def test_cxx_compiler_follows_cxx(smoke: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CXX", "definitely-not-a-compiler-xyz")
+    assert smoke.cxx_compiler() is None
+
+
+def test_clip_keeps_both_ends(smoke: ModuleType) -> None:
+    text = "A" * 2000 + "Python.h: No such file"
+    clipped = smoke.clip(text)
+    assert len(clipped) < 1600
+    assert clipped.endswith("Python.h: No such file")
