@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
@@ -243,6 +243,7 @@ def _run(
         find_links=find_links,
         no_verify=no_verify,
         console=console,
+        verify=_quick_verify(plan),
     )
     if as_json:
         click.echo(json.dumps({**plan.to_dict(), "result": result.to_dict()}, indent=2))
@@ -277,6 +278,24 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
         textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False), err=True
     )
     return exc.exit_code
+
+
+def _quick_verify(plan: Plan) -> Callable[[str], tuple[bool, str]]:
+    """``torchsetup verify --quick`` in the target, expecting exactly the planned build."""
+
+    def verify(python: str) -> tuple[bool, str]:
+        from torchsetup.verify import VerifyOptions, parse_expectations, run_verify
+
+        expect = parse_expectations(torch="==" + plan.torch.partition("+")[0], variant=plan.variant)
+        result = run_verify(python, VerifyOptions(mode="quick", expect=expect))
+        failed = [c for c in result.checks if c.status == "fail"]
+        if failed:
+            return False, "; ".join(f"{c.name}: {c.detail}" for c in failed[:3])
+        version = result.torch.version if result.torch else plan.torch
+        passed = sum(1 for c in result.checks if c.status == "pass")
+        return True, f"torchsetup verify --quick: {passed} checks passed (torch {version})"
+
+    return verify
 
 
 def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
