@@ -366,7 +366,7 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         prefix=py.get("prefix"),
         base_prefix=py.get("base_prefix"),
         env_kind=py.get("env_kind"),
-        externally_managed=py.get("externally_managed"),
+        externally_managed=externally_managed(py.get("externally_managed"), py.get("env_kind")),
         include_dir=py.get("include_dir"),
         has_python_h=py.get("has_python_h"),
         user_site=py.get("user_site"),
@@ -391,6 +391,14 @@ def conda_channel_name(channel: Optional[str]) -> Optional[str]:
     if parts and re.fullmatch(r"noarch|(linux|osx|win)-\w+", parts[-1]):
         parts = parts[:-1]
     return "/".join(parts) or None
+
+
+def externally_managed(marker: Optional[bool], env_kind: Optional[str]) -> Optional[bool]:
+    """PEP 668: the EXTERNALLY-MANAGED marker of the base interpreter's stdlib applies to that
+    interpreter only; a virtual environment made from it is not externally managed."""
+    if marker is None:
+        return None
+    return marker and env_kind != "venv"
 
 
 def _torch_build(

@@ -38,6 +38,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from torchsetup import net
+from torchsetup.detect import externally_managed
 from torchsetup.environment import Distribution, TargetPython, TorchBuild
 from torchsetup.errors import UsageError
 from torchsetup.plan import Plan, Step
@@ -169,7 +170,7 @@ def parse_probe(python: str, text: str) -> TargetState:
         prefix=prefix,
         base_prefix=base,
         env_kind=kind,
-        externally_managed=data["externally_managed"],
+        externally_managed=externally_managed(data["externally_managed"], kind),
         pip_version=pip,
         purelib=data["purelib"],
         distributions=dists,

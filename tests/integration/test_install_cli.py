@@ -61,7 +61,10 @@ def test_pip_install_then_nothing_to_do(
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     assert torch_version(venv_python(venv)) == "2.13.0+cpu"
     assert "verified" in first.stdout
-    assert "torchsetup verify --quick:" in first.stdout and "checks passed (torch 2.13.0+cpu)" in first.stdout
+    assert (
+        "torchsetup verify --quick:" in first.stdout
+        and "checks passed (torch 2.13.0+cpu)" in first.stdout
+    )
     # the test index has no CPU torchvision (PyPI's needs a CUDA torch): a default companion the
     # index lacks is dropped with a note, not a failure
     assert "the index has no torchvision: installing without" in first.stdout
