@@ -18,16 +18,42 @@ from typing import Any, Optional, TypeVar, Union
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DiskSpace:
+class Record:
+    """Value semantics shared by every fact class: equality, hash and repr over the fields.
+
+    One generic implementation instead of three generated per class (``dataclass`` would exec
+    ``__eq__``, ``__hash__`` and ``__repr__`` for each of the ~17 classes: about 8 ms of
+    start-up on a small machine, on the path of every command people wait for).
+    """
+
+    __slots__ = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__.__name__, self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{self.__class__.__name__}({fields})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DiskSpace(Record):
     label: str  # "site-packages", "pip cache", "TMPDIR"
     path: str
     free_bytes: Optional[int] = None
     total_bytes: Optional[int] = None
 
 
-@dataclass(frozen=True)
-class OSInfo:
+@dataclass(frozen=True, eq=False, repr=False)
+class OSInfo(Record):
     system: Optional[str] = None  # "Linux" | "Darwin" | "Windows"
     name: Optional[str] = None  # "Ubuntu 24.04.3 LTS", "macOS 14.5", "Windows 11"
     distro_id: Optional[str] = None  # "ubuntu", "debian", ...
@@ -64,8 +90,8 @@ class OSInfo:
         return f"{system}-{machine}"
 
 
-@dataclass(frozen=True)
-class Resources:
+@dataclass(frozen=True, eq=False, repr=False)
+class Resources(Record):
     logical_cpus: Optional[int] = None
     physical_cores: Optional[int] = None
     memory_total_bytes: Optional[int] = None
@@ -74,8 +100,8 @@ class Resources:
     shm_bytes: Optional[int] = None  # /dev/shm size (NCCL and DataLoader workers need it)
 
 
-@dataclass(frozen=True)
-class Gpu:
+@dataclass(frozen=True, eq=False, repr=False)
+class Gpu(Record):
     index: int
     name: str
     compute_capability: Optional[str] = None  # "9.0"
@@ -93,8 +119,8 @@ class Gpu:
         return f"sm_{major}{minor or '0'}"
 
 
-@dataclass(frozen=True)
-class Nvidia:
+@dataclass(frozen=True, eq=False, repr=False)
+class Nvidia(Record):
     """What the NVIDIA driver stack says.
 
     ``status``: "ok" (driver answers), "no-driver" (no kernel module, no libcuda, no
@@ -122,14 +148,14 @@ class Nvidia:
         return bool(self.gpus) or bool(self.pci_nvidia_devices)
 
 
-@dataclass(frozen=True)
-class LibraryDir:
+@dataclass(frozen=True, eq=False, repr=False)
+class LibraryDir(Record):
     path: str
     libraries: tuple[str, ...]  # libcudnn*, libcublas* file names found there
 
 
-@dataclass(frozen=True)
-class CudaToolkit:
+@dataclass(frozen=True, eq=False, repr=False)
+class CudaToolkit(Record):
     nvcc_path: Optional[str] = None
     nvcc_version: Optional[str] = None  # "13.0"
     nvcc_full_version: Optional[str] = None  # "13.0.88"
@@ -141,8 +167,8 @@ class CudaToolkit:
     ld_library_path_cuda_libs: tuple[LibraryDir, ...] = ()  # dirs holding libcudnn/libcublas
 
 
-@dataclass(frozen=True)
-class Distribution:
+@dataclass(frozen=True, eq=False, repr=False)
+class Distribution(Record):
     name: str  # canonical (lower-case, dashes)
     version: str
     location: Optional[str] = None
@@ -161,8 +187,8 @@ class Distribution:
         return self.version.partition("+")[0]
 
 
-@dataclass(frozen=True)
-class CondaPackage:
+@dataclass(frozen=True, eq=False, repr=False)
+class CondaPackage(Record):
     """A package of the target's conda environment (conda-meta/*.json, or a report's [conda])."""
 
     name: str
@@ -171,8 +197,8 @@ class CondaPackage:
     channel: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class TorchBuild:
+@dataclass(frozen=True, eq=False, repr=False)
+class TorchBuild(Record):
     """torch as read from its files (torch/version.py, dist-info), without importing it."""
 
     version: str  # "2.11.0+cu130"
@@ -205,8 +231,8 @@ class TorchBuild:
         return "cpu"
 
 
-@dataclass(frozen=True)
-class TargetPython:
+@dataclass(frozen=True, eq=False, repr=False)
+class TargetPython(Record):
     """The interpreter torchsetup works on, as its own subprocess probe reported it."""
 
     executable: str
@@ -260,8 +286,8 @@ class TargetPython:
         return None
 
 
-@dataclass(frozen=True)
-class Tools:
+@dataclass(frozen=True, eq=False, repr=False)
+class Tools(Record):
     """Programs found on PATH (name -> path) and compiler versions."""
 
     paths: tuple[tuple[str, str], ...] = ()
@@ -284,16 +310,16 @@ class Tools:
         return None
 
 
-@dataclass(frozen=True)
-class LoadedLibrary:
+@dataclass(frozen=True, eq=False, repr=False)
+class LoadedLibrary(Record):
     """A shared library the target's torch process had mapped (from /proc/self/maps)."""
 
     name: str  # "libcudnn.so.9"
     path: str  # where it was loaded from
 
 
-@dataclass(frozen=True)
-class DeepDevice:
+@dataclass(frozen=True, eq=False, repr=False)
+class DeepDevice(Record):
     """One accelerator as torch itself saw it (``torch.cuda.get_device_properties``)."""
 
     index: int
@@ -304,8 +330,8 @@ class DeepDevice:
     error: Optional[str] = None  # what the tensor check raised
 
 
-@dataclass(frozen=True)
-class DeepFacts:
+@dataclass(frozen=True, eq=False, repr=False)
+class DeepFacts(Record):
     """What only importing torch can tell: ``doctor --deep``, or a pasted collect_env report.
 
     ``source`` is "deep" (torchsetup imported torch in the target interpreter) or
@@ -332,16 +358,16 @@ class DeepFacts:
     warnings: tuple[str, ...] = ()  # other warnings torch printed (NumPy ABI, ...)
 
 
-@dataclass(frozen=True)
-class ProbeSummary:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProbeSummary(Record):
     name: str
     ok: bool
     duration_s: float
     error: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Environment:
+@dataclass(frozen=True, eq=False, repr=False)
+class Environment(Record):
     os: OSInfo = field(default_factory=OSInfo)
     resources: Resources = field(default_factory=Resources)
     nvidia: Nvidia = field(default_factory=Nvidia)

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
+from torchsetup.environment import Record
+
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 COVERAGE_SASS = "sass"
 COVERAGE_PTX = "ptx"
@@ -152,8 +154,8 @@ class PlatformInfo(NamedTuple):
     note: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Variant:
+@dataclass(frozen=True, eq=False, repr=False)
+class Variant(Record):
     name: str
     index_url: str
     platforms: tuple[str, ...]
@@ -223,8 +225,8 @@ class SourceBuild(NamedTuple):
     inferred: bool = False
 
 
-@dataclass(frozen=True)
-class Release:
+@dataclass(frozen=True, eq=False, repr=False)
+class Release(Record):
     torch: str
     released: Optional[str]
     torchvision: Optional[str]
@@ -308,8 +310,8 @@ class Release:
         return (("torchvision", self.torchvision), ("torchaudio", self.torchaudio))
 
 
-@dataclass(frozen=True)
-class CudaRow:
+@dataclass(frozen=True, eq=False, repr=False)
+class CudaRow(Record):
     version: str
     variant: str
     source: str
@@ -349,8 +351,8 @@ class Disagreement(NamedTuple):
     decision: str
 
 
-@dataclass(frozen=True)
-class Matrix:
+@dataclass(frozen=True, eq=False, repr=False)
+class Matrix(Record):
     releases: tuple[Release, ...]  # newest first
     cuda: tuple[CudaRow, ...]  # oldest first
     pip_floors: tuple[PipFloor, ...]

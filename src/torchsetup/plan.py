@@ -11,7 +11,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from torchsetup.environment import to_jsonable
+from torchsetup.environment import Record, to_jsonable
 from torchsetup.redact import redact_argv, redact_url_credentials
 
 PYTORCH_GIT = "https://github.com/pytorch/pytorch"
@@ -23,8 +23,8 @@ GB = 1024**3
 BYTES_PER_BUILD_JOB = 2.5 * GB  # a PyTorch compile job peaks around 2-3 GB of RAM
 
 
-@dataclass(frozen=True)
-class Step:
+@dataclass(frozen=True, eq=False, repr=False)
+class Step(Record):
     """One command of a plan. ``argv`` is a list, never a shell string; ``env`` are additions."""
 
     id: str  # stable: "create-venv", "upgrade-pip", "uninstall-conflicts", "install", "clone", ...
@@ -52,8 +52,8 @@ class Step:
         return " ".join(self.shell_words())
 
 
-@dataclass(frozen=True)
-class Fact:
+@dataclass(frozen=True, eq=False, repr=False)
+class Fact(Record):
     """A fact the resolver used, with where it came from ("NVML", "--target-driver", ...)."""
 
     name: str
@@ -61,8 +61,8 @@ class Fact:
     source: str
 
 
-@dataclass(frozen=True)
-class Rejection:
+@dataclass(frozen=True, eq=False, repr=False)
+class Rejection(Record):
     """A candidate (torch version + variant) the resolver did not take, and why."""
 
     torch: str
@@ -70,8 +70,8 @@ class Rejection:
     reason: str
 
 
-@dataclass(frozen=True)
-class Plan:
+@dataclass(frozen=True, eq=False, repr=False)
+class Plan(Record):
     method: str  # "pip" | "uv" | "conda" | "source"
     torch: str
     variant: str  # "cu118", "cpu", "rocm6.2", ...

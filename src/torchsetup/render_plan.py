@@ -1,16 +1,20 @@
-"""Human output for ``install`` and ``matrix``: a rich panel per plan, a table for the matrix.
+"""Human output for ``install`` and ``matrix``: lines per plan, a rich table for the matrix.
 
-rich is imported inside the functions, so importing this module costs nothing until something
-is rendered. Everything rendered here has already been redacted by the caller.
+A plan prints as plain styled lines (torchsetup.term: ``install --dry-run`` is waited on and
+rich costs tens of milliseconds to import); the matrix uses rich, imported inside the functions.
+Everything rendered here has already been redacted by the caller.
 """
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from torchsetup.matrix import PLATFORMS, Matrix, Release, version_tuple
+from torchsetup.term import Style
+from torchsetup.term import width as term_width
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,56 +32,66 @@ def _console(console: Optional[Console]) -> Console:
     return Console(highlight=False)
 
 
-def render_plan(plan: Plan, *, console: Optional[Console] = None, dry_run: bool = True) -> None:
-    """The plan as a panel: the choice, the facts used, why, the commands, warnings, what lost."""
-    from rich.panel import Panel
-    from rich.text import Text
-
-    c = _console(console)
-    width = max(40, min(c.width, 120) - 6)  # inside the panel's border and padding
-    out = Text(no_wrap=True, overflow="ignore")
-    out.append(f"torch {plan.torch}", style="bold")
-    out.append(f"  {plan.variant}  via {plan.method}", style="bold cyan")
-    out.append(f"  for {plan.detail('platform')}, Python {plan.python_version}\n")
+def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = True) -> None:
+    """The plan as lines: the choice, the facts used, why, the commands, warnings, what lost."""
+    out = file or sys.stdout
+    st = Style(out)
+    width = term_width() - 4
+    lines: list[str] = []
+    title = "torchsetup install --dry-run" if dry_run else "torchsetup install"
+    lines.append(st(title, "bold"))
+    lines.append(
+        "  "
+        + st(f"torch {plan.torch}", "bold")
+        + "  "
+        + st(f"{plan.variant}  via {plan.method}", "bold cyan")
+        + f"  for {plan.detail('platform')}, Python {plan.python_version}"
+    )
     companions = ", ".join(f"{n} {v}" for n, v in plan.packages()[1:])
     if companions:
-        out.append(f"with {companions}\n")
+        lines.append(f"  with {companions}")
     if plan.index_url:
-        out.append(f"from {plan.index_url}\n")
+        lines.append(f"  from {plan.index_url}")
 
-    _section(out, "Facts used")
+    lines.append("")
+    lines.append(st("Facts used", "bold"))
     pad = max((len(f.name) for f in plan.facts), default=0) + 4
     for fact in plan.facts:
-        _wrapped(out, f"  {fact.name.ljust(pad - 2)}", f"{fact.value}  ({fact.source})", width)
+        lines += _wrapped(f"  {fact.name.ljust(pad - 2)}", f"{fact.value}  ({fact.source})", width)
 
-    _section(out, "Why")
+    lines.append("")
+    lines.append(st("Why", "bold"))
     for reason in plan.reasons:
-        _wrapped(out, "  • ", reason, width)
+        lines += _wrapped("  • ", reason, width)
 
-    _section(out, "Commands")
+    lines.append("")
+    lines.append(st("Commands", "bold"))
     for step in plan.steps:
-        _wrapped(out, "  # ", step.description, width, style="dim")
-        _command(out, step.shell_words(), width)
+        lines += [st(x, "dim") for x in _wrapped("  # ", step.description, width)]
+        lines += [st(x, "green") for x in _command(step.shell_words(), width)]
 
     if plan.warnings:
-        _section(out, "Warnings", style="bold yellow")
+        lines.append("")
+        lines.append(st("Warnings", "bold yellow"))
         for warning in plan.warnings:
-            _wrapped(out, "  ! ", warning, width, style="yellow")
+            lines += [st(x, "yellow") for x in _wrapped("  ! ", warning, width)]
 
     if plan.rejected:
-        _section(out, f"Not chosen ({len(plan.rejected)})")
+        lines.append("")
+        lines.append(st(f"Not chosen ({len(plan.rejected)})", "bold"))
         groups = group_rejections(plan.rejected)
         for torches, variant, reason in groups[:REJECTIONS_SHOWN]:
             what = f"{torches} ({variant})" if variant != "*" else torches
-            _wrapped(out, "  - ", f"{what}: {reason}", width, style="dim")
+            lines += [st(x, "dim") for x in _wrapped("  - ", f"{what}: {reason}", width)]
         if len(groups) > REJECTIONS_SHOWN:
-            out.append(
-                f"  ... and {len(groups) - REJECTIONS_SHOWN} more (--json lists them all)\n",
-                style="dim",
+            lines.append(
+                st(
+                    f"  ... and {len(groups) - REJECTIONS_SHOWN} more (--json lists them all)",
+                    "dim",
+                )
             )
-    title = "torchsetup install --dry-run" if dry_run else "torchsetup install"
-    out.rstrip()
-    c.print(Panel(out, title=title, title_align="left", expand=False))
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def group_rejections(rejected: Sequence[Rejection]) -> list[tuple[str, str, str]]:
@@ -93,11 +107,7 @@ def group_rejections(rejected: Sequence[Rejection]) -> list[tuple[str, str, str]
     return out
 
 
-def _section(out: Any, title: str, style: str = "bold") -> None:
-    out.append(f"\n{title}\n", style=style)
-
-
-def _command(out: Any, words: Sequence[str], width: int) -> None:
+def _command(words: Sequence[str], width: int) -> list[str]:
     """A shell command wrapped between words with `` \\`` continuations: still copy-pasteable."""
     lines: list[str] = []
     for word in words:
@@ -105,15 +115,14 @@ def _command(out: Any, words: Sequence[str], width: int) -> None:
             lines[-1] += " " + word
         else:
             lines.append(word)
-    out.append("  $ " + " \\\n      ".join(lines) + "\n", style="green")
+    joined = "  $ " + " \\\n      ".join(lines)
+    return joined.split("\n")
 
 
-def _wrapped(out: Any, prefix: str, text: str, width: int, style: str = "") -> None:
+def _wrapped(prefix: str, text: str, width: int) -> list[str]:
     """``prefix`` + ``text`` wrapped to ``width``, continuation lines indented under the text."""
     lines = textwrap.wrap(text, width=max(20, width - len(prefix)), break_on_hyphens=False) or [""]
-    out.append(prefix + lines[0] + "\n", style=style)
-    for line in lines[1:]:
-        out.append(" " * len(prefix) + line + "\n", style=style)
+    return [prefix + lines[0]] + [" " * len(prefix) + line for line in lines[1:]]
 
 
 # --- the matrix ----------------------------------------------------------------------------------

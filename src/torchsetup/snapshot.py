@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from pathlib import Path
 from typing import Any, Optional
 
 from torchsetup.environment import Environment, environment_from_dict
@@ -24,19 +24,17 @@ from torchsetup.probes import SNAPSHOT_SCHEMA, ProbeRecord, Snapshot
 
 def save_snapshot(snap: Snapshot, path: str) -> None:
     try:
-        Path(path).write_text(
-            json.dumps(snap.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(snap.to_dict(), indent=1, sort_keys=True) + "\n")
     except OSError as exc:
         raise SnapshotError(f"cannot write snapshot {path}: {exc.strerror or exc}") from exc
 
 
 def load_snapshot(path: str) -> Snapshot:
     """A raw snapshot (file or capture directory); SnapshotError when it is not one."""
-    p = Path(path)
-    if p.is_dir():
-        return snapshot_from_capture_dir(p)
-    data = _read_json(p)
+    if os.path.isdir(path):
+        return snapshot_from_capture_dir(path)
+    data = _read_json(path)
     if data.get("schema") != SNAPSHOT_SCHEMA:
         raise SnapshotError(
             f'{path} is not a torchsetup snapshot (no "schema": "{SNAPSHOT_SCHEMA}")'
@@ -48,10 +46,9 @@ def load_environment(path: str) -> Environment:
     """An Environment from any accepted form (see module doc)."""
     from torchsetup.detect import build_environment
 
-    p = Path(path)
-    if p.is_dir():
-        return build_environment(snapshot_from_capture_dir(p))
-    data = _read_json(p)
+    if os.path.isdir(path):
+        return build_environment(snapshot_from_capture_dir(path))
+    data = _read_json(path)
     if data.get("schema") == SNAPSHOT_SCHEMA:
         return build_environment(Snapshot.from_dict(data, source=f"snapshot:{path}"))
     if isinstance(data.get("environment"), dict):
@@ -69,9 +66,10 @@ def _with_source(env: Environment, source: str) -> Environment:
     return dataclasses.replace(env, source=source)
 
 
-def _read_json(p: Path) -> dict[str, Any]:
+def _read_json(p: str) -> dict[str, Any]:
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, encoding="utf-8") as fh:
+            text = fh.read()
     except FileNotFoundError as exc:
         raise SnapshotError(f"snapshot not found: {p}") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -88,17 +86,18 @@ def _read_json(p: Path) -> dict[str, Any]:
 # --- capture directories -----------------------------------------------------------------------
 
 
-def _txt(d: Path, name: str) -> Optional[str]:
-    f = d / name
+def _txt(d: str, name: str) -> Optional[str]:
+    f = os.path.join(d, name)
     try:
-        return f.read_text(encoding="utf-8", errors="replace") if f.is_file() else None
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
     except OSError:
         return None
 
 
-def snapshot_from_capture_dir(d: Path) -> Snapshot:
+def snapshot_from_capture_dir(d: str) -> Snapshot:
     """Raw outputs of the usual commands (see module doc) -> probe records."""
-    if not any(d.glob("*.txt")):
+    if not any(name.endswith(".txt") for name in os.listdir(d)):
         raise SnapshotError(f"{d} holds no captured outputs (*.txt)")
     records = [
         _cap_platform(d),
@@ -118,7 +117,7 @@ def snapshot_from_capture_dir(d: Path) -> Snapshot:
     return Snapshot(records={r.name: r for r in records if r is not None}, source=f"capture:{d}")
 
 
-def _cap_platform(d: Path) -> ProbeRecord:
+def _cap_platform(d: str) -> ProbeRecord:
     data: dict[str, Any] = {}
     uname = (_txt(d, "uname.txt") or "").split()
     if uname:
@@ -133,7 +132,7 @@ def _cap_platform(d: Path) -> ProbeRecord:
     return ProbeRecord("platform", ok=bool(uname), data=data)
 
 
-def _cap_nvml(d: Path) -> ProbeRecord:
+def _cap_nvml(d: str) -> ProbeRecord:
     text = _txt(d, "pynvml_probe.txt")
     if text is None:
         return ProbeRecord("nvml", ok=False, error="not captured")
@@ -144,7 +143,7 @@ def _cap_nvml(d: Path) -> ProbeRecord:
     return ProbeRecord("nvml", ok=True, data=data)
 
 
-def _cap_libcuda(d: Path) -> Optional[ProbeRecord]:
+def _cap_libcuda(d: str) -> Optional[ProbeRecord]:
     text = _txt(d, "libcuda_driver_version.txt")
     if text is None:
         return None
@@ -154,7 +153,7 @@ def _cap_libcuda(d: Path) -> Optional[ProbeRecord]:
     return ProbeRecord("libcuda", ok=False, error=text.strip().splitlines()[0])
 
 
-def _cap_smi(d: Path) -> Optional[ProbeRecord]:
+def _cap_smi(d: str) -> Optional[ProbeRecord]:
     query = _txt(d, "nvidia_smi_query.txt")
     if query is not None:
         return ProbeRecord(
@@ -172,7 +171,7 @@ def _cap_smi(d: Path) -> Optional[ProbeRecord]:
     return None
 
 
-def _cap_proc(d: Path) -> ProbeRecord:
+def _cap_proc(d: str) -> ProbeRecord:
     gpus: dict[str, str] = {}
     info = _txt(d, "proc_gpus_info.txt") or ""
     for block in re.split(r"^== ", info, flags=re.MULTILINE):
@@ -184,7 +183,7 @@ def _cap_proc(d: Path) -> ProbeRecord:
     )
 
 
-def _env_lines(d: Path) -> dict[str, str]:
+def _env_lines(d: str) -> dict[str, str]:
     out = {}
     for line in (_txt(d, "env_cuda.txt") or "").splitlines():
         key, sep, value = line.partition("=")
@@ -193,7 +192,7 @@ def _env_lines(d: Path) -> dict[str, str]:
     return out
 
 
-def _which(d: Path) -> dict[str, str]:
+def _which(d: str) -> dict[str, str]:
     out = {}
     for line in (_txt(d, "which_tools.txt") or "").splitlines():
         key, sep, value = line.partition(":")
@@ -203,7 +202,7 @@ def _which(d: Path) -> dict[str, str]:
     return out
 
 
-def _cap_toolkit(d: Path) -> ProbeRecord:
+def _cap_toolkit(d: str) -> ProbeRecord:
     env = _env_lines(d)
     nvcc = _txt(d, "nvcc_version.txt")
     dirs = sorted(
@@ -227,7 +226,7 @@ def _cap_toolkit(d: Path) -> ProbeRecord:
     return ProbeRecord("cuda-toolkit", ok=True, data=data)
 
 
-def _cap_tools(d: Path) -> ProbeRecord:
+def _cap_tools(d: str) -> ProbeRecord:
     return ProbeRecord(
         "tools",
         ok=True,
@@ -235,7 +234,7 @@ def _cap_tools(d: Path) -> ProbeRecord:
     )
 
 
-def _cap_env(d: Path) -> ProbeRecord:
+def _cap_env(d: str) -> ProbeRecord:
     from torchsetup.probes.system import ENV_ALLOWLIST
 
     env = _env_lines(d)
@@ -244,7 +243,7 @@ def _cap_env(d: Path) -> ProbeRecord:
     )
 
 
-def _cap_python(d: Path) -> Optional[ProbeRecord]:
+def _cap_python(d: str) -> Optional[ProbeRecord]:
     version_text = _txt(d, "python_version.txt")
     if version_text is None:
         return None

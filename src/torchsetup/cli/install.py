@@ -234,7 +234,7 @@ def _run(
     if not as_json:
         from torchsetup.render_plan import render_plan
 
-        render_plan(plan, console=console, dry_run=False)
+        render_plan(plan, dry_run=False)
     result = run_install(
         plan,
         target=InstallTarget(python=python, venv=venv, force=force),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any, TextIO
 
 from torchsetup import __version__
 from torchsetup.doctor.model import CHECK_FAILED, ERROR, INFO, OK, WARNING, DoctorReport
 from torchsetup.environment import Environment, environment_to_dict
+from torchsetup.term import Style
 
 MARKS = {
     OK: ("[✓]", "green"),
@@ -50,30 +50,11 @@ def print_json(env: Environment, report: DoctorReport, out: TextIO) -> None:
     out.write(json.dumps(report_to_dict(env, report), indent=2) + "\n")
 
 
-_ANSI = {"green": "32", "yellow": "33", "red": "31", "blue": "34", "bold": "1", "dim": "2"}
-
-
-class _Style:
-    """Minimal ANSI styling: doctor's output is line-based and rich costs ~50 ms to import."""
-
-    def __init__(self, stream: TextIO) -> None:
-        force = os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE")
-        tty = hasattr(stream, "isatty") and stream.isatty()
-        self.enabled = bool(force) or (
-            tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-        )
-
-    def __call__(self, text: str, style: str) -> str:
-        if not self.enabled:
-            return text
-        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
-
-
 def print_text(
     env: Environment, report: DoctorReport, *, verbose: bool = False, file: TextIO | None = None
 ) -> None:
     out = file or sys.stdout
-    st = _Style(out)
+    st = Style(out)
     lines: list[str] = []
     add = lines.append
     source = "" if env.source == "live" else f" — facts from {env.source}"
@@ -116,7 +97,7 @@ def print_text(
     out.flush()
 
 
-def _closing_line(report: DoctorReport, st: _Style) -> str:
+def _closing_line(report: DoctorReport, st: Style) -> str:
     bad = [c for c in report.categories if c.status != OK]
     if not bad and not report.crashed_rules:
         return f"{st('•', 'green')} No issues found!"
