@@ -5,7 +5,7 @@
 
 1. Wall time of the installed console script, as users start it: ``torchsetup --help`` (the
    baseline: Python start-up + click) and ``torchsetup install --dry-run --snapshot X`` (load the
-   snapshot and the matrix, resolve, render the rich panel), interleaved, median of ``--runs``
+   snapshot and the matrix, resolve, print the plan), interleaved, median of ``--runs``
    after one warm-up run each. Target: dry-run under 2x --help.
 2. The pure core in-process: matrix load + validation (cold), and resolutions per second of
    ``resolve()`` over every scenario snapshot in tests/data/snapshots.
@@ -95,24 +95,24 @@ import click; mark()
 import torchsetup.environment; mark()
 import torchsetup.cli, torchsetup.cli.install; mark()
 import torchsetup.matrix, torchsetup.plan, torchsetup.request, torchsetup.resolve; mark()
-env = torchsetup.cli.install._read_snapshot(sys.argv[1]); mark()
+import torchsetup.snapshot
+env = torchsetup.snapshot.load_environment(sys.argv[1]); mark()
 matrix = torchsetup.matrix.load_matrix(); mark()
 plan = torchsetup.resolve.resolve(env, torchsetup.request.parse_request(), matrix).redacted(); mark()
-import rich.console, rich.panel, rich.text; mark()
-from torchsetup.render_plan import render_plan
-render_plan(plan, console=rich.console.Console(file=io.StringIO(), width=80)); mark()
+from torchsetup.render_plan import render_plan; mark()
+render_plan(plan, file=io.StringIO()); mark()
 print(" ".join(f"{(b - a) * 1000:.2f}" for a, b in zip(t, t[1:])))
 """
 PHASE_NAMES = (
     "click",
-    "torchsetup.environment (14 frozen dataclasses)",
+    "torchsetup.environment (17 frozen dataclasses)",
     "torchsetup.cli + install command",
     "matrix, plan, request, resolve modules",
     "snapshot read",
     "matrix.json load + validation",
     "resolve()",
-    "rich (console, panel, text)",
-    "render the panel (first call)",
+    "render_plan module (line output, no rich)",
+    "render the plan",
 )
 
 
@@ -193,7 +193,7 @@ def report(runs: int) -> str:
     lines += [
         "",
         (
-            f"Target (dry-run under 2x --help): **{verdict}** for the rich panel; the `--json` plan is "
+            f"Target (dry-run under 2x --help): **{verdict}** for the text plan; the `--json` plan is "
             f"{medians[list(commands)[2]] / base:.2f}x."
         ),
         "",
@@ -208,10 +208,10 @@ def report(runs: int) -> str:
         "",
         (
             f"The dry-run's own work (matrix load and validation, resolve) is {phases[5] + phases[6]:.0f} ms; "
-            f"the rich panel costs {phases[7] + phases[8]:.0f} ms (import and first render), which is "
-            "what separates the panel from the `--json` plan, and the shared Environment model "
-            f"{phases[1]:.0f} ms at import (frozen dataclasses are slow to define; it is not part of "
-            "this resolver's files)."
+            f"rendering the plan as text costs {phases[7] + phases[8]:.0f} ms (it was a rich panel at "
+            "45 ms before: plans now print as lines through torchsetup.term); the rest is Python and "
+            f"click start-up, the modules, and the Environment model ({phases[1]:.0f} ms at import: "
+            "its frozen dataclasses share one generic eq/hash/repr to keep that down)."
         ),
         "",
         (

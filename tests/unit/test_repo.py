@@ -27,3 +27,23 @@ def test_readme_opens_with_exactly_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert readme_commands()[1] in ci.splitlines()
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md (tools/gen_cli_docs.py) names every command and every option there is."""
+    import click
+
+    from torchsetup.cli import COMMANDS, cli
+
+    doc = (REPO / "docs" / "cli.md").read_text()
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        assert f"## torchsetup {name}" in doc
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in doc, (
+                        f"{opt} of {name} missing from docs/cli.md: run tools/gen_cli_docs.py"
+                    )
