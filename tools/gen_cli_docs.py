@@ -29,11 +29,15 @@ def help_text(args: list[str]) -> str:
 def render() -> str:
     parts = [
         "# Command-line reference\n",
-        "Generated from each command's `--help` by `tools/gen_cli_docs.py` "
-        "(a test fails when it is out of date).\n",
-        "Exit codes, for every command: 0 ok; 1 problems found or verification failed; "
-        "2 bad usage or an impossible request (one line on stderr, never a traceback); "
-        "3 an install step failed; 130 interrupted.\n",
+        (
+            "Generated from each command's `--help` by `tools/gen_cli_docs.py` "
+            "(a test fails when it is out of date).\n"
+        ),
+        (
+            "Exit codes, for every command: 0 ok; 1 problems found or verification failed; "
+            "2 bad usage or an impossible request (one line on stderr, never a traceback); "
+            "3 an install step failed; 130 interrupted.\n"
+        ),
         "## torchsetup\n",
         "```\n" + help_text([]) + "```\n",
     ]
