@@ -1,8 +1,8 @@
 """nox sessions: tests on every Python 3.9-3.13 found here, lint, typecheck, build.
 
-    nox                 # lint, typecheck, tests on each Python found
-    nox -s tests-3.12   # one interpreter
-    nox -s build
+nox                 # lint, typecheck, tests on each Python found
+nox -s tests-3.12   # one interpreter
+nox -s build
 """
 
 from __future__ import annotations
