@@ -107,11 +107,22 @@ def test_caches_go_under_torchsetups_cache_per_torch(
     smoke: ModuleType, clean_env: pytest.MonkeyPatch
 ) -> None:
     clean_env.setattr(smoke, "static_torch_version", lambda: "2.11.0+cu130")
+    clean_env.setattr(smoke.os, "cpu_count", lambda: 2)
     smoke.setup_caches("/cache/inductor")
     tag = f"torch-2.11.0_cu130-py{sys.version_info[0]}{sys.version_info[1]}"
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == os.path.join("/cache/inductor", tag)
     assert os.environ["TRITON_CACHE_DIR"] == os.path.join("/cache/inductor", tag, "triton")
     assert os.environ["TORCHINDUCTOR_COMPILE_THREADS"] == "1"
+
+
+def test_large_machines_keep_inductors_compile_pool(
+    smoke: ModuleType, clean_env: pytest.MonkeyPatch
+) -> None:
+    """On 16 vCPUs (the H200) the pool halved a cold compile: only small machines go to 1."""
+    clean_env.setattr(smoke, "static_torch_version", lambda: "2.11.0+cu130")
+    clean_env.setattr(smoke.os, "cpu_count", lambda: 16)
+    smoke.setup_caches("/cache/inductor")
+    assert "TORCHINDUCTOR_COMPILE_THREADS" not in os.environ
 
 
 def test_a_users_own_cache_dir_wins(smoke: ModuleType, clean_env: pytest.MonkeyPatch) -> None:

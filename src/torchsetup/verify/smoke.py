@@ -151,8 +151,11 @@ def setup_caches(cache_dir):
     base = os.path.join(cache_dir, tag)
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", base)
     os.environ.setdefault("TRITON_CACHE_DIR", os.path.join(base, "triton"))
-    # One compile thread: no worker pool to start (seconds) for the few kernels checked here.
-    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    # Small machines: one compile thread, no worker pool to start (on 2 vCPUs the pool made a
+    # cold compile 17 s instead of 7.6 s). Larger ones keep Inductor's pool (on 16 vCPUs it
+    # halved the cold compile: 6.6 s against 12.8 s). See docs/benchmarks.md, "verify".
+    if (os.cpu_count() or 1) <= 4:
+        os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 
 def rel_err(torch, got, ref):
