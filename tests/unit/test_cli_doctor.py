@@ -103,3 +103,16 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "doctor" in out and "install" in out and "Exit codes" in out
     code, out, _ = call(["--version"], capsys)
     assert code == 0 and "torchsetup" in out
+
+
+def test_readme_example_cpu_wheel_on_the_h200(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example output is what doctor prints for that snapshot."""
+    snap = envs.DATA / "snapshots" / "h200-cpu-torch.json"
+    code, out, _ = call(["doctor", "--snapshot", str(snap)], capsys)
+    assert code == 1
+    assert "[✗] PyTorch (2.13.0+cpu, CPU build)" in out
+    assert (
+        "(= /opt/torch/.venv/bin/python3 -m pip install torch==2.14.1 torchvision==0.29.1 "
+        "--index-url https://download.pytorch.org/whl/cu130)"
+    ) in out
+    assert out.rstrip().endswith("! Doctor found 1 error in 1 category.")
