@@ -78,6 +78,16 @@ def merged_env(
     return env
 
 
+def _prepare(
+    argv: Sequence[str], env: Optional[Mapping[str, str]], extra_env: Optional[Mapping[str, str]]
+) -> tuple[tuple[str, ...], Optional[dict[str, str]]]:
+    """argv as strings (never empty) and the child's environment (None: inherit ours)."""
+    args = tuple(str(a) for a in argv)
+    if not args:
+        raise ValueError("empty argv")
+    return args, merged_env(extra_env, env) if (env is not None or extra_env) else None
+
+
 def _popen_kwargs() -> dict[str, object]:
     if _POSIX:
         return {"start_new_session": True}
@@ -158,11 +168,8 @@ def run(
     Never raises for the program's failures; ``KeyboardInterrupt`` kills the child and is
     re-raised.
     """
-    args = tuple(str(a) for a in argv)
-    if not args:
-        raise ValueError("empty argv")
+    args, full_env = _prepare(argv, env, extra_env)
     started = time.perf_counter()
-    full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
     try:
         proc = subprocess.Popen(
             args,
@@ -218,11 +225,8 @@ def stream(
     grace period) and returns a result with ``interrupted=True`` instead of raising, so the
     caller can report and clean up.
     """
-    args = tuple(str(a) for a in argv)
-    if not args:
-        raise ValueError("empty argv")
+    args, full_env = _prepare(argv, env, extra_env)
     started = time.perf_counter()
-    full_env = merged_env(extra_env, env) if (env is not None or extra_env) else None
     try:
         proc = subprocess.Popen(
             args,
