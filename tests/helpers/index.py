@@ -30,7 +30,6 @@ from typing import Any, Optional
 from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
-from typing_extensions import Self
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 _CHUNK = 256 * 1024
@@ -123,7 +122,7 @@ class IndexServer:
             self._httpd.shutdown()
             self._httpd.server_close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> IndexServer:  # noqa: PYI034 - typing.Self is 3.11+, no typing_extensions
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
