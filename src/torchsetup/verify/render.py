@@ -49,8 +49,9 @@ def render_table(
     from rich.markup import escape
     from rich.table import Table
 
-    title = escape(heading(result, chosen_by))
-    table = Table(title=title, title_justify="left", expand=False)
+    # The heading (interpreter paths are long) goes on its own unwrapped lines, not the table title.
+    console.print(escape(heading(result, chosen_by)), soft_wrap=True)
+    table = Table(expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
