@@ -196,7 +196,7 @@ def run(
         return _finish(args, None, out or "", err or "", started, timed_out=True, timeout=timeout)
     except KeyboardInterrupt:
         _kill_tree(proc)
-        proc.wait()
+        _reap(proc)
         raise
     return _finish(args, proc.returncode, out, err, started)
 
@@ -280,7 +280,7 @@ def stream(
                     past_end = end is not None and now > end
                     if past_end or (moving is not None and now > moving):
                         _kill_tree(proc)
-                        proc.wait()
+                        _reap(proc)
                         reader_done.wait(2)
                         waited = (timeout or 0.0) if past_end else round(now - started, 1)
                         return _finish(
@@ -329,6 +329,23 @@ def _counting_sigint() -> Iterator[_SigintCount]:
             signal.signal(signal.SIGINT, previous)
 
 
+def _reap(proc: subprocess.Popen[str], seconds: float = 10.0) -> None:
+    """Wait for a killed child, bounded: never block forever on Popen's internal lock (which an
+    interrupt inside an earlier ``wait`` can leave held); reap it directly as a last resort."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        try:
+            proc.wait(timeout=0.2)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    if _POSIX:
+        with contextlib.suppress(ChildProcessError, OSError):
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+
+
 def _interrupt_tree(proc: subprocess.Popen[str], sigint: _SigintCount, grace: float = 5.0) -> None:
     """Ask the child tree to stop (SIGINT), then kill it if it does not within ``grace`` or on a
     second Ctrl-C."""
@@ -344,7 +361,7 @@ def _interrupt_tree(proc: subprocess.Popen[str], sigint: _SigintCount, grace: fl
     while proc.poll() is None:
         if sigint.n > first or time.perf_counter() > end:
             _kill_tree(proc)
-            proc.wait()
+            _reap(proc)
             return
         time.sleep(0.05)
 

@@ -121,4 +121,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    import faulthandler
+    import signal
+
+    # A test that finds this driver hung sends SIGUSR1: every thread's stack goes to stderr.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sys.exit(main())

@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,6 +172,12 @@ def test_sigint_mid_download_exit_130_children_stopped_and_restore(
         ]
         driver.send_signal(signal.SIGINT)
         out, _ = driver.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        driver.send_signal(signal.SIGUSR1)  # faulthandler: the stacks of the hung driver
+        time.sleep(2)
+        driver.kill()
+        out, _ = driver.communicate()
+        raise AssertionError(f"the install did not stop after Ctrl-C; its stacks:\n{out}") from None
     finally:
         if driver.poll() is None:
             driver.kill()
