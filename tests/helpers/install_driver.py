@@ -126,4 +126,7 @@ if __name__ == "__main__":
 
     # A test that finds this driver hung sends SIGUSR1: every thread's stack goes to stderr.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # Ctrl-C as in a terminal: a test run started in the background (CI scripts, `cmd &`) hands
+    # its children SIGINT ignored, and torchsetup rightly leaves an ignored SIGINT alone.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())
