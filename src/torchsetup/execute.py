@@ -768,7 +768,7 @@ def render_report(console: Console, result: InstallResult) -> None:
 
 def import_check(plan: Plan, runner: Runner, env: Mapping[str, str]) -> Verify:
     """The interim quick verify: import torch in the target and compare version and variant.
-    (``torchsetup.verify.run_verify`` replaces it once merged.)"""
+    The install command passes the real quick verify (``torchsetup verify --quick``) instead.)"""
     script = (
         "import json, torch; v = torch.version; print(json.dumps({'version': torch.__version__, "
         "'cuda': v.cuda, 'hip': getattr(v, 'hip', None), 'xpu': getattr(v, 'xpu', None)}))"

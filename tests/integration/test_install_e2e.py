@@ -3,7 +3,8 @@
 
 The plans are the ones the resolver makes for
 ``torchsetup install --cpu --torch 2.13.0 --venv DIR --index-url http://127.0.0.1:PORT/simple --yes``
-(built by hand in tests/helpers/install_driver.py until the install command is wired).
+(built by hand in tests/helpers/install_driver.py, so the executor is tested on its own; the
+installed command itself is tested end to end in test_install_cli.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The knowledge interface the rules use (to be rewired to torchsetup.matrix at merge)."""
+"""The knowledge interface the rules use, answered from the compatibility matrix."""
 
 from __future__ import annotations
 
