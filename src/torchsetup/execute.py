@@ -767,8 +767,8 @@ def render_report(console: Console, result: InstallResult) -> None:
 
 
 def import_check(plan: Plan, runner: Runner, env: Mapping[str, str]) -> Verify:
-    """The interim quick verify: import torch in the target and compare version and variant.
-    The install command passes the real quick verify (``torchsetup verify --quick``) instead.)"""
+    """The default verify of :func:`run_install`: import torch in the target, compare version and variant.
+    (The install command passes the real quick verify, ``torchsetup verify --quick``, instead.)"""
     script = (
         "import json, torch; v = torch.version; print(json.dumps({'version': torch.__version__, "
         "'cuda': v.cuda, 'hip': getattr(v, 'hip', None), 'xpu': getattr(v, 'xpu', None)}))"
