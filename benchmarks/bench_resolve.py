@@ -56,11 +56,11 @@ def wall_times(commands: dict[str, list[str]], runs: int) -> dict[str, list[floa
 def resolver_throughput(seconds: float) -> tuple[float, float, int]:
     """(matrix load ms, resolutions per second, scenarios) measured in this process."""
     sys.path.insert(0, str(ROOT / "src"))
-    from torchsetup.environment import environment_from_dict
+    from torchsetup.detect.model import environment_from_dict
     from torchsetup.errors import ResolutionError
-    from torchsetup.matrix import load_matrix, matrix_from_dict
-    from torchsetup.request import parse_request
-    from torchsetup.resolve import resolve
+    from torchsetup.matrix.model import load_matrix, matrix_from_dict
+    from torchsetup.resolve.request import parse_request
+    from torchsetup.resolve.resolver import resolve
 
     text = (ROOT / "src" / "torchsetup" / "data" / "matrix.json").read_text(encoding="utf-8")
     loads = []
@@ -92,20 +92,20 @@ import io, sys, time
 t = [time.perf_counter()]
 def mark(): t.append(time.perf_counter())
 import click; mark()
-import torchsetup.environment; mark()
+import torchsetup.detect.model; mark()
 import torchsetup.cli, torchsetup.cli.install; mark()
-import torchsetup.matrix, torchsetup.plan, torchsetup.request, torchsetup.resolve; mark()
-import torchsetup.snapshot
-env = torchsetup.snapshot.load_environment(sys.argv[1]); mark()
-matrix = torchsetup.matrix.load_matrix(); mark()
-plan = torchsetup.resolve.resolve(env, torchsetup.request.parse_request(), matrix).redacted(); mark()
-from torchsetup.render_plan import render_plan; mark()
+import torchsetup.matrix.model, torchsetup.resolve.plan, torchsetup.resolve.request, torchsetup.resolve.resolver; mark()
+import torchsetup.detect.snapshot
+env = torchsetup.detect.snapshot.load_environment(sys.argv[1]); mark()
+matrix = torchsetup.matrix.model.load_matrix(); mark()
+plan = torchsetup.resolve.resolver.resolve(env, torchsetup.resolve.request.parse_request(), matrix).redacted(); mark()
+from torchsetup.resolve.render import render_plan; mark()
 render_plan(plan, file=io.StringIO()); mark()
 print(" ".join(f"{(b - a) * 1000:.2f}" for a, b in zip(t, t[1:])))
 """
 PHASE_NAMES = (
     "click",
-    "torchsetup.environment (17 frozen dataclasses)",
+    "torchsetup.detect.model (17 frozen dataclasses)",
     "torchsetup.cli + install command",
     "matrix, plan, request, resolve modules",
     "snapshot read",

@@ -1,4 +1,4 @@
-"""Curate src/torchsetup/data/matrix.json from the research record tools/reference/compat.json.
+"""Curate src/torchsetup/resources/matrix.json from the research record tools/reference/compat.json.
 
 compat.json is a research record: free-text fields, platform notes repeated per release, a few
 gaps and disagreements. matrix.json is the clean, validated table torchsetup ships. Every
@@ -6,7 +6,7 @@ decision this script makes on top of compat.json is written below as data with i
 where it is not read directly from a primary source, ``"inferred": true``.
 
     python tools/curate_matrix.py            # print a summary of what would change
-    python tools/curate_matrix.py --write    # write src/torchsetup/data/matrix.json
+    python tools/curate_matrix.py --write    # write src/torchsetup/resources/matrix.json
 
 The output is deterministic (sorted keys where order carries no meaning), so a re-run on the
 same compat.json gives a byte-identical file; tests check that (tests/unit/test_matrix_data.py).

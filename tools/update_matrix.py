@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import curate_matrix
 
 from torchsetup import net
-from torchsetup.matrix import Matrix, matrix_from_dict, version_tuple
+from torchsetup.matrix.model import Matrix, matrix_from_dict
+from torchsetup.versions import version_tuple
 
 DEFAULT_INDEX = "https://download.pytorch.org/whl"
 PEP691 = "application/vnd.pypi.simple.v1+json"

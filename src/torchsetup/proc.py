@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 _POSIX = os.name == "posix"
 
@@ -373,3 +373,52 @@ def python_argv(python: str, *args: str) -> list[str]:
 
 def current_python() -> str:
     return sys.executable
+
+
+# --- the runner: the executor's only way to start programs -----------------------------------
+
+
+class Runner(Protocol):
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str],
+        cwd: Optional[str] = None,
+    ) -> ProcResult: ...
+
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: Optional[float],
+        on_line: LineCallback,
+        env: Mapping[str, str],
+        cwd: Optional[str] = None,
+    ) -> ProcResult: ...
+
+
+class ProcRunner:
+    """The real runner: :mod:`torchsetup.proc`, the one door for subprocesses."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str],
+        cwd: Optional[str] = None,
+    ) -> ProcResult:
+        return run(argv, timeout=timeout, env=env, cwd=cwd)
+
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: Optional[float],
+        on_line: LineCallback,
+        env: Mapping[str, str],
+        cwd: Optional[str] = None,
+    ) -> ProcResult:
+        return stream(argv, timeout=timeout, on_line=on_line, env=env, cwd=cwd)

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from tests.conftest import DATA
-from torchsetup.environment import (
+from torchsetup.detect.model import (
     Distribution,
     Environment,
     Gpu,
@@ -16,7 +16,7 @@ from torchsetup.environment import (
     TargetPython,
     TorchBuild,
 )
-from torchsetup.snapshot import load_environment
+from torchsetup.detect.snapshot import load_environment
 
 H200_DIR = DATA / "real" / "h200-ubuntu24.04-driver580-torch2.11cu130"
 BUILD_MACHINE_DIR = DATA / "real" / "debian12-cpu-nvcc13-no-driver"

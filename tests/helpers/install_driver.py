@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Optional
 
 from tests.helpers.venvs import TORCH_PYTHON, create_venv
-from torchsetup.execute import run_install
-from torchsetup.plan import Plan, Step
-from torchsetup.target import venv_python
-from torchsetup.venvs import InstallTarget
+from torchsetup.detect.target import venv_python
+from torchsetup.install.session import run_install
+from torchsetup.install.targets import InstallTarget
+from torchsetup.resolve.plan import Plan, Step
 
 TORCH = "2.13.0"
 

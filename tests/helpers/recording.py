@@ -8,9 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
-from torchsetup.execute import ProcRunner
 from torchsetup.net import Response
-from torchsetup.proc import ProcResult
+from torchsetup.proc import ProcResult, ProcRunner
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ def probe_output(
     platform: str = "linux-x86_64",
     extra: Optional[dict[str, dict[str, object]]] = None,
 ) -> str:
-    """What :data:`torchsetup.preflight.PROBE_SCRIPT` prints, for a made-up interpreter.
+    """What :data:`torchsetup.install.preflight.PROBE_SCRIPT` prints, for a made-up interpreter.
 
     ``extra`` adds fields to a distribution by name (``requires``, ``installer``, ``direct_url``).
     """

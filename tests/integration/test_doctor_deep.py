@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from tests.helpers import venvs
-from torchsetup.detect import build_deep
+from torchsetup.detect.build import build_deep
+from torchsetup.detect.model import Environment, TargetPython, TorchBuild
+from torchsetup.detect.probes.deep import run_deep_probe
 from torchsetup.doctor import diagnose
-from torchsetup.doctor.deep import run_deep_probe
-from torchsetup.environment import Environment, TargetPython, TorchBuild
 
 pytestmark = pytest.mark.slow
 
@@ -135,10 +135,10 @@ def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
         "numpy",
         "packaging.requirements",
         "packaging.markers",
-        "torchsetup.doctor.deep",
+        "torchsetup.detect.probes.deep",
         "torchsetup.doctor.bugreport",
         "torchsetup.doctor.fix",
-        "torchsetup.doctor.from_report",
+        "torchsetup.detect.from_report",
     ):
         assert heavy not in loaded, heavy
 

@@ -92,7 +92,7 @@ def test_diff_against_a_local_index(
     index_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     matrix = tmp_path / "matrix.json"
-    shutil.copy(ROOT / "src/torchsetup/data/matrix.json", matrix)
+    shutil.copy(ROOT / "src/torchsetup/resources/matrix.json", matrix)
     before = matrix.read_text()
     code = update_matrix().main(
         [
@@ -130,7 +130,7 @@ def test_diff_against_a_local_index(
 
 def test_write_records_observations_and_recurates(index_url: str, tmp_path: Path) -> None:
     matrix, observations = tmp_path / "matrix.json", tmp_path / "obs.json"
-    shutil.copy(ROOT / "src/torchsetup/data/matrix.json", matrix)
+    shutil.copy(ROOT / "src/torchsetup/resources/matrix.json", matrix)
     code = update_matrix().main(
         [
             "--index",

@@ -25,9 +25,9 @@ from tests.helpers.install_driver import BEFORE, TORCH, cpu_plan, pip_list, prep
 from tests.helpers.recording import SpyRunner
 from tests.helpers.venvs import isolated_pip_env
 from tests.helpers.wheelhouse import cached_wheelhouse
-from torchsetup.execute import InstallResult, run_install
-from torchsetup.target import venv_python
-from torchsetup.venvs import InstallTarget, find_uv
+from torchsetup.detect.target import venv_python
+from torchsetup.install.session import InstallResult, run_install
+from torchsetup.install.targets import InstallTarget, find_uv
 
 pytestmark = pytest.mark.slow
 

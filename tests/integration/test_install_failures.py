@@ -28,8 +28,8 @@ from tests.helpers.install_driver import cpu_plan, pip_list, prepare_env, restor
 from tests.helpers.venvs import isolated_pip_env
 from tests.helpers.wheelhouse import cached_wheelhouse
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE
-from torchsetup.execute import InstallResult, run_install
-from torchsetup.venvs import InstallTarget
+from torchsetup.install.session import InstallResult, run_install
+from torchsetup.install.targets import InstallTarget
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -15,13 +15,13 @@ from tests.unit.test_rules_catalogue import (
     windows_gpu,
     with_nvidia,
 )
+from torchsetup.detect.from_report import environment_from_report
+from torchsetup.detect.model import Environment
+from torchsetup.detect.snapshot import load_environment
 from torchsetup.doctor import diagnose
 from torchsetup.doctor.bugreport import render_bug_report
-from torchsetup.doctor.from_report import environment_from_report
 from torchsetup.doctor.model import DoctorReport, Finding
-from torchsetup.environment import Environment
 from torchsetup.redact import redact_report, redact_user_dirs
-from torchsetup.snapshot import load_environment
 
 H200 = (
     Path(__file__).resolve().parent.parent

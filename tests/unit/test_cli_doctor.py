@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import envs
 from torchsetup.cli import run
-from torchsetup.environment import environment_to_dict
+from torchsetup.detect.model import environment_to_dict
 
 
 def call(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from torchsetup.parse.collect_env import clean_lines, parse_collect_env
+from torchsetup.detect.parse.collect_env import clean_lines, parse_collect_env
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 H200 = (DATA / "real" / "h200-ubuntu24.04-driver580-torch2.11cu130" / "collect_env.txt").read_text()

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from tests.conftest import DATA
-from torchsetup.environment import environment_from_dict, environment_to_dict
-from torchsetup.snapshot import load_environment
+from torchsetup.detect.model import environment_from_dict, environment_to_dict
+from torchsetup.detect.snapshot import load_environment
 
 H200 = str(DATA / "real" / "h200-ubuntu24.04-driver580-torch2.11cu130")
 DEB = str(DATA / "real" / "debian12-cpu-nvcc13-no-driver")

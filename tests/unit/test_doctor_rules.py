@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from tests.helpers import envs
+from torchsetup.detect.model import CudaToolkit, DiskSpace, Nvidia, Resources, Tools
 from torchsetup.doctor import diagnose, run_rules
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING
 from torchsetup.doctor.rules import RULES
-from torchsetup.environment import CudaToolkit, DiskSpace, Nvidia, Resources, Tools
 
 
 def ids(env, severity: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
@@ -237,7 +237,7 @@ def test_categories_and_exit_codes() -> None:
 
 
 def test_failed_probe_marks_check_failed() -> None:
-    from torchsetup.environment import ProbeSummary
+    from torchsetup.detect.model import ProbeSummary
 
     env = dataclasses.replace(
         envs.build_machine(),

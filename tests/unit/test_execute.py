@@ -18,10 +18,10 @@ from rich.console import Console
 
 from tests.helpers.recording import RecordingRunner, fake_index, probe_output, torch_version_py
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_STEP_FAILED, EXIT_USAGE
-from torchsetup.execute import InstallResult, run_install
-from torchsetup.plan import Plan, Step
-from torchsetup.preflight import PROBE_SCRIPT
-from torchsetup.venvs import InstallTarget
+from torchsetup.install.preflight import PROBE_SCRIPT
+from torchsetup.install.session import InstallResult, run_install
+from torchsetup.install.targets import InstallTarget
+from torchsetup.resolve.plan import Plan, Step
 
 INDEX = "https://download.example.org/whl/cpu"
 WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -737,7 +737,7 @@ def test_the_executor_never_imports_torch(py: str, env: dict[str, str]) -> None:
 
 
 def test_live_view_shows_step_last_line_and_download_progress() -> None:
-    from torchsetup.execute import View
+    from torchsetup.install.session import View
 
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=True, color_system=None)
@@ -768,7 +768,7 @@ def test_live_view_shows_step_last_line_and_download_progress() -> None:
 
 
 def test_parse_progress() -> None:
-    from torchsetup.execute import ProgressEvent, parse_progress
+    from torchsetup.install.session import ProgressEvent, parse_progress
 
     assert parse_progress("Progress 10 of 20") == ProgressEvent(done=10, total=20)
     assert parse_progress("Downloading torch (182.9MiB)") == ProgressEvent(
@@ -802,9 +802,9 @@ def test_an_internal_error_still_names_the_log(py: str, env: dict[str, str]) -> 
 
 
 def test_default_companion_missing_on_the_index_is_dropped_not_fatal() -> None:
-    from torchsetup.execute import drop_companions, missing_companions
-    from torchsetup.plan import Plan, Step
-    from torchsetup.preflight import DistCheck, PreflightReport
+    from torchsetup.install.preflight import DistCheck, PreflightReport
+    from torchsetup.install.session import drop_companions, missing_companions
+    from torchsetup.resolve.plan import Plan, Step
 
     step = Step(
         id="install",

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from torchsetup.cli import run
 from torchsetup.cli.doctor import doctor
+from torchsetup.detect.from_report import environment_from_report
+from torchsetup.detect.model import Environment
 from torchsetup.doctor import diagnose
-from torchsetup.doctor.from_report import environment_from_report
 from torchsetup.doctor.model import ERROR
-from torchsetup.environment import Environment
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 REPORTS = DATA / "reports"

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from torchsetup.matrix import (
+from torchsetup.matrix.model import (
     COVERAGE_PTX,
     COVERAGE_SASS,
     PLATFORMS,
@@ -18,13 +18,12 @@ from torchsetup.matrix import (
     load_matrix,
     matrix_from_dict,
     parse_arch_list,
-    version_at_least,
-    version_tuple,
 )
+from torchsetup.versions import version_at_least, version_tuple
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RAW = json.loads(
-    (Path(__file__).resolve().parents[2] / "src/torchsetup/data/matrix.json").read_text()
+    (Path(__file__).resolve().parents[2] / "src/torchsetup/resources/matrix.json").read_text()
 )
 
 
@@ -60,7 +59,7 @@ def test_loaded_once_newest_first(matrix: Matrix) -> None:
 def test_coverage_rule(
     arch: str, cc: tuple[int, int], expected: str | None, matrix: Matrix
 ) -> None:
-    from torchsetup.matrix import ArchList
+    from torchsetup.matrix.model import ArchList
 
     assert ArchList(arch, parse_arch_list(arch), "test").coverage(cc) == expected
 

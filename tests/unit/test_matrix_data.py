@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from torchsetup.matrix import load_matrix
+from torchsetup.matrix.model import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = json.loads((ROOT / "tools/reference/compat.json").read_text(encoding="utf-8"))
@@ -32,7 +32,7 @@ def test_curation_is_reproducible() -> None:
         else None
     )
     text = curate.render(curate.curate(COMPAT, observations))
-    assert text == (ROOT / "src/torchsetup/data/matrix.json").read_text(encoding="utf-8")
+    assert text == (ROOT / "src/torchsetup/resources/matrix.json").read_text(encoding="utf-8")
 
 
 def test_observations_override_platforms() -> None:
@@ -84,7 +84,7 @@ def _inferred_flags(data: Any) -> int:
 
 
 def test_inferred_entries_stay_marked() -> None:
-    matrix = json.loads((ROOT / "src/torchsetup/data/matrix.json").read_text(encoding="utf-8"))
+    matrix = json.loads((ROOT / "src/torchsetup/resources/matrix.json").read_text(encoding="utf-8"))
     assert _inferred_flags(matrix) >= _inferred_flags(COMPAT["torch_releases"]) // 2
     for rel in COMPAT["torch_releases"]:
         for name, v in rel["pip_variants"].items():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DATA
-from torchsetup.parse import nvidia as pnv
-from torchsetup.parse import system as psys
-from torchsetup.parse import toolkit as ptk
+from torchsetup.detect.parse import nvidia as pnv
+from torchsetup.detect.parse import system as psys
+from torchsetup.detect.parse import toolkit as ptk
 
 H200 = DATA / "real" / "h200-ubuntu24.04-driver580-torch2.11cu130"
 DEB = DATA / "real" / "debian12-cpu-nvcc13-no-driver"

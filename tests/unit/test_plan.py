@@ -8,8 +8,8 @@ import pytest
 
 from tests.unit.test_resolve import plan_for
 from torchsetup.errors import UsageError
-from torchsetup.exporters import EXPORTERS, export_requirements, export_sh
-from torchsetup.plan import Fact, Plan, Rejection, Step, max_build_jobs, source_steps
+from torchsetup.resolve.exporters import EXPORTERS, export_requirements, export_sh
+from torchsetup.resolve.plan import Fact, Plan, Rejection, Step, max_build_jobs, source_steps
 
 GiB = 1024**3
 

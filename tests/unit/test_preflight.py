@@ -11,8 +11,7 @@ import pytest
 from tests.helpers.recording import RecordingRunner, fake_index, probe_output, torch_version_py
 from torchsetup import net
 from torchsetup.errors import EXIT_USAGE, UsageError
-from torchsetup.plan import Plan, Step
-from torchsetup.preflight import (
+from torchsetup.install.preflight import (
     DiskNeed,
     FileLink,
     Refused,
@@ -33,6 +32,7 @@ from torchsetup.preflight import (
     run_preflight,
     target_tags,
 )
+from torchsetup.resolve.plan import Plan, Step
 
 PY = "/envs/t/bin/python"
 WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"

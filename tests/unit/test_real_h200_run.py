@@ -6,9 +6,9 @@ import json
 import xml.etree.ElementTree as ET
 
 from tests.conftest import DATA
+from torchsetup.detect.model import environment_from_dict
+from torchsetup.detect.snapshot import load_environment
 from torchsetup.doctor import diagnose
-from torchsetup.environment import environment_from_dict
-from torchsetup.snapshot import load_environment
 
 RUN = DATA / "real" / "h200-torchsetup-run"
 

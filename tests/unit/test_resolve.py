@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from torchsetup.environment import Environment, Gpu, Nvidia, environment_from_dict
+from torchsetup.detect.model import Environment, Gpu, Nvidia, environment_from_dict
 from torchsetup.errors import ResolutionError, UsageError
-from torchsetup.matrix import Matrix, load_matrix, version_tuple
-from torchsetup.plan import Plan
-from torchsetup.request import parse_request
-from torchsetup.resolve import resolve
+from torchsetup.matrix.model import Matrix, load_matrix
+from torchsetup.resolve.plan import Plan
+from torchsetup.resolve.request import parse_request
+from torchsetup.resolve.resolver import resolve
+from torchsetup.versions import version_tuple
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "data" / "snapshots"
 

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from tests.unit.test_resolve import install_args, snapshot
-from torchsetup.matrix import load_matrix, variant_cuda
-from torchsetup.request import parse_request
-from torchsetup.resolve import resolve
+from torchsetup.matrix.model import load_matrix
+from torchsetup.resolve.request import parse_request
+from torchsetup.resolve.resolver import resolve
+from torchsetup.versions import variant_cuda
 
 COMPAT = json.loads(
     (Path(__file__).resolve().parents[2] / "tools/reference/compat.json").read_text(

@@ -14,15 +14,15 @@ from typing import Any, Optional
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from torchsetup.environment import Environment, Gpu, Nvidia, OSInfo, TargetPython
+from torchsetup.detect.model import Environment, Gpu, Nvidia, OSInfo, TargetPython
 from torchsetup.errors import ResolutionError
-from torchsetup.matrix import load_matrix
-from torchsetup.plan import Plan
-from torchsetup.request import Request, parse_request
-from torchsetup.resolve import resolve
+from torchsetup.matrix.model import load_matrix
+from torchsetup.resolve.plan import Plan
+from torchsetup.resolve.request import Request, parse_request
+from torchsetup.resolve.resolver import resolve
 
 RAW = json.loads(
-    (Path(__file__).resolve().parents[2] / "src/torchsetup/data/matrix.json").read_text()
+    (Path(__file__).resolve().parents[2] / "src/torchsetup/resources/matrix.json").read_text()
 )
 RELEASES = {r["torch"]: r for r in RAW["releases"]}
 CUDA_ROWS = {c["variant"]: c for c in RAW["cuda"]}

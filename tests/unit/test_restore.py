@@ -12,9 +12,8 @@ from rich.console import Console
 
 from tests.helpers.recording import RecordingRunner, probe_output
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, UsageError
-from torchsetup.execute import run_restore
-from torchsetup.preflight import Source, parse_probe
-from torchsetup.restore import (
+from torchsetup.install.preflight import Source, parse_probe
+from torchsetup.install.restore import (
     FORMAT,
     RecordedPackage,
     RestoreRecord,
@@ -26,6 +25,7 @@ from torchsetup.restore import (
     restore_steps,
     write_record,
 )
+from torchsetup.install.session import run_restore
 
 PY = "/envs/t/bin/python"
 BEFORE = [

@@ -12,11 +12,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from torchsetup.doctor import diagnose
-from torchsetup.doctor.context import RuleContext
-from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding
-from torchsetup.doctor.rules import RULES, all_rules
-from torchsetup.environment import (
+from torchsetup.detect.model import (
     CondaPackage,
     CudaToolkit,
     DeepDevice,
@@ -34,7 +30,11 @@ from torchsetup.environment import (
     Tools,
     TorchBuild,
 )
-from torchsetup.snapshot import load_environment
+from torchsetup.detect.snapshot import load_environment
+from torchsetup.doctor import diagnose
+from torchsetup.doctor.context import RuleContext
+from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding
+from torchsetup.doctor.rules import RULES, all_rules
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 H200 = DATA / "real" / "h200-ubuntu24.04-driver580-torch2.11cu130"
@@ -289,7 +289,7 @@ def fixture(name: str) -> Callable[[], Environment]:
 
 
 def h200_report() -> Environment:
-    from torchsetup.doctor.from_report import environment_from_report
+    from torchsetup.detect.from_report import environment_from_report
 
     return environment_from_report((H200 / "collect_env.txt").read_text(), "collect_env.txt")
 
@@ -925,7 +925,7 @@ def test_deep_arch_list_is_preferred_over_the_table() -> None:
 
 
 def test_driver_table_covers_cuda_10() -> None:
-    from torchsetup.parse.nvidia import max_cuda_for_driver
+    from torchsetup.detect.parse.nvidia import max_cuda_for_driver
 
     assert max_cuda_for_driver("418.67") == "10.1"
     assert max_cuda_for_driver("440.33.01") == "10.2"

@@ -8,9 +8,9 @@ import pytest
 
 from tests.unit.test_rules_catalogue import CASES, linux_gpu, with_dists, with_python
 from torchsetup.cli import run
+from torchsetup.detect.model import Distribution, Environment
 from torchsetup.doctor import diagnose
 from torchsetup.doctor.fix import plan_fixes
-from torchsetup.environment import Distribution, Environment
 
 PY = "/home/alice/venv/bin/python"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from torchsetup.doctor import knowledge as kb
+from torchsetup.matrix import lookups as kb
 
 
 @pytest.mark.parametrize(

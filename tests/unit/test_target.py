@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from torchsetup.detect.target import choose_target, validate_python_path
 from torchsetup.errors import UsageError
-from torchsetup.target import choose_target, validate_python_path
 
 
 def fake_python(path: Path) -> Path:

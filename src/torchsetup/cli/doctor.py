@@ -11,13 +11,13 @@ import click
 from torchsetup.errors import EXIT_STEP_FAILED, UsageError
 
 if TYPE_CHECKING:
+    from torchsetup.detect.model import Environment
+    from torchsetup.detect.probes.record import ProbeRecord
     from torchsetup.doctor.model import DoctorReport
-    from torchsetup.environment import Environment
-    from torchsetup.probes import ProbeRecord
 
 
 def _warm_imports() -> None:
-    import torchsetup.detect
+    import torchsetup.detect.build
     import torchsetup.doctor.render
     import torchsetup.doctor.rules  # noqa: F401
 
@@ -193,13 +193,13 @@ def _environment(
     as_json: bool,
 ) -> Environment:
     if snapshot:
-        from torchsetup.snapshot import load_environment
+        from torchsetup.detect.snapshot import load_environment
 
         return load_environment(snapshot)
     if from_report:
         return _report_environment(from_report)
-    from torchsetup.probes import collect
-    from torchsetup.target import choose_target
+    from torchsetup.detect.probes.collect import collect
+    from torchsetup.detect.target import choose_target
 
     choice = choose_target(python)
     found: dict[str, ProbeRecord] = {}
@@ -209,7 +209,7 @@ def _environment(
         # probes wait on their subprocesses.
         _warm_imports()
         if deep:
-            from torchsetup.doctor.deep import deep_timeout, run_deep_probe
+            from torchsetup.detect.probes.deep import deep_timeout, run_deep_probe
 
             found["deep"] = run_deep_probe(choice.python, timeout=deep_timeout(timeout))
 
@@ -218,18 +218,18 @@ def _environment(
     )
     snap.records.update(found)
     if save:
-        from torchsetup.snapshot import save_snapshot
+        from torchsetup.detect.snapshot import save_snapshot
 
         save_snapshot(snap, save)
-    from torchsetup.detect import build_environment
+    from torchsetup.detect.build import build_environment
 
     return build_environment(snap)
 
 
 def _report_environment(path: str) -> Environment:
-    from torchsetup.doctor.from_report import environment_from_parsed
+    from torchsetup.detect.from_report import environment_from_parsed
+    from torchsetup.detect.parse.collect_env import parse_collect_env
     from torchsetup.errors import SnapshotError
-    from torchsetup.parse.collect_env import parse_collect_env
 
     try:
         if path == "-":

@@ -15,10 +15,13 @@ import click
 from torchsetup.errors import EXIT_OK, ResolutionError, UsageError
 
 if TYPE_CHECKING:
-    from torchsetup.environment import Environment
-    from torchsetup.plan import Plan
+    from torchsetup.detect.model import Environment
+    from torchsetup.resolve.plan import Plan
 
-EXPORT_FORMATS = ("sh", "requirements")  # torchsetup.exporters.EXPORTERS, without importing it
+EXPORT_FORMATS = (
+    "sh",
+    "requirements",
+)  # torchsetup.resolve.exporters.EXPORTERS, without importing it
 
 
 @click.command(
@@ -144,9 +147,9 @@ def install(
     impossible request); 3 an install step failed (the log and a restore command are
     printed); 130 interrupted.
     """
-    from torchsetup.matrix import load_matrix
-    from torchsetup.request import parse_request
-    from torchsetup.resolve import resolve
+    from torchsetup.matrix.model import load_matrix
+    from torchsetup.resolve.request import parse_request
+    from torchsetup.resolve.resolver import resolve
 
     if as_json and export:
         raise UsageError("--json and --export are mutually exclusive")
@@ -182,7 +185,7 @@ def install(
     except ResolutionError as exc:
         return _refused(exc, as_json)
     if export is not None:
-        from torchsetup.exporters import EXPORTERS
+        from torchsetup.resolve.exporters import EXPORTERS
 
         click.echo(EXPORTERS[export](plan), nl=False)
         return EXIT_OK
@@ -190,7 +193,7 @@ def install(
         if as_json:
             click.echo(json.dumps(plan.to_dict(), indent=2))
         else:
-            from torchsetup.render_plan import render_plan
+            from torchsetup.resolve.render import render_plan
 
             render_plan(plan, dry_run=True)
         return EXIT_OK
@@ -227,12 +230,12 @@ def _run(
     """Show why, then hand the plan to the executor; its result decides the exit code."""
     from rich.console import Console
 
-    from torchsetup.execute import run_install
-    from torchsetup.venvs import InstallTarget
+    from torchsetup.install.session import run_install
+    from torchsetup.install.targets import InstallTarget
 
     console = Console(stderr=as_json, highlight=False)
     if not as_json:
-        from torchsetup.render_plan import render_plan
+        from torchsetup.resolve.render import render_plan
 
         render_plan(plan, dry_run=False)
     result = run_install(
@@ -301,10 +304,10 @@ def _quick_verify(plan: Plan) -> Callable[[str], tuple[bool, str]]:
 def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
     """The facts to plan for: a snapshot (then --target-* overrides apply) or this machine."""
     if snapshot:
-        from torchsetup.snapshot import load_environment
+        from torchsetup.detect.snapshot import load_environment
 
         return load_environment(snapshot)
-    from torchsetup.detect import detect_environment
+    from torchsetup.detect.build import detect_environment
 
     return detect_environment(python)
 
@@ -313,7 +316,7 @@ def _venv_interpreter(venv: str) -> tuple[str, bool]:
     """(interpreter of the venv, does it exist)."""
     import os
 
-    from torchsetup.target import venv_python
+    from torchsetup.detect.target import venv_python
 
     exe = venv_python(venv)
     return exe, os.path.exists(exe)

@@ -34,9 +34,9 @@ def matrix(torch_: Optional[str], platform: Optional[str], as_json: bool) -> int
       torchsetup matrix --torch 2.0.1         one release: builds, kernels, drivers, commands
       torchsetup matrix --platform macos-arm64 --json
     """
-    from torchsetup.matrix import PLATFORMS, load_matrix
-    from torchsetup.render_plan import release_summary, render_matrix, render_release
-    from torchsetup.request import parse_torch
+    from torchsetup.matrix.model import PLATFORMS, load_matrix
+    from torchsetup.matrix.render import release_summary, render_matrix, render_release
+    from torchsetup.resolve.request import parse_torch
 
     if platform is not None and platform not in PLATFORMS:
         raise UsageError(

@@ -38,7 +38,7 @@ def restore(
     """
     from rich.console import Console
 
-    from torchsetup.execute import run_restore
+    from torchsetup.install.session import run_restore
 
     console = Console(stderr=True, highlight=False) if as_json else None
     result = run_restore(

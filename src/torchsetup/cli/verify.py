@@ -9,8 +9,8 @@ from typing import Any, Callable, Optional, cast
 
 import click
 
+from torchsetup.detect.target import choose_target
 from torchsetup.errors import UsageError
-from torchsetup.target import choose_target
 from torchsetup.verify.judge import parse_expectations
 from torchsetup.verify.model import (
     DEFAULT_TRAIN_STEPS,

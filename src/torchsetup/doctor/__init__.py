@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from torchsetup.detect.model import Environment
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import (
     CHECK_FAILED,
@@ -16,7 +17,6 @@ from torchsetup.doctor.model import (
     DoctorReport,
     Finding,
 )
-from torchsetup.environment import Environment
 
 CATEGORIES: tuple[tuple[str, str], ...] = (
     ("system", "System"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Optional
 
 from torchsetup import __version__
+from torchsetup.detect.model import Environment, Gpu
 from torchsetup.doctor.model import DoctorReport
-from torchsetup.environment import Environment, Gpu
 from torchsetup.redact import redact_report
 
 NOT_COLLECTED = "Could not collect"

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
-from torchsetup.environment import Environment, TargetPython, TorchBuild
+from torchsetup.detect.model import Environment, TargetPython, TorchBuild
 
 
 @dataclass

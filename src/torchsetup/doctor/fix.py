@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from torchsetup import proc
-from torchsetup.doctor import knowledge as kb
+from torchsetup.detect.model import Environment, TargetPython
 from torchsetup.doctor.model import Finding
-from torchsetup.environment import Environment, TargetPython
+from torchsetup.matrix import lookups as kb
 
 STEP_TIMEOUT = 3600.0  # a CUDA build of torch is several GB
 

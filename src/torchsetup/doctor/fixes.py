@@ -22,9 +22,9 @@ def install_command(ctx: RuleContext, args: Sequence[str]) -> str:
 def planned_install(ctx: RuleContext, args: Sequence[str]) -> str | None:
     """The resolver's install command line for ``torchsetup install <args>`` on ctx.env."""
     from torchsetup.errors import TorchSetupError
-    from torchsetup.matrix import MatrixError, load_matrix
-    from torchsetup.request import parse_request
-    from torchsetup.resolve import resolve
+    from torchsetup.matrix.model import MatrixError, load_matrix
+    from torchsetup.resolve.request import parse_request
+    from torchsetup.resolve.resolver import resolve
 
     options = _install_options(args)
     if options is None or ctx.env.python is None or not ctx.env.python.ok:

@@ -7,8 +7,8 @@ import sys
 from typing import Any, TextIO
 
 from torchsetup import __version__
+from torchsetup.detect.model import Environment, environment_to_dict
 from torchsetup.doctor.model import CHECK_FAILED, ERROR, INFO, OK, WARNING, DoctorReport
-from torchsetup.environment import Environment, environment_to_dict
 from torchsetup.term import Style
 
 MARKS = {

@@ -13,12 +13,12 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional
 
+from torchsetup.detect.model import Distribution
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.fixes import compiler_install_command
-from torchsetup.doctor.knowledge import is_prerelease, torch_minors_for
-from torchsetup.doctor.knowledge import version_tuple as _vtuple
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
-from torchsetup.environment import Distribution
+from torchsetup.matrix.lookups import is_prerelease, torch_minors_for
+from torchsetup.matrix.lookups import version_tuple as _vtuple
 
 RULES: dict[str, Rule] = {}
 
@@ -247,7 +247,7 @@ def visible_devices_hide_all(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 
 def _visible_gpus(value: str, gpus: tuple[object, ...]) -> int:
     """How many GPUs CUDA sees for a CUDA_VISIBLE_DEVICES value (CUDA stops at the first bad entry)."""
-    from torchsetup.environment import Gpu
+    from torchsetup.detect.model import Gpu
 
     count = 0
     uuids = [g.uuid for g in gpus if isinstance(g, Gpu) and g.uuid]

@@ -4,7 +4,7 @@ Registered into the same :data:`torchsetup.doctor.rules.RULES` registry. Every r
 function of the Environment: facts from files and the driver first, and, when present,
 ``env.deep`` (``doctor --deep`` imported torch in the target, or a collect_env report said what
 torch saw). What the rules know about releases (arch lists, Python and glibc support, ...)
-comes from :mod:`torchsetup.doctor.knowledge`.
+comes from :mod:`torchsetup.matrix.lookups`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import shlex
 from collections.abc import Iterator
 from typing import Callable, Optional
 
-from torchsetup.doctor import knowledge as kb
+from torchsetup.detect.model import DeepFacts, LibraryDir, LoadedLibrary, TargetPython
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
 from torchsetup.doctor.rules import _gpu_list, driver_shortfall, rule
-from torchsetup.environment import DeepFacts, LibraryDir, LoadedLibrary, TargetPython
+from torchsetup.matrix import lookups as kb
 
 # --- shared helpers ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from torchsetup.environment import Environment
+from torchsetup.detect.model import Environment
 
 GIB = 1024**3
 

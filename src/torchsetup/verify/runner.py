@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 from torchsetup import paths, proc
 from torchsetup.errors import InterruptedError_
+from torchsetup.resources import SMOKE
 from torchsetup.verify import distributed
 from torchsetup.verify.judge import judge, parse_expectations
 from torchsetup.verify.model import FAIL, CheckResult, VerifyOptions, VerifyResult
@@ -32,7 +33,7 @@ ProgressCallback = Callable[[str], None]
 
 def smoke_path() -> Path:
     """smoke.py as shipped in the package (a plain file next to this module)."""
-    return Path(__file__).with_name("smoke.py")
+    return Path(SMOKE)
 
 
 def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str]:

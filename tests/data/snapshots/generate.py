@@ -1,7 +1,7 @@
 """Write the scenario snapshots in this folder: ``python tests/data/snapshots/generate.py``.
 
 Each file is ``{"environment": environment_to_dict(Environment)}``, the shape
-``torchsetup.snapshot.load_environment`` reads. ``h200-real.json`` restates the real capture in
+``torchsetup.detect.snapshot.load_environment`` reads. ``h200-real.json`` restates the real capture in
 tests/data/real/h200-ubuntu24.04-driver580-torch2.11cu130 (driver, GPU, OS, glibc, Python, pip,
 toolkit, compilers, tools); the others are typical machines of the failure catalogue.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2] / "src"))
 
-from torchsetup.environment import (
+from torchsetup.detect.model import (
     CudaToolkit,
     Environment,
     Gpu,

@@ -2,7 +2,7 @@
 
 The rules use these small functions (and only these); release facts — Python and glibc
 support, the CUDA arch list of each published wheel, companion versions, which platforms a
-release serves — come from :mod:`torchsetup.matrix` (``data/matrix.json``, every entry with its
+release serves — come from :mod:`torchsetup.matrix.model` (``resources/matrix.json``, every entry with its
 source). What the matrix does not hold and doctor still needs lives here, with its sources:
 the minimum macOS of the MPS backend (pytorch/pytorch#78343: 12.3; PR #133141 and #141182: 13
 from 2.5; #164943 and #177819: 14 for 2.10), the first torch whose Dynamo supports a Python
@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from torchsetup.matrix import Matrix, Release
+    from torchsetup.matrix.model import Matrix, Release
 
 Minor = tuple[int, int]
 
@@ -75,7 +75,7 @@ def is_prerelease(version: str) -> bool:
 
 
 def _matrix() -> Matrix:
-    from torchsetup.matrix import load_matrix
+    from torchsetup.matrix.model import load_matrix
 
     return load_matrix()
 

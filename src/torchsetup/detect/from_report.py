@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from torchsetup.environment import (
+from torchsetup.detect.model import (
     CondaPackage,
     CudaToolkit,
     DeepDevice,
@@ -29,10 +29,10 @@ from torchsetup.environment import (
     TorchBuild,
     canonical_name,
 )
-from torchsetup.parse import nvidia as pnv
-from torchsetup.parse import system as psys
-from torchsetup.parse import toolkit as ptk
-from torchsetup.parse.collect_env import CollectEnvReport, parse_collect_env
+from torchsetup.detect.parse import nvidia as pnv
+from torchsetup.detect.parse import system as psys
+from torchsetup.detect.parse import toolkit as ptk
+from torchsetup.detect.parse.collect_env import CollectEnvReport, parse_collect_env
 
 ABSENT = ("None", "N/A", "No CUDA")
 

@@ -10,7 +10,7 @@ import sys
 from typing import Any, Optional
 
 from torchsetup import proc
-from torchsetup.probes import ProbeRecord, timed
+from torchsetup.detect.probes.record import ProbeRecord, timed
 from torchsetup.redact import redact_url_credentials
 
 ENV_ALLOWLIST = (

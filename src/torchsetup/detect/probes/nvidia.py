@@ -16,8 +16,8 @@ import time
 from typing import Any, Optional
 
 from torchsetup import proc
-from torchsetup.parse.nvidia import SMI_QUERY_FIELDS
-from torchsetup.probes import ProbeRecord, timed
+from torchsetup.detect.parse.nvidia import SMI_QUERY_FIELDS
+from torchsetup.detect.probes.record import ProbeRecord, timed
 
 WSL_LIB = "/usr/lib/wsl/lib"
 LD_SO_CACHE = "/etc/ld.so.cache"

@@ -38,15 +38,15 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from torchsetup import net
-from torchsetup.detect import externally_managed
-from torchsetup.environment import Distribution, TargetPython, TorchBuild
+from torchsetup.detect.build import externally_managed
+from torchsetup.detect.model import Distribution, TargetPython, TorchBuild
 from torchsetup.errors import UsageError
-from torchsetup.plan import Plan, Step
 from torchsetup.proc import python_argv
 from torchsetup.redact import redact_url_credentials
+from torchsetup.resolve.plan import Plan, Step
 
 if TYPE_CHECKING:
-    from torchsetup.execute import Runner
+    from torchsetup.proc import Runner
 
 # --- the target probe ------------------------------------------------------------------------
 

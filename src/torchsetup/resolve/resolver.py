@@ -25,9 +25,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Optional
 
-from torchsetup.environment import Environment
+from torchsetup.detect.model import Environment
 from torchsetup.errors import ResolutionError, UsageError
-from torchsetup.matrix import (
+from torchsetup.matrix.model import (
     COVERAGE_PTX,
     ArchList,
     CudaRow,
@@ -36,13 +36,8 @@ from torchsetup.matrix import (
     Release,
     Variant,
     WheelInfo,
-    os_family,
-    parse_cc,
-    variant_cuda,
-    version_at_least,
-    version_tuple,
 )
-from torchsetup.plan import (
+from torchsetup.resolve.plan import (
     Fact,
     Plan,
     Rejection,
@@ -55,7 +50,8 @@ from torchsetup.plan import (
     source_steps,
     uv_install_step,
 )
-from torchsetup.request import Request, TorchSelector, variant_flag
+from torchsetup.resolve.request import Request, TorchSelector, variant_flag
+from torchsetup.versions import os_family, parse_cc, variant_cuda, version_at_least, version_tuple
 
 FULL = "full"  # driver >= the toolkit's own minimum
 MINOR = "minor"  # driver >= the major's minor-version-compatibility floor only

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from torchsetup.environment import (
+from torchsetup.detect.model import (
     CondaPackage,
     CudaToolkit,
     DeepDevice,
@@ -25,18 +25,18 @@ from torchsetup.environment import (
     TorchBuild,
     canonical_name,
 )
-from torchsetup.parse import nvidia as pnv
-from torchsetup.parse import system as psys
-from torchsetup.parse import toolkit as ptk
-from torchsetup.probes import DEFAULT_TIMEOUT, ProbeRecord, Snapshot
+from torchsetup.detect.parse import nvidia as pnv
+from torchsetup.detect.parse import system as psys
+from torchsetup.detect.parse import toolkit as ptk
+from torchsetup.detect.probes.record import DEFAULT_TIMEOUT, ProbeRecord, Snapshot
 
 
 def detect_environment(
     python: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> Environment:
     """Probe this machine (target interpreter: ``python`` or the default choice) and build facts."""
-    from torchsetup.probes import collect
-    from torchsetup.target import choose_target
+    from torchsetup.detect.probes.collect import collect
+    from torchsetup.detect.target import choose_target
 
     choice = choose_target(python)
     return build_environment(collect(choice.python, chosen_by=choice.how, timeout=timeout))

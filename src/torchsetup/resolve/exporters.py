@@ -9,8 +9,8 @@ from typing import Callable
 
 from torchsetup import __version__
 from torchsetup.errors import UsageError
-from torchsetup.plan import Plan
 from torchsetup.redact import REDACTED
+from torchsetup.resolve.plan import Plan
 
 
 def _title(plan: Plan) -> str:

@@ -8,7 +8,7 @@ import shutil
 from typing import Any
 
 from torchsetup import proc
-from torchsetup.probes import ProbeRecord, timed
+from torchsetup.detect.probes.record import ProbeRecord, timed
 
 CUDA_LIB_PREFIXES = ("libcudnn", "libcublas", "libcudart", "libnccl", "libcusparse", "libnvrtc")
 

@@ -3,8 +3,8 @@ keep what it printed as the ``deep`` probe record. torch is never imported in to
 own process; a torch that hangs or segfaults on import is a finding, not a crash.
 
 The record's data is the merged JSON sections of ``probes/_deep_probe.py`` plus
-``failure`` when the process did not finish; :func:`torchsetup.detect.build_deep` turns it
-into :class:`~torchsetup.environment.DeepFacts`.
+``failure`` when the process did not finish; :func:`torchsetup.detect.build.build_deep` turns it
+into :class:`~torchsetup.detect.model.DeepFacts`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from torchsetup import proc
-from torchsetup.probes import ProbeRecord
+from torchsetup.detect.probes.record import ProbeRecord
+from torchsetup.resources import DEEP_PROBE
 
-DEEP_SCRIPT = Path(__file__).resolve().parent.parent / "probes" / "_deep_probe.py"
+DEEP_SCRIPT = Path(DEEP_PROBE)
 MIN_TIMEOUT = 60.0  # a cold `import torch` plus CUDA init can take tens of seconds
 
 

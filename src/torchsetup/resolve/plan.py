@@ -11,7 +11,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from torchsetup.environment import Record, to_jsonable
+from torchsetup.records import Record, to_jsonable
 from torchsetup.redact import redact_argv, redact_url_credentials
 
 PYTORCH_GIT = "https://github.com/pytorch/pytorch"

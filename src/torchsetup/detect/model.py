@@ -1,6 +1,6 @@
 """The Environment: every fact torchsetup knows about a machine, as frozen dataclasses.
 
-Built by :func:`torchsetup.detect.build_environment` (pure) from raw probe records, so it can
+Built by :func:`torchsetup.detect.build.build_environment` (pure) from raw probe records, so it can
 come from this machine, from a saved snapshot, or from a pasted collect_env report. ``None``
 always means *unknown* (not probed, or the probe failed); absence is spelled out explicitly
 (an empty tuple of GPUs with ``status="no-driver"``, ``torch=None`` with ``torch_checked=True``).
@@ -8,40 +8,11 @@ always means *unknown* (not probed, or the probe failed); absence is spelled out
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Optional, TypeVar, Union
+from typing import Any, Optional
 
-T = TypeVar("T")
-
-
-class Record:
-    """Value semantics shared by every fact class: equality, hash and repr over the fields.
-
-    One generic implementation instead of three generated per class (``dataclass`` would exec
-    ``__eq__``, ``__hash__`` and ``__repr__`` for each of the ~17 classes: about 8 ms of
-    start-up on a small machine, on the path of every command people wait for).
-    """
-
-    __slots__ = ()
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))  # type: ignore[arg-type]
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash((self.__class__.__name__, self._values()))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        return f"{self.__class__.__name__}({fields})"
+from torchsetup.records import Record, from_jsonable, to_jsonable
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -54,6 +25,7 @@ class DiskSpace(Record):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class OSInfo(Record):
+    _derived = ("platform_key",)
     system: Optional[str] = None  # "Linux" | "Darwin" | "Windows"
     name: Optional[str] = None  # "Ubuntu 24.04.3 LTS", "macOS 14.5", "Windows 11"
     distro_id: Optional[str] = None  # "ubuntu", "debian", ...
@@ -102,6 +74,7 @@ class Resources(Record):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Gpu(Record):
+    _derived = ("sm",)
     index: int
     name: str
     compute_capability: Optional[str] = None  # "9.0"
@@ -200,6 +173,8 @@ class CondaPackage(Record):
 @dataclass(frozen=True, eq=False, repr=False)
 class TorchBuild(Record):
     """torch as read from its files (torch/version.py, dist-info), without importing it."""
+
+    _derived = ("variant",)
 
     version: str  # "2.11.0+cu130"
     cuda: Optional[str] = None  # "13.0", None for CPU/ROCm builds
@@ -393,54 +368,6 @@ def canonical_name(name: str) -> str:
 
 
 # --- JSON (de)serialisation ------------------------------------------------------------------
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Dataclasses -> dicts (with derived properties of interest), tuples -> lists."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        for prop in _DERIVED.get(type(obj).__name__, ()):
-            out[prop] = to_jsonable(getattr(obj, prop))
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(x) for x in obj]
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    return obj
-
-
-_DERIVED: dict[str, tuple[str, ...]] = {
-    "OSInfo": ("platform_key",),
-    "Gpu": ("sm",),
-    "TorchBuild": ("variant",),
-}
-
-
-def from_jsonable(cls: type[T], data: Any) -> T:
-    """Inverse of :func:`to_jsonable` for our dataclasses (derived keys are ignored)."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
-    return cls(**kwargs)
-
-
-def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value) if len(inner) == 1 else value
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v) for v in value)
-        return tuple(_convert(a, v) for a, v in zip(args, value))
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        return from_jsonable(tp, value)
-    return value
 
 
 def environment_to_dict(env: Environment) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import os
 import re
 from typing import Any, Optional
 
-from torchsetup.environment import Environment, environment_from_dict
+from torchsetup.detect.model import Environment, environment_from_dict
+from torchsetup.detect.probes.record import SNAPSHOT_SCHEMA, ProbeRecord, Snapshot
 from torchsetup.errors import SnapshotError
-from torchsetup.probes import SNAPSHOT_SCHEMA, ProbeRecord, Snapshot
 
 
 def save_snapshot(snap: Snapshot, path: str) -> None:
@@ -44,7 +44,7 @@ def load_snapshot(path: str) -> Snapshot:
 
 def load_environment(path: str) -> Environment:
     """An Environment from any accepted form (see module doc)."""
-    from torchsetup.detect import build_environment
+    from torchsetup.detect.build import build_environment
 
     if os.path.isdir(path):
         return build_environment(snapshot_from_capture_dir(path))
@@ -235,7 +235,7 @@ def _cap_tools(d: str) -> ProbeRecord:
 
 
 def _cap_env(d: str) -> ProbeRecord:
-    from torchsetup.probes.system import ENV_ALLOWLIST
+    from torchsetup.detect.probes.system import ENV_ALLOWLIST
 
     env = _env_lines(d)
     return ProbeRecord(

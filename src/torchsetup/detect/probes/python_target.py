@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Optional
 
 from torchsetup import proc
-from torchsetup.probes import ProbeRecord
-
-PROBE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_probe.py")
+from torchsetup.detect.probes.record import ProbeRecord
+from torchsetup.resources import TARGET_PROBE as PROBE_SCRIPT
 
 
 def probe_target(python: Optional[str], *, chosen_by: Optional[str], timeout: float) -> ProbeRecord:

@@ -12,14 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from torchsetup.errors import UsageError
-from torchsetup.matrix import (
-    PLATFORMS,
-    cuda_variant_name,
-    variant_cuda,
-    variant_kind,
-    version_tuple,
-)
-from torchsetup.plan import COMPANIONS
+from torchsetup.matrix.model import PLATFORMS
+from torchsetup.resolve.plan import COMPANIONS
+from torchsetup.versions import cuda_variant_name, variant_cuda, variant_kind, version_tuple
 
 METHODS = ("pip", "uv", "conda", "source")
 

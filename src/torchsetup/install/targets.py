@@ -4,7 +4,7 @@
 - ``--venv DIR``: a virtual environment, created first when it does not exist (``python -m venv``
   with a ``pythonX.Y`` from PATH, or ``uv venv --python`` when the plan's method is uv); its
   Python must be the version the plan was resolved for;
-- neither: the active virtual or conda environment (:func:`torchsetup.target.choose_target`).
+- neither: the active virtual or conda environment (:func:`torchsetup.detect.target.choose_target`).
 
 A Python that is neither a virtual nor a conda environment (a system or distribution Python, or
 one marked ``EXTERNALLY-MANAGED``, PEP 668) is refused with the command that makes a venv
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from torchsetup.detect.target import choose_target, venv_python
 from torchsetup.errors import UsageError
-from torchsetup.plan import Plan, Step
-from torchsetup.preflight import TargetState, probe_target
-from torchsetup.target import choose_target, venv_python
+from torchsetup.install.preflight import TargetState, probe_target
+from torchsetup.resolve.plan import Plan, Step
 
 if TYPE_CHECKING:
-    from torchsetup.execute import Runner
+    from torchsetup.proc import Runner
 
 CREATE_VENV = "create-venv"
 _CONDA_FAMILY = ("conda", "mamba", "micromamba")

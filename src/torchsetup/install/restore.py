@@ -8,7 +8,7 @@ so, the URL it came from. Putting it back is two steps: uninstall what is there 
 then, and reinstall (``--no-deps``, exact pins) what was there then but is missing or different
 now. Packages conda installed are left to conda (the restore says which).
 
-Pure data and planning; :func:`torchsetup.execute.run_restore` runs it.
+Pure data and planning; :func:`torchsetup.install.session.run_restore` runs it.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from torchsetup.environment import TargetPython, canonical_name
+from torchsetup.detect.model import TargetPython, canonical_name
 from torchsetup.errors import UsageError
+from torchsetup.install.preflight import Source, TargetState
 from torchsetup.paths import restore_dir
-from torchsetup.plan import Step
-from torchsetup.preflight import Source, TargetState
 from torchsetup.redact import REDACTED, redact_url_credentials
+from torchsetup.resolve.plan import Step
 
 FORMAT = "torchsetup-restore/1"
 

@@ -1,6 +1,6 @@
 """The compatibility matrix: which PyTorch builds exist, where, and what they need.
 
-Package data (``torchsetup/data/matrix.json``, curated by ``tools/curate_matrix.py`` and
+Package data (``torchsetup/resources/matrix.json``, curated by ``tools/curate_matrix.py`` and
 refreshed by ``tools/update_matrix.py``), loaded once and validated into frozen dataclasses
 (the entities) and named tuples (their small immutable records, cheaper to define: this module
 is on the ``install --dry-run`` start-up path).
@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
-from torchsetup.environment import Record
+from torchsetup.records import Record
+from torchsetup.versions import cuda_variant_name, variant_cuda, variant_kind, version_tuple
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 COVERAGE_SASS = "sass"
@@ -34,60 +35,6 @@ _PLATFORM_SET = frozenset(PLATFORMS)
 
 class MatrixError(ValueError):
     """The packaged matrix (or one given to :func:`matrix_from_dict`) has a bad entry."""
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """'535.104.05' -> (535, 104, 5); '3.12.3' -> (3, 12, 3); '24.0.dev0' -> (24, 0). Leading digits only."""
-    parts: list[int] = []
-    for piece in text.strip().split("."):
-        m = re.match(r"\d+", piece)
-        if not m:
-            break
-        parts.append(int(m.group()))
-        if m.end() != len(piece):
-            break
-    return tuple(parts)
-
-
-def version_at_least(version: str, floor: str) -> bool:
-    """Dotted-number comparison with zero padding: '580' <= '580.0.1'."""
-    a, b = version_tuple(version), version_tuple(floor)
-    width = max(len(a), len(b))
-    return a + (0,) * (width - len(a)) >= b + (0,) * (width - len(b))
-
-
-def parse_cc(text: str) -> tuple[int, int]:
-    """'8.6' -> (8, 6). Raises ValueError for anything else."""
-    m = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", text)
-    if not m:
-        raise ValueError(f"not a compute capability: {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def variant_kind(name: str) -> str:
-    """cu128 -> 'cuda', rocm6.2 -> 'rocm', cpu, xpu."""
-    if name.startswith("cu"):
-        return "cuda"
-    if name.startswith("rocm"):
-        return "rocm"
-    return name
-
-
-def variant_cuda(name: str) -> Optional[str]:
-    """cu117 -> '11.7', cu130 -> '13.0'; None for non-CUDA variants."""
-    m = re.fullmatch(r"cu(\d\d)(\d)", name)
-    return f"{int(m.group(1))}.{m.group(2)}" if m else None
-
-
-def cuda_variant_name(cuda: str) -> str:
-    """'12.8' -> 'cu128'."""
-    major, _, minor = cuda.partition(".")
-    return f"cu{major}{minor}"
-
-
-def os_family(platform: str) -> str:
-    """linux-x86_64 -> 'linux'."""
-    return platform.partition("-")[0]
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -416,11 +363,9 @@ def _variant_sort_key(name: str) -> tuple[int, tuple[int, ...]]:
 @functools.cache
 def load_matrix() -> Matrix:
     """The packaged matrix, parsed and validated once per process."""
-    import pkgutil  # the package loader's own resource reader (works from a zip too)
+    from torchsetup.resources import read_bytes
 
-    data = pkgutil.get_data("torchsetup", "data/matrix.json")
-    if data is None:
-        raise MatrixError("torchsetup/data/matrix.json is missing from the installation")
+    data = read_bytes("matrix.json")
     return matrix_from_dict(json.loads(data))
 
 

@@ -5,10 +5,10 @@ puts back what a restore file recorded.
 Order of an install (nothing changes before step 5):
 
 1. the plan is checked and the user's ``--index-url``/``--find-links`` applied to its steps;
-2. the target is resolved and probed (:mod:`torchsetup.venvs`); if it already holds exactly
+2. the target is resolved and probed (:mod:`torchsetup.install.targets`); if it already holds exactly
    the planned builds, every step is skipped as "already satisfied" and nothing runs;
 3. conflicting installs become explicit uninstall steps (:func:`conflict_steps`), and the
-   preflight checks the index (or folder), the disk and the programs (:mod:`torchsetup.preflight`);
+   preflight checks the index (or folder), the disk and the programs (:mod:`torchsetup.install.preflight`);
 4. the plan is shown and confirmed (``--yes`` skips; no terminal and no ``--yes``: refused);
 5. a new venv is created; the target's package set is written to a restore file;
 6. the steps run one by one through the injected :class:`Runner` (``proc.stream`` for real),
@@ -32,13 +32,13 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import unquote
 
 from packaging.version import InvalidVersion, Version
 
 from torchsetup import __version__, net, proc
-from torchsetup.environment import TargetPython, TorchBuild
+from torchsetup.detect.model import TargetPython, TorchBuild
 from torchsetup.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -47,9 +47,7 @@ from torchsetup.errors import (
     TorchSetupError,
     UsageError,
 )
-from torchsetup.paths import logs_dir
-from torchsetup.plan import Plan, Step
-from torchsetup.preflight import (
+from torchsetup.install.preflight import (
     PreflightReport,
     Refused,
     TargetState,
@@ -61,8 +59,7 @@ from torchsetup.preflight import (
     run_preflight,
     version_matches,
 )
-from torchsetup.redact import redact_argv, redact_url_credentials
-from torchsetup.restore import (
+from torchsetup.install.restore import (
     load_record,
     new_file,
     record_from_state,
@@ -71,7 +68,7 @@ from torchsetup.restore import (
     restore_steps,
     write_record,
 )
-from torchsetup.venvs import (
+from torchsetup.install.targets import (
     CREATE_VENV,
     InstallTarget,
     ResolvedTarget,
@@ -80,60 +77,13 @@ from torchsetup.venvs import (
     resolve_target,
     version_problem,
 )
+from torchsetup.paths import logs_dir
+from torchsetup.proc import ProcRunner, Runner
+from torchsetup.redact import redact_argv, redact_url_credentials
+from torchsetup.resolve.plan import Plan, Step
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
-
-# --- the runner: the executor's only way to start programs -----------------------------------
-
-LineCallback = Callable[[str], None]
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str],
-        cwd: Optional[str] = None,
-    ) -> proc.ProcResult: ...
-
-    def stream(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: Optional[float],
-        on_line: LineCallback,
-        env: Mapping[str, str],
-        cwd: Optional[str] = None,
-    ) -> proc.ProcResult: ...
-
-
-class ProcRunner:
-    """The real runner: :mod:`torchsetup.proc`, the one door for subprocesses."""
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str],
-        cwd: Optional[str] = None,
-    ) -> proc.ProcResult:
-        return proc.run(argv, timeout=timeout, env=env, cwd=cwd)
-
-    def stream(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: Optional[float],
-        on_line: LineCallback,
-        env: Mapping[str, str],
-        cwd: Optional[str] = None,
-    ) -> proc.ProcResult:
-        return proc.stream(argv, timeout=timeout, on_line=on_line, env=env, cwd=cwd)
-
 
 Verify = Callable[[str], tuple[bool, str]]  # target python -> (ok, one line)
 Confirm = Callable[[str], Optional[bool]]  # question -> yes / no / None (cannot ask)
@@ -1276,8 +1226,6 @@ def run_restore(
 __all__ = [
     "InstallResult",
     "InstallTarget",
-    "ProcRunner",
-    "Runner",
     "StepResult",
     "already_satisfied",
     "apply_source",

@@ -1,0 +1,22 @@
+"""Everything another process runs or reads: the data and the scripts that run inside the target.
+
+``target_probe.py`` (what the target interpreter has: doctor, install and verify read it),
+``deep_probe.py`` (``doctor --deep``), ``smoke.py`` (``verify``) run in the target interpreter,
+stdlib only, by path; ``matrix.json`` is the compatibility data. Their paths live here only.
+"""
+
+from __future__ import annotations
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET_PROBE = os.path.join(HERE, "target_probe.py")
+DEEP_PROBE = os.path.join(HERE, "deep_probe.py")
+SMOKE = os.path.join(HERE, "smoke.py")
+MATRIX = os.path.join(HERE, "matrix.json")
+
+
+def read_bytes(name: str) -> bytes:
+    """A resource's content (the data files are read by path: ``pkgutil`` costs start-up time)."""
+    with open(os.path.join(HERE, name), "rb") as f:
+        return f.read()
