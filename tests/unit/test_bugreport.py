@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,7 @@ def _facts(env: Environment) -> dict[str, object]:
     }
 
 
-ROUND_TRIP = {
+ROUND_TRIP: dict[str, Callable[[], Environment]] = {
     "linux-gpu-deep": lambda: dataclasses.replace(linux_gpu(), deep=healthy_deep()),
     "windows-gpu": windows_gpu,
     "macos-arm64": lambda: dataclasses.replace(macos_arm(), deep=None),
