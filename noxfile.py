@@ -28,7 +28,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.17")
     session.run("ruff", "check", "src", "tests", "benchmarks", "tools", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "tools", "noxfile.py")
 
