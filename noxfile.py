@@ -1,4 +1,4 @@
-"""nox sessions: tests on every Python 3.9-3.13 found here, lint, typecheck, build.
+"""nox sessions: tests on every supported Python found here, lint, typecheck, build.
 
 nox                 # lint, typecheck, tests on each Python found
 nox -s tests-3.12   # one interpreter
@@ -14,7 +14,8 @@ import nox
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+# The supported Pythons are pyproject's classifiers ("Programming Language :: Python :: 3.X").
+PYTHONS = nox.project.python_versions(nox.project.load_toml("pyproject.toml"))
 FOUND = [v for v in PYTHONS if shutil.which(f"python{v}")]
 
 
@@ -27,15 +28,19 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.17")
     session.run("ruff", "check", "src", "tests", "benchmarks", "tools", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "tools", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".", "mypy>=1.10", "types-requests", "types-psutil")
-    session.run("mypy")
+    """mypy over [tool.mypy] files: src, tests, tools, benchmarks, noxfile.py.
+
+    The test extra and nox are installed so that tests/ and this file are checked against their
+    real types."""
+    session.install("-e", ".[test]", "nox", "mypy>=1.10", "types-requests", "types-psutil")
+    session.run("mypy", *session.posargs)
 
 
 @nox.session

@@ -61,7 +61,7 @@ def timed(argv: Sequence[str], env: dict[str, str]) -> Sample:
 
 def interleaved(
     a: Sequence[str], b: Sequence[str], env_a: dict[str, str], env_b: dict[str, str], runs: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[Sample], list[Sample]]:
     timed(a, env_a)  # warm-up: OS file cache, .pyc files, inductor cache
     timed(b, env_b)
     ta: list[Sample] = []
@@ -107,7 +107,7 @@ def machine(python: str) -> str:
 
 
 def median(samples: list[Sample], field: str) -> float:
-    return statistics.median(getattr(s, field) for s in samples)
+    return float(statistics.median(getattr(s, field) for s in samples))
 
 
 def row(

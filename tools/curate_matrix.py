@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT / "tools" / "reference" / "compat.json"
-OUTPUT = ROOT / "src" / "torchsetup" / "data" / "matrix.json"
+OUTPUT = ROOT / "src" / "torchsetup" / "resources" / "matrix.json"
 OBSERVATIONS = (
     ROOT / "tools" / "reference" / "index_observations.json"
 )  # written by update_matrix.py

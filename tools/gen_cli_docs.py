@@ -36,7 +36,8 @@ def render() -> str:
         (
             "Exit codes, for every command: 0 ok; 1 problems found or verification failed; "
             "2 bad usage or an impossible request (one line on stderr, never a traceback); "
-            "3 an install step failed; 130 interrupted.\n"
+            "3 an install step failed; 70 internal error (a bug in torchsetup: one line on "
+            "stderr, TORCHSETUP_DEBUG=1 for the traceback; please report it); 130 interrupted.\n"
         ),
         "## torchsetup\n",
         "```\n" + help_text([]) + "```\n",

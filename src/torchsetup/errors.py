@@ -2,7 +2,8 @@
 
 Exit codes are a contract (docs/cli.md):
 0 ok; 1 problems found / verification failed; 2 bad usage or an impossible request;
-3 an install step failed; 130 interrupted.
+3 an install step failed; 70 internal error (a bug in torchsetup: an unexpected exception,
+reported in one line; TORCHSETUP_DEBUG=1 shows the traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_STEP_FAILED = 3
+EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130
 
 
@@ -51,12 +53,6 @@ class ResolutionError(TorchSetupError):
         super().__init__(message, hint=hint)
         self.nearest = nearest
         self.reasons = reasons
-
-
-class StepFailedError(TorchSetupError):
-    """An install step failed; the executor's report names the step and the log."""
-
-    exit_code = EXIT_STEP_FAILED
 
 
 class InterruptedError_(TorchSetupError):

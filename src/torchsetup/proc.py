@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -369,10 +368,6 @@ def _interrupt_tree(proc: subprocess.Popen[str], sigint: _SigintCount, grace: fl
 def python_argv(python: str, *args: str) -> list[str]:
     """argv to run ``python`` isolated from the user's PYTHON* variables and cwd."""
     return [python, "-I", *args]
-
-
-def current_python() -> str:
-    return sys.executable
 
 
 # --- the runner: the executor's only way to start programs -----------------------------------

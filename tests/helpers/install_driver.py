@@ -32,7 +32,7 @@ TORCH = "2.13.0"
 def cpu_plan(
     venv: Path, index_url: str, *, method: str = "pip", extra: tuple[str, ...] = ()
 ) -> Plan:
-    python = str(venv_python(venv.absolute()))
+    python = venv_python(str(venv.absolute()))
     if method == "uv":
         argv: tuple[str, ...] = (
             "uv",

@@ -99,7 +99,7 @@ def test_install_into_new_venv_then_the_same_again_changes_nothing(
     first, out = install(venv, index, env, method=method)
     assert first.exit_code == 0 and first.status == "installed", out
     assert first.verify_ok is True and first.verify_message == f"import torch gives {TORCH}+cpu"
-    assert torch_version(venv_python(venv), env) == f"{TORCH}+cpu"
+    assert torch_version(Path(venv_python(str(venv))), env) == f"{TORCH}+cpu"
     assert [s.id for s in first.steps] == ["create-venv", "install"]
     assert any(p.endswith(".whl") and "torch-2.13.0" in p for p in index.downloads())
 
@@ -127,7 +127,7 @@ def installed(venv: Path, env: dict[str, str]) -> set[tuple[str, str]]:
     uv = find_uv(env)
     assert uv is not None
     out = subprocess.run(
-        [uv, "pip", "list", "--python", str(venv_python(venv)), "--format", "json"],
+        [uv, "pip", "list", "--python", venv_python(str(venv)), "--format", "json"],
         capture_output=True,
         text=True,
         env=env,

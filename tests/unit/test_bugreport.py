@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from tests.unit.test_rules_catalogue import (
     windows_gpu,
     with_nvidia,
 )
-from torchsetup.detect.from_report import environment_from_report
+from torchsetup.detect.from_report import environment_from_parsed
 from torchsetup.detect.model import Environment
+from torchsetup.detect.parse.collect_env import parse_collect_env
 from torchsetup.detect.snapshot import load_environment
 from torchsetup.doctor import diagnose
 from torchsetup.doctor.bugreport import render_bug_report
@@ -124,7 +126,7 @@ def _facts(env: Environment) -> dict[str, object]:
     }
 
 
-ROUND_TRIP = {
+ROUND_TRIP: dict[str, Callable[[], Environment]] = {
     "linux-gpu-deep": lambda: dataclasses.replace(linux_gpu(), deep=healthy_deep()),
     "windows-gpu": windows_gpu,
     "macos-arm64": lambda: dataclasses.replace(macos_arm(), deep=None),
@@ -135,7 +137,7 @@ ROUND_TRIP = {
 @pytest.mark.parametrize("name", sorted(ROUND_TRIP))
 def test_report_reads_back(name: str) -> None:
     env = ROUND_TRIP[name]()
-    back = environment_from_report(_report(env), "report.md")
+    back = environment_from_parsed(parse_collect_env(_report(env)), "report.md")
     expected = _facts(env)
     if env.deep is None:
         expected["cuda_available"] = back.deep.cuda_available if back.deep else None
@@ -148,15 +150,15 @@ def test_report_reads_back(name: str) -> None:
 def test_round_trip_keeps_the_diagnosis(case: str) -> None:
     env = CASES[case].build()
     before = _errors(diagnose(env))
-    after = _errors(diagnose(environment_from_report(_report(env), "report.md")))
+    after = _errors(diagnose(environment_from_parsed(parse_collect_env(_report(env)), "report.md")))
     assert after == before and CASES[case].rule in after
 
 
 def test_report_of_a_report_is_stable() -> None:
     text = (H200 / "collect_env.txt").read_text()
-    env = environment_from_report(text, "collect_env.txt")
+    env = environment_from_parsed(parse_collect_env(text), "collect_env.txt")
     once = render_bug_report(env, diagnose(env))
-    twice_env = environment_from_report(once, "again")
+    twice_env = environment_from_parsed(parse_collect_env(once), "again")
     assert _facts(twice_env) == _facts(env)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DATA
 from tests.helpers import envs
 from torchsetup.cli import run
 from torchsetup.detect.model import environment_to_dict
@@ -107,7 +108,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_readme_example_cpu_wheel_on_the_h200(capsys: pytest.CaptureFixture[str]) -> None:
     """The README's example output is what doctor prints for that snapshot."""
-    snap = envs.DATA / "snapshots" / "h200-cpu-torch.json"
+    snap = DATA / "snapshots" / "h200-cpu-torch.json"
     code, out, _ = call(["doctor", "--snapshot", str(snap)], capsys)
     assert code == 1
     assert "[✗] PyTorch (2.13.0+cpu, CPU build)" in out

@@ -18,7 +18,7 @@ def run_captured(argv: list[str]) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of run(argv) under CliRunner.isolation(), stderr kept apart
     on click 8.1 (Python 3.9) and 8.2+."""
     try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
     except TypeError:
         runner = CliRunner()  # click >= 8.2 keeps them apart
     with runner.isolation() as streams:

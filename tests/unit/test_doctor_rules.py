@@ -7,20 +7,20 @@ import dataclasses
 import pytest
 
 from tests.helpers import envs
-from torchsetup.detect.model import CudaToolkit, DiskSpace, Nvidia, Resources, Tools
+from torchsetup.detect.model import CudaToolkit, DiskSpace, Nvidia, Resources, TargetPython, Tools
 from torchsetup.doctor import diagnose, run_rules
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING
 from torchsetup.doctor.rules import RULES
 
 
-def ids(env, severity: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
+def ids(env, severity: str | None = None) -> set[str]:
     findings, crashed = run_rules(env)
     assert not crashed
     return {f.id for f in findings if severity is None or f.severity == severity}
 
 
-def finding(env, rule_id: str):  # type: ignore[no-untyped-def]
+def finding(env, rule_id: str):
     findings, _ = run_rules(env)
     matches = [f for f in findings if f.id == rule_id]
     assert matches, f"{rule_id} did not fire; got {[f.id for f in findings]}"
@@ -48,6 +48,7 @@ def test_cpu_torch_on_gpu_machine() -> None:
 
 def test_cpu_torch_without_gpu_is_fine() -> None:
     env = envs.minimal()
+    assert env.python is not None
     env = envs.with_torch(
         dataclasses.replace(env, python=dataclasses.replace(env.python, distributions=())),
         "2.13.0+cpu",
@@ -207,7 +208,7 @@ def test_toolkit_without_driver_info_on_build_machine() -> None:
 
 def test_target_python_not_found() -> None:
     env = envs.minimal(
-        python=envs.minimal().python.__class__(
+        python=TargetPython(
             executable="/nope/python", ok=False, error="target Python not found: /nope/python"
         )
     )
@@ -260,7 +261,7 @@ def test_failed_probe_marks_check_failed() -> None:
 def test_a_crashing_rule_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     from torchsetup.doctor.model import Rule
 
-    def boom(ctx):  # type: ignore[no-untyped-def]
+    def boom(ctx):
         raise RuntimeError("kaboom")
 
     monkeypatch.setitem(

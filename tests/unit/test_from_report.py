@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from torchsetup.cli import run
 from torchsetup.cli.doctor import doctor
-from torchsetup.detect.from_report import environment_from_report
+from torchsetup.detect.from_report import environment_from_parsed
 from torchsetup.detect.model import Environment
+from torchsetup.detect.parse.collect_env import parse_collect_env
 from torchsetup.doctor import diagnose
 from torchsetup.doctor.model import ERROR
 
@@ -45,7 +46,9 @@ def _invoke(args: list[str], stdin: str | None = None) -> tuple[int, str]:
 
 
 def _env(name: str) -> Environment:
-    return environment_from_report((REPORTS / f"{name}.txt").read_text(encoding="utf-8"), name)
+    return environment_from_parsed(
+        parse_collect_env((REPORTS / f"{name}.txt").read_text(encoding="utf-8")), name
+    )
 
 
 def test_every_report_is_expected_and_sourced() -> None:
@@ -68,7 +71,9 @@ def test_report_diagnosis(name: str) -> None:
 
 
 def test_real_h200_collect_env_has_no_finding() -> None:
-    report = diagnose(environment_from_report(H200_REPORT.read_text(), "collect_env.txt"))
+    report = diagnose(
+        environment_from_parsed(parse_collect_env(H200_REPORT.read_text()), "collect_env.txt")
+    )
     assert report.findings == ()
 
 
@@ -81,7 +86,7 @@ def test_nvcc_is_the_toolkit_not_the_wheel() -> None:
 
 
 def test_ldconfig_cudnn_guess_is_not_a_fact() -> None:
-    env = environment_from_report(H200_REPORT.read_text(), "x")
+    env = environment_from_parsed(parse_collect_env(H200_REPORT.read_text()), "x")
     assert env.deep is not None and env.deep.cudnn_version is None and env.deep.libraries is None
 
 

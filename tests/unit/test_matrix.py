@@ -200,7 +200,7 @@ def test_version_helpers() -> None:
 
 
 def _mutate(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    data = copy.deepcopy(RAW)
+    data: dict[str, Any] = copy.deepcopy(RAW)
     edit(data)
     return data
 

@@ -31,10 +31,6 @@ def test_smi_query_csv_rejects_garbage(text: str) -> None:
         pnv.parse_smi_query_csv(text)
 
 
-def test_smi_header_real_h200() -> None:
-    assert pnv.parse_smi_header((H200 / "nvidia_smi.txt").read_text()) == ("580.159.04", "13.0")
-
-
 def test_proc_driver_version_real_h200() -> None:
     assert (
         pnv.parse_proc_driver_version((H200 / "proc_driver_version.txt").read_text())

@@ -51,7 +51,7 @@ def test_deep_facts_show_the_bundled_cudnn_was_loaded() -> None:
     deep = env.deep
     assert deep is not None and deep.cuda_available and deep.device_count == 1
     assert deep.cudnn_version == 91900
-    cudnn = [lib.path for lib in deep.libraries if lib.name.startswith("libcudnn.so")]
+    cudnn = [lib.path for lib in deep.libraries or () if lib.name.startswith("libcudnn.so")]
     assert cudnn and "site-packages/nvidia/cudnn" in cudnn[0]  # not the system cuDNN 9.14
     assert diagnose(env).errors == 0
 

@@ -162,7 +162,7 @@ def requests(draw: st.DrawFn) -> Request:
         options["rocm"] = draw(st.sampled_from(["5.4.2", "6.2", "6.2.4", "7.2"]))
     elif build == "variant":
         options["variant"] = draw(st.sampled_from(["cu129", "cu134", "xpu", "rocm6.2.4", "cu118"]))
-    companions = draw(
+    companions: dict[str, Any] = draw(
         st.sampled_from([{}, {"only": "torch"}, {"with_": "torchaudio"}, {"with_": "torchvision"}])
     )
     return parse_request(**options, **companions)
@@ -229,7 +229,11 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
         assert full or (floor and vt(driver) >= vt(floor)), (driver, plan.variant)
         arch_key = f"conda:{platform}" if request.method == "conda" else platform
         arch = variant["arch"].get(arch_key)
-        gpus = [tuple(int(x) for x in g.compute_capability.split(".")) for g in env.nvidia.gpus]
+        gpus = [
+            tuple(int(x) for x in g.compute_capability.split("."))
+            for g in env.nvidia.gpus
+            if g.compute_capability
+        ]
         if gpus and arch is None:
             assert (
                 request.variant is not None

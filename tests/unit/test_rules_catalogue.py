@@ -289,9 +289,11 @@ def fixture(name: str) -> Callable[[], Environment]:
 
 
 def h200_report() -> Environment:
-    from torchsetup.detect.from_report import environment_from_report
+    from torchsetup.detect.from_report import environment_from_parsed
+    from torchsetup.detect.parse.collect_env import parse_collect_env
 
-    return environment_from_report((H200 / "collect_env.txt").read_text(), "collect_env.txt")
+    text = (H200 / "collect_env.txt").read_text()
+    return environment_from_parsed(parse_collect_env(text), "collect_env.txt")
 
 
 HEALTHY: dict[str, Callable[[], Environment]] = {

@@ -20,6 +20,7 @@ from torchsetup.verify.model import (
     PASS,
     CheckResult,
     Expectations,
+    Status,
     TorchInfo,
     VerifyOptions,
     VerifyResult,
@@ -27,7 +28,7 @@ from torchsetup.verify.model import (
 
 
 class FakeRunner:
-    def __init__(self, status: str = PASS, raises: Optional[BaseException] = None) -> None:
+    def __init__(self, status: Status = PASS, raises: Optional[BaseException] = None) -> None:
         self.calls: list[tuple[str, VerifyOptions]] = []
         self.status = status
         self.raises = raises

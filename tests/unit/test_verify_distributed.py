@@ -15,7 +15,7 @@ from torchsetup.verify.distributed import (
     plan_launch,
     slurm_rank_env,
 )
-from torchsetup.verify.model import FAIL, PASS, CheckResult
+from torchsetup.verify.model import FAIL, PASS, CheckResult, Status
 
 PY = "/venv/bin/python"
 SMOKE = "/site/torchsetup/verify/smoke.py"
@@ -116,7 +116,7 @@ def test_first_host(nodelist: str, host: str | None) -> None:
     assert first_host(nodelist) == host
 
 
-def rank(r: int, status: str = PASS, detail: str = "") -> CheckResult:
+def rank(r: int, status: Status = PASS, detail: str = "") -> CheckResult:
     return CheckResult(
         "distributed",
         status,

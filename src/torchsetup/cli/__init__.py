@@ -16,7 +16,7 @@ from typing import Any, Optional
 import click
 
 from torchsetup import __version__
-from torchsetup.errors import EXIT_INTERRUPTED, EXIT_USAGE, TorchSetupError
+from torchsetup.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, TorchSetupError
 
 # name -> (module, attribute, short help). The short help lives here so that ``--help``
 # can list the commands without importing them.
@@ -79,7 +79,8 @@ def cli() -> None:
       torchsetup verify                 exit non-zero unless torch really works here
 
     Exit codes: 0 ok, 1 problems found or verification failed, 2 bad usage or an
-    impossible request, 3 an install step failed, 130 interrupted.
+    impossible request, 3 an install step failed, 70 internal error (a bug: please report
+    it), 130 interrupted.
     """
 
 
@@ -134,7 +135,7 @@ def run(argv: Optional[list[str]] = None) -> int:
             "(please report it; rerun with TORCHSETUP_DEBUG=1 for the traceback)",
             err=True,
         )
-        return 70
+        return EXIT_INTERNAL
     if isinstance(rv, int):
         return rv
     return 0

@@ -32,7 +32,7 @@ from torchsetup.detect.model import (
 from torchsetup.detect.parse import nvidia as pnv
 from torchsetup.detect.parse import system as psys
 from torchsetup.detect.parse import toolkit as ptk
-from torchsetup.detect.parse.collect_env import CollectEnvReport, parse_collect_env
+from torchsetup.detect.parse.collect_env import CollectEnvReport
 
 ABSENT = ("None", "N/A", "No CUDA")
 
@@ -46,12 +46,9 @@ _DRIVER_FOUND = re.compile(r"driver on your system is too old \(found version (\
 _WARNING = re.compile(r"(UserWarning|RuntimeWarning|Warning|Error|error):\s*(.*)")
 
 
-def environment_from_report(text: str, source: str) -> Environment:
-    """Parse ``text`` (collect_env output, possibly wrapped in an issue) into an Environment."""
-    return environment_from_parsed(parse_collect_env(text), source)
-
-
 def environment_from_parsed(rep: CollectEnvReport, source: str) -> Environment:
+    """A parsed collect_env report (:func:`parse_collect_env` of the text, possibly wrapped in
+    an issue) as an Environment."""
     preamble = "\n".join(rep.preamble)
     python = _python(rep)
     return Environment(

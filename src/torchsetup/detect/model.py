@@ -234,7 +234,6 @@ class TargetPython(Record):
     torch: Optional[TorchBuild] = None
     torch_checked: bool = False  # True when the probe looked (so torch=None means absent)
     torch_locations: tuple[str, ...] = ()  # every torch package/dist on sys.path (dups!)
-    torch_import_error: Optional[str] = None
     conda_packages: tuple[CondaPackage, ...] = ()
     distributions_checked: bool = True  # False: the package list is unknown (a cut-off report)
 

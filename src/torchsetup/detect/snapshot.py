@@ -30,18 +30,6 @@ def save_snapshot(snap: Snapshot, path: str) -> None:
         raise SnapshotError(f"cannot write snapshot {path}: {exc.strerror or exc}") from exc
 
 
-def load_snapshot(path: str) -> Snapshot:
-    """A raw snapshot (file or capture directory); SnapshotError when it is not one."""
-    if os.path.isdir(path):
-        return snapshot_from_capture_dir(path)
-    data = _read_json(path)
-    if data.get("schema") != SNAPSHOT_SCHEMA:
-        raise SnapshotError(
-            f'{path} is not a torchsetup snapshot (no "schema": "{SNAPSHOT_SCHEMA}")'
-        )
-    return Snapshot.from_dict(data, source=f"snapshot:{path}")
-
-
 def load_environment(path: str) -> Environment:
     """An Environment from any accepted form (see module doc)."""
     from torchsetup.detect.build import build_environment

@@ -40,10 +40,6 @@ class TorchSelector:
             return version_tuple(version)[: len(self.prefix)] == self.prefix
         return bool(self.specifier.contains(version, prereleases=False))
 
-    @property
-    def exact(self) -> bool:
-        return self.prefix is not None and len(self.prefix) == 3
-
 
 @dataclass(frozen=True)
 class Request:

@@ -17,8 +17,6 @@ SMI_QUERY_FIELDS = (
     "mig.mode.current",
 )
 
-MISMATCH_TEXT = "Driver/library version mismatch"
-
 
 class SmiParseError(ValueError):
     """nvidia-smi printed something that is not the CSV we asked for."""
@@ -74,13 +72,6 @@ def parse_smi_query_csv(text: str) -> list[dict[str, Any]]:
             }
         )
     return gpus
-
-
-def parse_smi_header(text: str) -> tuple[Optional[str], Optional[str]]:
-    """(driver version, max CUDA) from the banner of plain ``nvidia-smi``."""
-    drv = re.search(r"Driver Version:\s*([\d.]+)", text)
-    cuda = re.search(r"CUDA Version:\s*([\d.]+)", text)
-    return (drv.group(1) if drv else None, cuda.group(1) if cuda else None)
 
 
 def parse_proc_driver_version(text: str) -> Optional[str]:
