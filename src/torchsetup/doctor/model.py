@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from torchsetup.errors import EXIT_OK, EXIT_PROBLEMS
+
 if TYPE_CHECKING:
     from torchsetup.doctor.context import RuleContext
 
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
-SEVERITIES = (ERROR, WARNING, INFO)
 
 # Category status marks, in the manner of flutter doctor.
 OK = "ok"
@@ -55,14 +56,12 @@ class Rule:
 
     def finding(
         self,
-        ctx: RuleContext,
         *,
         title: Optional[str] = None,
         detail: str,
         fix: Optional[str],
         severity: Optional[str] = None,
     ) -> Finding:
-        del ctx
         return Finding(
             id=self.id,
             severity=severity or self.severity,
@@ -101,7 +100,7 @@ class DoctorReport:
 
     def exit_code(self, *, strict: bool = False) -> int:
         if self.errors or self.crashed_rules:
-            return 1
+            return EXIT_PROBLEMS
         if strict and (self.warnings or any(c.status == CHECK_FAILED for c in self.categories)):
-            return 1
-        return 0
+            return EXIT_PROBLEMS
+        return EXIT_OK
