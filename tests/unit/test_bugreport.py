@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_rules_catalogue import (
-    CASES,
-    healthy_deep,
-    linux_gpu,
-    macos_arm,
-    windows_gpu,
-    with_nvidia,
-)
+from tests.helpers.envs import healthy_deep, linux_gpu, macos_arm, windows_gpu, with_nvidia
+from tests.helpers.rule_cases import CASES
 from torchsetup.detect.from_report import environment_from_report
 from torchsetup.detect.model import Environment
 from torchsetup.detect.snapshot import load_environment

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from tests.unit.test_rules_catalogue import CASES, linux_gpu, with_dists, with_python
+from tests.helpers.envs import linux_gpu, with_dists, with_python
+from tests.helpers.rule_cases import CASES
 from torchsetup.cli import run
 from torchsetup.detect.model import Distribution, Environment
 from torchsetup.doctor import diagnose
