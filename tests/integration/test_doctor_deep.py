@@ -138,7 +138,8 @@ def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
         "packaging.markers",
         "torchsetup.detect.probes.deep",
         "torchsetup.doctor.bugreport",
-        "torchsetup.doctor.fix",
+        "torchsetup.doctor.fix_plan",
+        "torchsetup.install.session",
         "torchsetup.detect.from_report",
     ):
         assert heavy not in loaded, heavy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -26,8 +26,15 @@ class Finding:
     severity: str
     title: str
     detail: str
-    fix: Optional[str]
+    fix: Optional[str]  # the fix line shown to the user (a command or an instruction)
     category: str
+    # Structured facts of the finding for programs (doctor --fix, --json): which package,
+    # which version is installed and which one is wanted, the torch it must match.
+    data: tuple[tuple[str, str], ...] = ()
+
+    def value(self, key: str) -> Optional[str]:
+        """One entry of :attr:`data` (None when the rule did not set it)."""
+        return dict(self.data).get(key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +44,7 @@ class Finding:
             "detail": self.detail,
             "fix": self.fix,
             "category": self.category,
+            "data": dict(self.data),
         }
 
 
@@ -61,6 +69,7 @@ class Rule:
         detail: str,
         fix: Optional[str],
         severity: Optional[str] = None,
+        data: Optional[Mapping[str, str]] = None,
     ) -> Finding:
         return Finding(
             id=self.id,
@@ -69,6 +78,7 @@ class Rule:
             detail=detail,
             fix=fix,
             category=self.category,
+            data=tuple((data or {}).items()),
         )
 
 

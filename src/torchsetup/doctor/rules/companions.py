@@ -119,7 +119,19 @@ def companion_mismatch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
                 + " and ".join(problems)
                 + ".",
                 fix=install_command(ctx, "--torch", torch.public_version),
+                data=_companion_data(name, dist.version, torch.version),
             )
+
+
+def _companion_data(name: str, installed: str, torch_version: str) -> dict[str, str]:
+    """TS011's facts for programs: the companion, its version, the torch it must match and,
+    when the data knows it, the release of the companion built for that torch."""
+    data = {"package": name, "installed": installed, "torch": torch_version}
+    pair = kb.companion_versions(torch_version)
+    wanted = (pair[0] if name == "torchvision" else pair[1]) if pair else None
+    if wanted:
+        data["wanted"] = wanted
+    return data
 
 
 @rule(
@@ -153,6 +165,7 @@ def torchtriton(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
                 f" && {ctx.pip('cache', 'purge')}; rotate SSH keys and tokens of this "
                 "machine; then " + install_command(ctx)
             ),
+            data={"package": "torchtriton", "installed": d.version},
         )
     for source, text in _pip_index_settings(ctx):
         if "download.pytorch.org" in text and re.search(

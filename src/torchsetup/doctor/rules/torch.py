@@ -103,6 +103,7 @@ def cpu_torch_on_gpu_machine(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             f"{gpu_list(ctx)} with driver {nv.driver_version or '?'}."
         ),
         fix=install_command(ctx),
+        data={"package": "torch", "installed": torch.version},
     )
 
 
