@@ -133,3 +133,24 @@ def test_fix_refuses_without_a_terminal_or_yes(capsys: pytest.CaptureFixture[str
 def test_yes_needs_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["doctor", "--yes"]) == 2
     assert "--yes only goes with --fix" in capsys.readouterr().err
+
+
+def test_doctor_never_imports_install() -> None:
+    """doctor and install are siblings: doctor plans, the CLI hands the plan to the install
+    session. No import of torchsetup.install anywhere in doctor/, function-local ones included."""
+    import ast
+    from pathlib import Path
+
+    import torchsetup.doctor
+
+    folder = Path(torchsetup.doctor.__file__).parent
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert not any(n.startswith("torchsetup.install") for n in names), path
