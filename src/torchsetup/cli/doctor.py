@@ -288,7 +288,7 @@ def _fix(
         return report.exit_code(strict=strict)
     from torchsetup.install.session import run_steps_plan
 
-    click.echo(f"\ntorchsetup can fix {len(plan.reasons)} finding(s) ({', '.join(plan.reasons)}).")
+    click.echo(f"\ntorchsetup can fix {', '.join(plan.reasons)} with these steps:")
     result = run_steps_plan(
         plan,
         what="doctor --fix " + " ".join(plan.reasons),
