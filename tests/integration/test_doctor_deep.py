@@ -15,7 +15,7 @@ from tests.helpers import venvs
 from torchsetup.detect.build import build_deep
 from torchsetup.detect.model import Environment, TargetPython, TorchBuild
 from torchsetup.detect.probes.deep import run_deep_probe
-from torchsetup.doctor import diagnose
+from torchsetup.doctor import CATEGORIES, diagnose
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +129,8 @@ def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
     code, modules = res.stdout.split(" ", 1)
     loaded = set(modules.split())
     assert code == "0"
-    assert "torchsetup.doctor.rules_catalogue" in loaded  # all rules ran
+    rule_modules = {f"torchsetup.doctor.rules.{key}" for key, _ in CATEGORIES}
+    assert rule_modules <= loaded, rule_modules - loaded  # all rules ran
     for heavy in (
         "torch",
         "numpy",
@@ -137,7 +138,8 @@ def test_default_doctor_imports_nothing_heavy(torch_python: Path) -> None:
         "packaging.markers",
         "torchsetup.detect.probes.deep",
         "torchsetup.doctor.bugreport",
-        "torchsetup.doctor.fix",
+        "torchsetup.doctor.fix_plan",
+        "torchsetup.install.session",
         "torchsetup.detect.from_report",
     ):
         assert heavy not in loaded, heavy

@@ -89,11 +89,18 @@ def test_fix_removes_torchtriton(tmp_path: Path, torch_python: Path, torchsetup_
     _pip(python, "install", "--no-deps", "--no-index", str(wheel))
     assert "TS014" in _finding_ids(torchsetup_exe, python)
 
-    res = _doctor(torchsetup_exe, python, "--fix", "--yes")
+    cache = tmp_path / "cache"
+    res = _doctor(torchsetup_exe, python, "--fix", "--yes", TORCHSETUP_CACHE_DIR=str(cache))
     assert "remove torchtriton 2.0.0+0d7e753227" in res.stdout
     assert "pip uninstall -y torchtriton" in res.stdout
     assert "All fixes ran. The doctor again" in res.stdout
     assert res.returncode == 0, res.stdout + res.stderr
+    # it ran through the install session: a log of the step, a restore file written before
+    (log,) = (cache / "logs").glob("fix-*.log")
+    assert "uninstall -y torchtriton" in log.read_text()
+    (restore,) = (cache / "restore").glob("restore-*.json")
+    recorded = {p["name"] for p in json.loads(restore.read_text())["packages"]}
+    assert "torchtriton" in recorded
     assert _installed(python, "torchtriton") is None
     assert "TS014" not in _finding_ids(torchsetup_exe, python)
 
@@ -164,10 +171,20 @@ def test_failed_fix_step_exits_3(tmp_path: Path, torch_python: Path, torchsetup_
     empty = tmp_path / "empty"
     empty.mkdir()
     res = _doctor(
-        torchsetup_exe, python, "--fix", "--yes", PIP_NO_INDEX="1", PIP_FIND_LINKS=str(empty)
+        torchsetup_exe,
+        python,
+        "--fix",
+        "--yes",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(empty),
+        TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"),
     )
     assert res.returncode == 3
     assert "fix step 1 failed" in res.stderr and res.stderr.count("\n") == 1
+    assert "No matching distribution found for torchvision==0.28.0" in res.stderr
+    assert "All fixes ran" not in res.stdout
+    assert f"log: {tmp_path / 'cache' / 'logs'}" in res.stdout
+    assert "to put the environment back as it was: torchsetup restore" in res.stdout
     assert _installed(python, "torchvision") == "0.24.0"
 
 

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
-from tests.unit.test_rules_catalogue import (
-    CASES,
-    healthy_deep,
-    linux_gpu,
-    macos_arm,
-    windows_gpu,
-    with_nvidia,
-)
+from tests.helpers.envs import healthy_deep, linux_gpu, macos_arm, windows_gpu, with_nvidia
+from tests.helpers.rule_cases import CASES
 from torchsetup.detect.from_report import environment_from_parsed
 from torchsetup.detect.model import Environment
 from torchsetup.detect.parse.collect_env import parse_collect_env
@@ -32,6 +26,10 @@ H200 = (
     / "h200-ubuntu24.04-driver580-torch2.11cu130"
 )
 UUID = "GPU-71992ad7-f259-b6ed-fd4d-f97a26e05328"
+
+
+def _from_report(text: str, source: str) -> Environment:
+    return environment_from_parsed(parse_collect_env(text), source)
 
 
 def _errors(report: DoctorReport) -> set[str]:
@@ -137,7 +135,7 @@ ROUND_TRIP: dict[str, Callable[[], Environment]] = {
 @pytest.mark.parametrize("name", sorted(ROUND_TRIP))
 def test_report_reads_back(name: str) -> None:
     env = ROUND_TRIP[name]()
-    back = environment_from_parsed(parse_collect_env(_report(env)), "report.md")
+    back = _from_report(_report(env), "report.md")
     expected = _facts(env)
     if env.deep is None:
         expected["cuda_available"] = back.deep.cuda_available if back.deep else None
@@ -150,15 +148,15 @@ def test_report_reads_back(name: str) -> None:
 def test_round_trip_keeps_the_diagnosis(case: str) -> None:
     env = CASES[case].build()
     before = _errors(diagnose(env))
-    after = _errors(diagnose(environment_from_parsed(parse_collect_env(_report(env)), "report.md")))
+    after = _errors(diagnose(_from_report(_report(env), "report.md")))
     assert after == before and CASES[case].rule in after
 
 
 def test_report_of_a_report_is_stable() -> None:
     text = (H200 / "collect_env.txt").read_text()
-    env = environment_from_parsed(parse_collect_env(text), "collect_env.txt")
+    env = _from_report(text, "collect_env.txt")
     once = render_bug_report(env, diagnose(env))
-    twice_env = environment_from_parsed(parse_collect_env(once), "again")
+    twice_env = _from_report(once, "again")
     assert _facts(twice_env) == _facts(env)
 
 

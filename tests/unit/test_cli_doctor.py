@@ -44,7 +44,7 @@ def test_text_output_flutter_style(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_error_finding_exits_1_with_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = envs.with_torch(envs.h200(), "2.13.0+cpu", None)
+    env = envs.with_installed_torch(envs.h200(), "2.13.0+cpu", None)
     snap = tmp_path / "cpu-on-gpu.json"
     snap.write_text(json.dumps({"environment": environment_to_dict(env)}))
     code, out, _ = call(["doctor", "--snapshot", str(snap)], capsys)

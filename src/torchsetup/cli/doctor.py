@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
-from torchsetup.errors import EXIT_STEP_FAILED, UsageError
+from torchsetup.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from torchsetup.detect.model import Environment
@@ -277,29 +277,42 @@ def _fix(
     strict: bool,
     look_again: Callable[[], Environment],
 ) -> int:
-    from torchsetup.doctor.fix import plan_fixes, run_fixes
+    """Plan the safe fixes (doctor, pure), run them through the install session, diagnose again."""
+    from torchsetup.doctor.fix_plan import plan_fixes
 
-    actions = plan_fixes(env, report.findings)
-    if not actions:
+    plan = plan_fixes(env, report.findings)
+    if plan is None:
         click.echo(
             "--fix: none of the findings has a fix torchsetup runs by itself (see the fix lines)."
         )
         return report.exit_code(strict=strict)
-    click.echo(f"\ntorchsetup can fix {len(actions)} finding(s) with these commands:")
-    for i, action in enumerate(actions, 1):
-        click.echo(f"  {i}. [{action.finding}] {action.description}\n     $ {action.command()}")
-    if not yes and not click.confirm("Run them now?", default=False):
+    from torchsetup.install.session import run_steps_plan
+
+    click.echo(f"\ntorchsetup can fix {', '.join(plan.reasons)} with these steps:")
+    result = run_steps_plan(
+        plan,
+        what="doctor --fix " + " ".join(plan.reasons),
+        yes=yes,
+        confirm=lambda question: click.confirm(question, default=False),
+    )
+    if result.status == "declined":
         click.echo("Nothing was changed.")
         return report.exit_code(strict=strict)
-    outcomes = run_fixes(actions, on_line=lambda line: click.echo(f"     {line}"))
-    last = outcomes[-1]
-    if not last.result.ok:
+    failed = result.failed_step
+    if result.status == "failed" and failed is not None:
+        from torchsetup.redact import redact_url_credentials
+
+        index = result.steps.index(failed) + 1
+        step = plan.redacted().steps[index - 1]
         click.echo(
-            f"torchsetup: fix step {len(outcomes)} failed ({last.action.command()}): "
-            f"{last.result.describe_failure()}",
+            f"torchsetup: fix step {index} failed ({step.shell_line()}): "
+            f"{redact_url_credentials(failed.reason)}",
             err=True,
         )
-        return EXIT_STEP_FAILED
+        return result.exit_code
+    if result.exit_code != EXIT_OK:
+        click.echo(f"torchsetup: {result.message}", err=True)
+        return result.exit_code
     click.echo("\nAll fixes ran. The doctor again:\n")
     started = time.perf_counter()
     env = look_again()

@@ -44,9 +44,3 @@ class RuleContext:
         if p is not None and p.executable and p.chosen_by in ("--python", "capture"):
             parts += ["--python", p.executable]
         return " ".join(shlex.quote(x) for x in parts)
-
-    def install_fix(self, *args: str) -> str:
-        """The fix for "install the right build": the resolver's command for this machine."""
-        from torchsetup.doctor import fixes
-
-        return fixes.install_command(self, args)

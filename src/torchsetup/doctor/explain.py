@@ -12,9 +12,8 @@ _ISSUE = re.compile(r"^([\w.-]+/[\w.-]+)#(\d+)$")
 
 def find_rule(rule_id: str) -> Optional[Rule]:
     """The rule ``rule_id`` names ("TS005", "ts5" and "5" all name TS005)."""
-    from torchsetup.doctor.rules import RULES, all_rules
+    from torchsetup.doctor.rules import RULES  # importing the package registers every rule
 
-    all_rules()  # registers every rule module
     text = rule_id.strip().upper()
     digits = text.removeprefix("TS")
     key = f"TS{int(digits):03d}" if digits.isdigit() else text

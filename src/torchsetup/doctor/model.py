@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from torchsetup.errors import EXIT_OK, EXIT_PROBLEMS
 
 if TYPE_CHECKING:
     from torchsetup.doctor.context import RuleContext
@@ -12,7 +14,6 @@ if TYPE_CHECKING:
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
-SEVERITIES = (ERROR, WARNING, INFO)
 
 # Category status marks, in the manner of flutter doctor.
 OK = "ok"
@@ -25,8 +26,15 @@ class Finding:
     severity: str
     title: str
     detail: str
-    fix: Optional[str]
+    fix: Optional[str]  # the fix line shown to the user (a command or an instruction)
     category: str
+    # Structured facts of the finding for programs (doctor --fix, --json): which package,
+    # which version is installed and which one is wanted, the torch it must match.
+    data: tuple[tuple[str, str], ...] = ()
+
+    def value(self, key: str) -> Optional[str]:
+        """One entry of :attr:`data` (None when the rule did not set it)."""
+        return dict(self.data).get(key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +44,7 @@ class Finding:
             "detail": self.detail,
             "fix": self.fix,
             "category": self.category,
+            "data": dict(self.data),
         }
 
 
@@ -55,14 +64,13 @@ class Rule:
 
     def finding(
         self,
-        ctx: RuleContext,
         *,
         title: Optional[str] = None,
         detail: str,
         fix: Optional[str],
         severity: Optional[str] = None,
+        data: Optional[Mapping[str, str]] = None,
     ) -> Finding:
-        del ctx
         return Finding(
             id=self.id,
             severity=severity or self.severity,
@@ -70,6 +78,7 @@ class Rule:
             detail=detail,
             fix=fix,
             category=self.category,
+            data=tuple((data or {}).items()),
         )
 
 
@@ -101,7 +110,7 @@ class DoctorReport:
 
     def exit_code(self, *, strict: bool = False) -> int:
         if self.errors or self.crashed_rules:
-            return 1
+            return EXIT_PROBLEMS
         if strict and (self.warnings or any(c.status == CHECK_FAILED for c in self.categories)):
-            return 1
-        return 0
+            return EXIT_PROBLEMS
+        return EXIT_OK

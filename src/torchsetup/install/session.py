@@ -1234,3 +1234,65 @@ __all__ = [
     "run_install",
     "run_restore",
 ]
+
+
+# --- a plan's steps as given (doctor --fix) --------------------------------------------------
+
+
+def run_steps_plan(
+    plan: Plan,
+    *,
+    what: str,
+    yes: bool = False,
+    verbose: bool = False,
+    console: Optional[Console] = None,
+    runner: Optional[Runner] = None,
+    confirm: Optional[Confirm] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> InstallResult:
+    """Run ``plan.steps`` verbatim into ``plan.python`` (an existing interpreter) through the
+    install session: shown, confirmed, the target's package set written to a restore file
+    first, every step logged (credentials redacted), stopped at the first failure. No
+    re-planning, preflight or verify: the caller judges the result (``doctor --fix`` runs the
+    doctor again). ``what`` names the run in the log, the restore file and the messages."""
+    console = console or _default_console()
+    deps = _deps(
+        runner=runner,
+        environ=environ,
+        confirm=confirm,
+        console=console,
+        get=None,
+        head=None,
+        free_disk=None,
+    )
+    session = _Session("fix", deps, console, verbose)
+    session.log.header(f"{what}: {len(plan.steps)} step(s) into {plan.python}")
+
+    def run() -> InstallResult:
+        steps = list(check_plan(plan).steps)
+        _check_addresses(steps, plan.python)
+        session.target = plan.python
+        state = probe_target(plan.python, runner=deps.runner, env=deps.env)
+        steps = [dataclasses.replace(st, argv=resolve_program(st.argv, deps.env)) for st in steps]
+        session.view.say(f"{what}: {len(steps)} step(s) into {plan.python}", style="bold")
+        for i, step in enumerate(steps, 1):
+            session.view.say(f"  {i}. {step.description}")
+            session.view.say("       $ " + " ".join(redact_argv(step.argv)), style="dim")
+        if not session.confirm(yes, "Run them"):
+            return session.result("declined", EXIT_PROBLEMS, "not confirmed: nothing was changed")
+        session.total = len(steps)
+        source = install_source(
+            next((st.argv for st in steps if is_install(st)), ()), plan.method, deps.env
+        )
+        session.restore_file = write_record(
+            record_from_state(
+                state, method=plan.method, source=source, plan=what, created_venv=False
+            )
+        )
+        session.log.write(f"== restore file: {session.restore_file}")
+        failed = session.run_steps(steps, _pip_env(state, session.view))
+        if failed is not None:
+            return session.failure(failed)
+        return session.result("done", EXIT_OK, f"{what}: {len(steps)} step(s) ran in {plan.python}")
+
+    return session.finish(run)

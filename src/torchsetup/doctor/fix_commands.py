@@ -1,4 +1,9 @@
-"""Fix commands computed from the detected facts."""
+"""The fix lines of findings: commands computed from the detected facts.
+
+Rules call these with their :class:`RuleContext` (the edge is one-way: this module needs the
+context, the context knows nothing of fixes). Cheap to import: the resolver is imported only
+when a fix line is computed. ``doctor --fix`` plans its steps in :mod:`.fix_plan`.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,42 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from torchsetup.detect.model import Environment
     from torchsetup.doctor.context import RuleContext
+    from torchsetup.resolve.plan import Plan
 
 
-def install_command(ctx: RuleContext, args: Sequence[str]) -> str:
+def install_command(ctx: RuleContext, *args: str) -> str:
     """``torchsetup install ...`` for the same target, with the command the resolver plans for
     this machine: ``torchsetup install --torch 2.11.0   (= python -m pip install torch==2.11.0
     ... --index-url https://download.pytorch.org/whl/cu130)``. When nothing can be planned
     (unknown facts, an impossible request), the torchsetup command alone: it explains why."""
     command = ctx.torchsetup("install", *args)
-    planned = planned_install(ctx, args)
+    planned = planned_install(ctx.env, args)
     return f"{command}   (= {planned})" if planned else command
 
 
-def planned_install(ctx: RuleContext, args: Sequence[str]) -> str | None:
-    """The resolver's install command line for ``torchsetup install <args>`` on ctx.env."""
+def planned_install(env: Environment, args: Sequence[str]) -> str | None:
+    """The resolver's install command line for ``torchsetup install <args>`` on ``env``."""
+    plan = install_plan(env, args)
+    steps = [s for s in plan.redacted().steps if s.id == "install"] if plan else []
+    return steps[-1].shell_line() if steps else None
+
+
+def install_plan(env: Environment, args: Sequence[str]) -> Plan | None:
+    """The resolver's plan for ``torchsetup install <args>`` on ``env`` (None: none can be made)."""
     from torchsetup.errors import TorchSetupError
     from torchsetup.matrix.model import MatrixError, load_matrix
     from torchsetup.resolve.request import parse_request
     from torchsetup.resolve.resolver import resolve
 
     options = _install_options(args)
-    if options is None or ctx.env.python is None or not ctx.env.python.ok:
+    if options is None or env.python is None or not env.python.ok:
         return None
     try:
-        plan = resolve(
-            ctx.env, parse_request(python=ctx.env.python.executable, **options), load_matrix()
-        )
+        return resolve(env, parse_request(python=env.python.executable, **options), load_matrix())
     except (TorchSetupError, MatrixError):
         return None
-    steps = [s for s in plan.redacted().steps if s.id == "install"]
-    return steps[-1].shell_line() if steps else None
 
 
 def _install_options(args: Sequence[str]) -> dict[str, Any] | None:

@@ -1,0 +1,289 @@
+"""Rules of the NVIDIA driver & GPUs category: the driver, NVML, WSL plumbing, CUDA
+initialisation and which GPUs are visible (TS002 TS003 TS004 TS019 TS020 TS021 TS104)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from torchsetup.doctor.context import RuleContext
+from torchsetup.doctor.fix_commands import install_command
+from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
+from torchsetup.doctor.rules._facts import (
+    deep_facts,
+    driver_shortfall,
+    first_line,
+    gpu_list,
+    is_reported,
+)
+from torchsetup.doctor.rules.registry import rule
+
+
+def _visible_gpus(value: str, gpus: tuple[object, ...]) -> int:
+    """How many GPUs CUDA sees for a CUDA_VISIBLE_DEVICES value (CUDA stops at the first bad entry)."""
+    from torchsetup.detect.model import Gpu
+
+    count = 0
+    uuids = [g.uuid for g in gpus if isinstance(g, Gpu) and g.uuid]
+    for token in [t.strip() for t in value.split(",")]:
+        if not token:
+            break
+        if re.fullmatch(r"\d+", token):
+            if int(token) >= len(gpus):
+                break
+            count += 1
+        elif token.startswith(("GPU-", "MIG-")):
+            if not any(u.startswith(token) for u in uuids):
+                break
+            count += 1
+        else:
+            break
+    return count
+
+
+@rule(
+    "TS002",
+    title="NVIDIA GPU present but no driver is loaded",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=2,
+    sources=("pytorch/pytorch#74733",),
+)
+def gpu_without_driver(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """An NVIDIA GPU sits on the PCI bus, but no NVIDIA kernel driver answers.
+
+    Signals: NVIDIA (0x10de) display controllers in /sys/bus/pci/devices, while
+    /proc/driver/nvidia is absent and neither NVML nor libcuda can be loaded. torch then says
+    "Found no NVIDIA driver on your system" and runs on the CPU.
+
+    Fix: install the driver from the distribution (ubuntu-drivers, dnf/akmod-nvidia, ...) and
+    reboot; in a container, run it with the NVIDIA container toolkit (--gpus all).
+    """
+    nv = ctx.env.nvidia
+    if nv.status == "not-loaded" or (nv.status == "no-driver" and nv.pci_nvidia_devices):
+        where = "in this container" if ctx.env.os.container else "on this machine"
+        if ctx.env.os.container:
+            fix = (
+                "start the container with GPU access: docker run --gpus all ... "
+                "(needs the NVIDIA Container Toolkit on the host)"
+            )
+        elif ctx.env.os.distro_id == "ubuntu":
+            fix = "sudo ubuntu-drivers install && sudo reboot"
+        else:
+            fix = "install the NVIDIA driver package of your distribution, then reboot"
+        detail = (
+            f"{gpu_list(ctx)} found but no NVIDIA driver is loaded {where}"
+            + (f" (NVML: {nv.nvml_error})" if nv.nvml_error else "")
+            + "."
+        )
+        yield r.finding(detail=detail, fix=fix)
+
+
+@rule(
+    "TS004",
+    title="Driver/library version mismatch (NVML)",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=4,
+    sources=("oddmario/NVIDIA-Ubuntu-Driver-Guide#4",),
+)
+def nvml_mismatch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The loaded kernel module and the user-space driver libraries have different versions.
+
+    Happens after a driver upgrade without a reboot (often an unattended upgrade). nvidia-smi
+    prints "Failed to initialize NVML: Driver/library version mismatch" and torch reports CUDA
+    unavailable.
+
+    Fix: reboot (or unload and reload the nvidia kernel modules); hold the driver packages so
+    unattended upgrades stop doing it again.
+    """
+    nv = ctx.env.nvidia
+    if nv.status != "mismatch":
+        return
+    parts = []
+    if nv.kernel_module_version:
+        parts.append(f"kernel module {nv.kernel_module_version}")
+    if nv.driver_version and nv.driver_version != nv.kernel_module_version:
+        parts.append(f"user-space driver {nv.driver_version}")
+    said = next((e for e in nv.errors if "mismatch" in e.lower()), None)
+    detail = (
+        "NVIDIA driver components disagree"
+        + (f": {', '.join(parts)}" if parts else "")
+        + (f" ({said})" if said else "")
+        + "."
+    )
+    fix = "sudo reboot   (or: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia)"
+    if ctx.env.os.distro_id in ("ubuntu", "debian"):
+        fix += "; then stop unattended upgrades of it: sudo apt-mark hold 'nvidia-*'"
+    yield r.finding(detail=detail, fix=fix)
+
+
+@rule(
+    "TS003",
+    title="NVIDIA driver too old for the installed torch's CUDA",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=3,
+    sources=("pytorch/pytorch#99138", "nagadomi/nunif#702"),
+)
+def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The driver supports an older CUDA than the one the installed torch wheel was built with.
+
+    The driver's maximum CUDA (NVML / cuDriverGetVersion, nvidia-smi's "CUDA Version") must be
+    at least the wheel's CUDA (torch/version.py). Within one major version (11 and later) CUDA's
+    minor-version compatibility lets a newer runtime run on an older driver of the same branch,
+    with limits (no PTX JIT): that is a warning. Across majors (and before CUDA 11) torch fails
+    with "The NVIDIA driver on your system is too old".
+
+    Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
+    """
+    shortfall = driver_shortfall(ctx)
+    torch = ctx.torch
+    nv = ctx.env.nvidia
+    if shortfall is None or torch is None:
+        return
+    detail = (
+        f"torch {torch.version} was built with CUDA {torch.cuda}, but "
+        + (f"driver {nv.driver_version}" if nv.driver_version else "the driver")
+        + f" supports CUDA up to {nv.cuda_driver_version}."
+    )
+    fix = (
+        install_command(ctx)
+        + f"   (or update the NVIDIA driver to one that supports CUDA {torch.cuda})"
+    )
+    if shortfall == WARNING:
+        detail += (
+            " It runs under CUDA minor-version compatibility: PTX JIT is unavailable and "
+            "some APIs may fail with cudaErrorCallRequiresNewerDriver."
+        )
+        yield r.finding(
+            title="NVIDIA driver older than the wheel's CUDA (minor-version compatibility)",
+            detail=detail,
+            fix=fix,
+            severity=WARNING,
+        )
+    else:
+        yield r.finding(detail=detail, fix=fix)
+
+
+@rule(
+    "TS020",
+    title="CUDA_VISIBLE_DEVICES hides every GPU",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=20,
+    sources=("pytorch/pytorch#40618",),
+)
+def visible_devices_hide_all(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """CUDA_VISIBLE_DEVICES is set to a value that leaves no GPU visible.
+
+    "" and "-1" hide every GPU; an index at or above the GPU count, or a UUID that matches no
+    GPU, stops the list there. torch then says "No CUDA GPUs are available" while nvidia-smi
+    shows the GPUs. Changing it after CUDA initialised in a process has no effect.
+
+    Fix: unset it, or set it to existing indexes/UUIDs before the process starts.
+    """
+    value = ctx.env.nvidia.cuda_visible_devices
+    gpus = ctx.env.nvidia.gpus
+    if value is None or not gpus:
+        return
+    visible = _visible_gpus(value, gpus)
+    if visible:
+        return
+    shown = repr(value)
+    yield r.finding(
+        detail=(
+            f"CUDA_VISIBLE_DEVICES={shown} leaves none of the {len(gpus)} GPU(s) "
+            f"visible ({gpu_list(ctx)})."
+        ),
+        fix="unset CUDA_VISIBLE_DEVICES   (or e.g. export CUDA_VISIBLE_DEVICES=0)",
+    )
+
+
+@rule(
+    "TS104",
+    title="CUDA toolkit installed, but no NVIDIA driver",
+    category="nvidia",
+    severity=INFO,
+    sources=("tests/data/real/debian12-cpu-nvcc13-no-driver",),
+)
+def toolkit_without_driver(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """nvcc (the CUDA toolkit) is installed but there is no NVIDIA driver and no NVIDIA GPU.
+
+    "CUDA is installed" and "CUDA can run" differ: the toolkit compiles CUDA code, only a
+    driver and a GPU run it. PyTorch wheels bring their own CUDA runtime and need the driver,
+    not the toolkit. Informational: fine for a build machine or a CPU-only setup.
+    """
+    nv = ctx.env.nvidia
+    tk = ctx.env.toolkit
+    if tk.nvcc_version and nv.status == "no-driver" and not nv.pci_nvidia_devices:
+        yield r.finding(
+            detail=(
+                f"nvcc {tk.nvcc_full_version or tk.nvcc_version} is installed "
+                f"({tk.nvcc_path}) but there is no NVIDIA driver and no NVIDIA "
+                "GPU: CUDA code can be compiled here, not run. Use a CPU build "
+                "of torch here."
+            ),
+            fix=None,
+        )
+
+
+@rule(
+    "TS019",
+    title="WSL2 GPU driver plumbing",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=19,
+    sources=("NVIDIA CUDA on WSL User Guide", "microsoft/WSL#5663"),
+)
+def wsl_driver(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Under WSL2 the GPU driver lives on Windows and reaches Linux as /usr/lib/wsl/lib
+    (libcuda.so.1, nvidia-smi). A Linux NVIDIA driver installed inside WSL breaks it, and
+    without /usr/lib/wsl/lib/libcuda.so.1 nothing can use the GPU. (ldconfig's
+    "/usr/lib/wsl/lib/libcuda.so.1 is not a symbolic link" warning is harmless.)
+
+    Fix: install or update the NVIDIA driver on Windows only, `wsl --update`, and remove any
+    Linux driver packages from the distribution; for nvcc use NVIDIA's WSL-Ubuntu cuda-toolkit.
+    """
+    o = ctx.env.os
+    if not o.wsl:
+        return
+    if o.wsl_linux_driver:
+        yield r.finding(
+            detail=f"A Linux NVIDIA driver is installed inside WSL ({o.wsl_linux_driver}); WSL must use the Windows driver.",
+            fix="sudo apt-get remove --purge '^nvidia-.*' '^libnvidia-.*'   (keep the driver on Windows)",
+        )
+    if o.wsl_libcuda is None and not is_reported(ctx) and ctx.env.source == "live":
+        yield r.finding(
+            detail="WSL2 without /usr/lib/wsl/lib/libcuda.so.1: the Windows NVIDIA driver does not reach this distribution.",
+            fix="install/update the NVIDIA driver on Windows, then run `wsl --update` and `wsl --shutdown` in PowerShell",
+        )
+
+
+@rule(
+    "TS021",
+    title="CUDA unknown error (often after suspend/resume)",
+    category="nvidia",
+    severity=ERROR,
+    catalogue=21,
+    sources=("pytorch/pytorch#88639",),
+)
+def cuda_unknown_error(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """nvidia-smi works, but CUDA initialisation fails with "CUDA initialization: CUDA unknown
+    error - this may be due to an incorrectly set up environment, e.g. changing env variable
+    CUDA_VISIBLE_DEVICES after program start" and torch sees no GPU. After a suspend/resume
+    the nvidia_uvm kernel module is usually in a bad state. Needs --deep (or a report).
+
+    Fix: reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot.
+    """
+    deep = deep_facts(ctx)
+    if (
+        deep is None
+        or not deep.cuda_init_warning
+        or "unknown error" not in deep.cuda_init_warning.lower()
+    ):
+        return
+    yield r.finding(
+        detail=f"CUDA initialisation failed: {first_line(deep.cuda_init_warning)}",
+        fix="sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   (or reboot)",
+    )

@@ -1,0 +1,142 @@
+"""Rules of the Python category: the target interpreter itself (TS012 TS013 TS016 TS102)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torchsetup.doctor.context import RuleContext
+from torchsetup.doctor.fix_commands import install_command
+from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
+from torchsetup.doctor.rules.registry import rule
+from torchsetup.matrix import lookups as kb
+
+
+@rule("TS102", title="The target Python could not be probed", category="python", severity=ERROR)
+def target_probe_failed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torchsetup runs a small standard-library script in the target interpreter to read its
+    packages. It failed: the interpreter does not exist, crashed or hung. Everything about the
+    installed torch is then unknown.
+
+    Fix: point torchsetup at a working interpreter with --python, or activate the environment.
+    """
+    p = ctx.env.python
+    if p is None or p.ok:
+        return
+    yield r.finding(
+        detail=p.error or f"{p.executable} could not be probed",
+        fix="torchsetup doctor --python /path/to/python   (or activate the environment first)",
+    )
+
+
+@rule(
+    "TS012",
+    title="No torch wheel for this Python",
+    category="python",
+    severity=ERROR,
+    catalogue=12,
+    sources=("facebookresearch/ImageBind#139",),
+)
+def no_wheel_for_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Each torch release publishes wheels for a window of Python versions (2.9-2.14:
+    3.10-3.14). Outside it pip says "Could not find a version that satisfies the requirement
+    torch (from versions: none)", or quietly picks an old release.
+
+    Before an install: an error when no 2.x release has wheels for this Python, a warning when
+    only old ones do. With torch installed: information when newer releases dropped this Python.
+
+    Fix: use a supported Python (`uv python install 3.12`) in a new environment.
+    """
+    py, torch = ctx.py, ctx.torch
+    if py is None or not py.minor or (py.bits or 64) != 64:
+        return
+    newest = kb.newest_release()
+    if kb.python_supported(newest, py.minor):
+        return
+    best = kb.newest_torch_for_python(py.minor)
+    fix = "uv python install 3.12   (then create the environment with it and install torch there)"
+    if torch is not None:
+        last = f"torch {best} is the last release" if best else "no torch 2.x release has"
+        yield r.finding(
+            severity=INFO,
+            title="Newer torch releases have no wheels for this Python",
+            detail=(
+                f"Python {py.version}: {last} with wheels for it (the newest release is "
+                f"{newest}); torch {torch.version} is installed."
+            ),
+            fix=fix,
+        )
+        return
+    if best is None:
+        yield r.finding(
+            detail=f"No torch 2.x release publishes wheels for Python {py.version}: pip finds none.",
+            fix=fix,
+        )
+    else:
+        yield r.finding(
+            severity=WARNING,
+            title="Only old torch releases have wheels for this Python",
+            detail=f"The newest torch with wheels for Python {py.version} is {best} (newest release: {newest}).",
+            fix=fix + f"   (or pin torch=={best})",
+        )
+
+
+@rule(
+    "TS013",
+    title="32-bit Python",
+    category="python",
+    severity=ERROR,
+    catalogue=13,
+    sources=("pytorch/pytorch#27815", "pytorch/pytorch#40511"),
+)
+def python_32bit(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """PyTorch publishes 64-bit wheels only. With a 32-bit Python (common on Windows, the
+    "Windows installer (32-bit)" or a Program Files (x86) install) pip finds no torch at all:
+    "Could not find a version that satisfies the requirement torch (from versions: none)".
+
+    Fix: install a 64-bit Python and create the environment with it.
+    """
+    py = ctx.py
+    if py is None or py.bits != 32:
+        return
+    if ctx.system == "Windows":
+        fix = "winget install Python.Python.3.12   (64-bit), then recreate the environment with it"
+    else:
+        fix = "uv python install 3.12   (a 64-bit build), then recreate the environment with it"
+    yield r.finding(
+        detail=f"{py.executable} is a 32-bit Python {py.version}; torch has 64-bit wheels only.",
+        fix=fix,
+    )
+
+
+@rule(
+    "TS016",
+    title="torch.compile does not support this Python in the installed torch",
+    category="python",
+    severity=WARNING,
+    catalogue=16,
+    sources=("pytorch/pytorch#120233", "pytorch/pytorch#144048", "pytorch/pytorch#169875"),
+)
+def dynamo_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch.compile (Dynamo) supports each new Python some releases after torch itself runs on
+    it: 3.11 from 2.1, 3.12 from 2.4, 3.13 from 2.6, 3.14 from 2.10. Before that
+    torch.compile raises "Dynamo is not supported on Python 3.12+"; eager mode works.
+
+    Fix: upgrade torch, or use an older Python for code that compiles.
+    """
+    py, torch = ctx.py, ctx.torch
+    if py is None or torch is None or not py.minor or kb.version_tuple(torch.version)[:1] < (2,):
+        return  # torch.compile came with 2.0
+    need = kb.dynamo_min_torch(py.minor)
+    have = kb.version_tuple(torch.public_version)[:2]
+    if need is None:
+        detail = f"No torch release supports torch.compile on Python {py.version} yet (torch {torch.version} installed)."
+        fix = "use Python 3.13 or older for code that calls torch.compile"
+    elif have and have < kb.version_tuple(need):
+        detail = (
+            f"torch {torch.version} cannot torch.compile on Python {py.version}: "
+            f"Dynamo supports Python {py.minor} from torch {need}."
+        )
+        fix = install_command(ctx, "--torch", f"{need}.0") + "   (or an older Python)"
+    else:
+        return
+    yield r.finding(detail=detail, fix=fix)

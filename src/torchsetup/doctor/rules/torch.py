@@ -1,0 +1,388 @@
+"""Rules of the PyTorch category: the installed torch against this machine, and, with
+``--deep`` (or a report), what torch itself saw at run time (TS001 TS005 TS006 TS010 TS025
+TS026 TS101 TS105 TS106 TS107)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Optional
+
+from torchsetup.doctor.context import RuleContext
+from torchsetup.doctor.fix_commands import install_command
+from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
+from torchsetup.doctor.rules._facts import (
+    deep_facts,
+    driver_shortfall,
+    first_line,
+    gpu_list,
+)
+from torchsetup.doctor.rules.registry import rule
+from torchsetup.matrix import lookups as kb
+
+
+def _gpu_capabilities(ctx: RuleContext) -> list[tuple[str, str]]:
+    """(GPU label, compute capability): torch's own view first, then NVML, then the model name."""
+    deep = deep_facts(ctx)
+    if deep is not None and any(d.capability for d in deep.devices):
+        return [(d.name or f"GPU {d.index}", d.capability) for d in deep.devices if d.capability]
+    out = []
+    for g in ctx.env.nvidia.gpus:
+        cc = g.compute_capability or kb.capability_from_name(g.name)
+        if cc:
+            out.append((g.name, cc))
+    return out
+
+
+def _arch_list(ctx: RuleContext) -> tuple[Optional[tuple[str, ...]], str]:
+    """The installed torch's CUDA arch list and where it came from."""
+    deep = deep_facts(ctx)
+    if deep is not None and deep.arch_list:
+        return deep.arch_list, "torch.cuda.get_arch_list()"
+    torch, platform = ctx.torch, ctx.env.os.platform_key
+    if torch is None or platform is None:
+        return None, ""
+    archs = kb.arch_list(torch.public_version, torch.variant, platform)
+    return archs, f"the published {torch.variant} wheels of torch {torch.public_version}"
+
+
+def _arch_mismatches(ctx: RuleContext) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """GPUs the installed CUDA torch has no kernels for: (GPU, capability, arch list, source)."""
+    torch = ctx.torch
+    if torch is None or not torch.cuda:
+        return []
+    archs, where = _arch_list(ctx)
+    if not archs:
+        return []
+    return [
+        (label, cc, archs, where)
+        for label, cc in _gpu_capabilities(ctx)
+        if kb.arch_supports(cc, archs) is False
+    ]
+
+
+def _sm(capability: str) -> str:
+    return "sm_" + capability.replace(".", "")
+
+
+def _cuda_of(variant: str) -> str:
+    """cu126 -> 12.6."""
+    digits = variant[2:]
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+def _arch_error(error: Optional[str]) -> bool:
+    """Errors that mean "no kernels for this GPU" (TS005/TS006/TS026 explain them)."""
+    low = (error or "").lower()
+    return "no kernel image" in low or "invalid device function" in low
+
+
+@rule(
+    "TS001",
+    title="CPU-only torch on a machine with an NVIDIA GPU",
+    category="torch",
+    severity=ERROR,
+    catalogue=1,
+    sources=("pytorch/pytorch#131731", "astral-sh/uv#17236"),
+)
+def cpu_torch_on_gpu_machine(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The installed torch is a CPU build while an NVIDIA GPU and driver are present.
+
+    The classic: the PyPI wheel on Windows and macOS is CPU-only, a resolver picked "+cpu", or a
+    later `pip install` replaced the CUDA build. torch then says "Torch not compiled with CUDA
+    enabled" and training silently runs on the CPU.
+
+    Fix: reinstall from the PyTorch index that matches the driver (torchsetup chooses it).
+    """
+    torch = ctx.torch
+    nv = ctx.env.nvidia
+    if torch is None or torch.variant != "cpu" or not nv.gpus:
+        return
+    yield r.finding(
+        detail=(
+            f"torch {torch.version} is a CPU build, but this machine has "
+            f"{gpu_list(ctx)} with driver {nv.driver_version or '?'}."
+        ),
+        fix=install_command(ctx),
+        data={"package": "torch", "installed": torch.version},
+    )
+
+
+@rule(
+    "TS010",
+    title="More than one torch installed",
+    category="torch",
+    severity=ERROR,
+    catalogue=10,
+    sources=("huggingface/transformers#29022", "pytorch/pytorch#12470"),
+)
+def two_torch_installs(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Two copies of torch are importable from the target (user site + venv, conda + pip, a
+    PYTHONPATH entry...). Which one `import torch` gets depends on sys.path order, so
+    `torch.__version__` differs from what `pip show torch` says, and odd AttributeErrors or
+    segfaults follow. A conda environment holding conda's `pytorch` package and a pip-installed
+    `torch` (another version, or installed by pip over it) counts too: both write torch/.
+
+    Fix: uninstall until `import torch` fails, then install once.
+    """
+    py = ctx.py
+    if py is None:
+        return
+    locations = list(py.torch_locations)
+    dist_locs = [d.location or "?" for d in py.distributions if d.name == "torch"]
+    copies = max(len(locations), len(dist_locs))
+    conda, pip_torch = py.conda("pytorch"), py.dist("torch")
+    if copies < 2 and conda is not None and pip_torch is not None:
+        if pip_torch.installer == "pip" or conda.version != pip_torch.public_version:
+            yield r.finding(
+                detail=(
+                    f"conda's pytorch {conda.version} ({conda.build or '?'}) and pip's torch "
+                    f"{pip_torch.version} are both installed in {py.prefix or 'this environment'}: "
+                    "they overwrite each other's files."
+                ),
+                fix=(
+                    f"conda remove --force pytorch && {ctx.pip('uninstall', '-y', 'torch')}, "
+                    "then " + install_command(ctx)
+                ),
+            )
+        return
+    if copies < 2:
+        return
+    where = locations if len(locations) >= len(dist_locs) else dist_locs
+    yield r.finding(
+        detail=f"{copies} copies of torch are on the target's sys.path: "
+        + "; ".join(where)
+        + (f" (import torch takes the first: {where[0]})" if where else "")
+        + ".",
+        fix=(
+            f"{ctx.pip('uninstall', '-y', 'torch')}   (repeat until `import torch` fails; "
+            "remove conda's `pytorch` with `conda remove pytorch`), then " + install_command(ctx)
+        ),
+    )
+
+
+@rule("TS101", title="torch is not installed", category="torch", severity=INFO)
+def torch_missing(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The target interpreter has no torch. Not a problem in itself: torchsetup install picks
+    the build for this machine and installs it."""
+    py = ctx.py
+    if py is None or py.torch is not None or not py.torch_checked:
+        return
+    yield r.finding(
+        detail=f"No torch in {py.executable} (Python {py.version}).", fix=install_command(ctx)
+    )
+
+
+@rule(
+    "TS005",
+    title="GPU newer than the installed torch's CUDA arch list",
+    category="torch",
+    severity=ERROR,
+    catalogue=5,
+    sources=("pytorch/pytorch#150733", "pytorch/pytorch#45130"),
+)
+def gpu_newer_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The GPU's compute capability is newer than every architecture the installed torch was
+    compiled for, and there is no PTX the driver could compile for it (e.g. a Blackwell
+    RTX 5090, sm_120, with cu126 wheels that stop at sm_90). torch warns "NVIDIA GeForce RTX
+    5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation"
+    and kernels fail with "no kernel image is available for execution on the device".
+
+    Checked from the wheel's published arch list (or, with --deep and in reports that carry
+    torch's warning, from torch.cuda.get_arch_list() itself) against the GPU's compute
+    capability. SASS runs on the same major with an equal or higher minor; PTX on anything newer.
+
+    Fix: install a build that has kernels for the GPU (cu128 or later for sm_120).
+    """
+    for label, cc, archs, where in _arch_mismatches(ctx):
+        span = kb.arch_span(archs)
+        if span is None or kb.version_tuple(cc) <= span[1]:
+            continue
+        first = kb.builds_with_kernels_for(cc, ctx.env.os.platform_key or "")
+        hint = (
+            f" The first wheels with {_sm(cc)} kernels: torch {first[0][0]} {first[0][1]}."
+            if first
+            else ""
+        )
+        yield r.finding(
+            detail=(
+                f"{label} has compute capability {cc} ({_sm(cc)}), but the installed torch has "
+                f"kernels only for {' '.join(archs)} (from {where}).{hint}"
+            ),
+            fix=install_command(ctx),
+        )
+
+
+@rule(
+    "TS006",
+    title="GPU older than the installed torch's CUDA arch list",
+    category="torch",
+    severity=ERROR,
+    catalogue=6,
+    sources=("pytorch/pytorch#53164", "bnsreenu/digitalsreeni-image-annotator#57"),
+)
+def gpu_older_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The GPU is older than the oldest architecture of the installed torch: Maxwell and Pascal
+    (sm_50-sm_61) left the cu128 wheels in 2.7, Volta (sm_70) is gone from every CUDA 13 build.
+    torch.cuda.is_available() is still True, but every kernel fails with "no kernel image is
+    available for execution on the device".
+
+    Fix: the newest build that still carries the GPU's architecture (cu126 up to torch 2.14;
+    pytorch/pytorch#190385 proposes to drop it in 2.15), an older torch, or the CPU.
+    """
+    for label, cc, archs, where in _arch_mismatches(ctx):
+        span = kb.arch_span(archs)
+        if span is None or kb.version_tuple(cc) > span[1]:
+            continue
+        builds = kb.builds_with_kernels_for(cc, ctx.env.os.platform_key or "")
+        if builds:
+            torch_version, variant = builds[-1]
+            hint = f" The newest wheels with {_sm(cc)} kernels: torch {torch_version} {variant}."
+            fix = install_command(ctx, "--cuda", _cuda_of(variant))
+        else:
+            hint = " No published torch 2.x wheel has kernels for it any more."
+            fix = install_command(ctx, "--cpu") + "   (or build torch from source for this GPU)"
+        yield r.finding(
+            detail=(
+                f"{label} has compute capability {cc} ({_sm(cc)}), older than every "
+                f"architecture the installed torch has kernels for: {' '.join(archs)} "
+                f"(from {where}).{hint}"
+            ),
+            fix=fix,
+        )
+
+
+@rule(
+    "TS025",
+    title="MPS (Apple GPU) not available",
+    category="torch",
+    severity=WARNING,
+    catalogue=25,
+    sources=("pytorch/pytorch#78343", "pytorch/pytorch#164943", "pytorch/pytorch#167679"),
+)
+def mps_unavailable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch's MPS backend needs Apple silicon, a native arm64 Python and a minimum macOS that
+    rose over time: 12.3 (torch 1.12), 13.0 (2.5), 14.0 (2.10). Below it
+    torch.backends.mps.is_available() is False and `.to("mps")` raises "The MPS backend is
+    supported on MacOS 14.0+". With --deep, an MPS that is built but unavailable on a new
+    enough macOS is reported too (VMs, sandboxes, reports on macOS 26).
+
+    Fix: upgrade macOS (or use a torch whose minimum is lower), else run on the CPU.
+    """
+    o, torch, deep = ctx.env.os, ctx.torch, deep_facts(ctx)
+    if o.system != "Darwin" or torch is None or o.machine != "arm64":
+        return
+    need = kb.mps_min_macos(torch.public_version)
+    if need and o.version and kb.version_tuple(o.version) < kb.version_tuple(need):
+        yield r.finding(
+            detail=f"macOS {o.version}: the MPS backend of torch {torch.version} needs macOS {need}; torch runs on the CPU only.",
+            fix=f"upgrade macOS to {need} or newer (or run on the CPU)",
+        )
+        return
+    if deep is not None and deep.mps_built and deep.mps_available is False:
+        yield r.finding(
+            detail=f"torch {torch.version} has MPS built in but torch.backends.mps.is_available() is False on macOS {o.version or '?'}.",
+            fix="run outside a VM/sandbox; update macOS and torch; meanwhile use the CPU",
+        )
+
+
+@rule(
+    "TS026",
+    title="AMD GPU architecture not in the ROCm build",
+    category="torch",
+    severity=ERROR,
+    catalogue=26,
+    sources=("pytorch/pytorch#164346", "pytorch/pytorch#132570"),
+)
+def rocm_arch(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """ROCm wheels carry kernels for a list of gfx targets. Another AMD GPU (an APU such as
+    gfx1151, an RX 6700 XT gfx1031, ...) fails at its first kernel with "HIP error: invalid
+    device function". Needs --deep (gcnArchName and torch.cuda.get_arch_list()).
+
+    Fix: a ROCm build with the target, or the unsupported HSA_OVERRIDE_GFX_VERSION workaround
+    (10.3.0 for RDNA2, 11.0.0 for RDNA3; it may hang or compute wrong results).
+    """
+    deep, torch = deep_facts(ctx), ctx.torch
+    if deep is None or not deep.arch_list or torch is None or not torch.hip:
+        return
+    for dev in deep.devices:
+        gfx = (dev.arch or "").split(":")[0]
+        if not gfx or gfx in deep.arch_list:
+            continue
+        override = (
+            "10.3.0" if gfx.startswith("gfx103") else "11.0.0" if gfx.startswith("gfx11") else None
+        )
+        fix = install_command(ctx)
+        if override:
+            fix += f"   (unsupported workaround: export HSA_OVERRIDE_GFX_VERSION={override})"
+        yield r.finding(
+            detail=f"{dev.name or 'GPU'} is {gfx}, but torch {torch.version} was built for {' '.join(deep.arch_list)}.",
+            fix=fix,
+        )
+
+
+@rule("TS105", title="import torch fails", category="torch", severity=ERROR)
+def import_fails(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """With --deep, torchsetup imports torch in the target interpreter (in a subprocess, with
+    a timeout). It failed, crashed or hung: the message is what Python said. Specific causes
+    (missing NVIDIA libraries, the Visual C++ runtime, MKL) have their own rules next to this.
+
+    Fix: reinstall torch for this machine; the specific rules name a narrower fix.
+    """
+    deep = deep_facts(ctx)
+    if deep is None or deep.imported is not False:
+        return
+    yield r.finding(
+        detail=f"import torch failed in {ctx.py.executable if ctx.py else 'the target'}: {first_line(deep.error or '?')}",
+        fix=install_command(ctx),
+    )
+
+
+@rule("TS106", title="A GPU failed the tensor check", category="torch", severity=ERROR)
+def tensor_check(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """With --deep, torchsetup multiplies two small matrices on every visible GPU and compares
+    the result with the CPU's. A device that raises or computes a wrong result cannot be used,
+    whatever torch.cuda.is_available() says. "no kernel image" and "invalid device function"
+    errors are explained by TS005/TS006/TS026 (the architecture) and are not repeated here.
+    """
+    deep = deep_facts(ctx)
+    if deep is None:
+        return
+    for dev in deep.devices:
+        if dev.tensor_ok is not False or _arch_error(dev.error):
+            continue
+        yield r.finding(
+            detail=f"GPU {dev.index} ({dev.name or '?'}): "
+            + (dev.error or "a 64x64 matmul returned a wrong result"),
+            fix="run nvidia-smi -q for errors (ECC, Xid), update the driver; if it persists the GPU may be faulty",
+        )
+
+
+@rule("TS107", title="torch cannot use the NVIDIA GPU", category="torch", severity=ERROR)
+def cuda_unavailable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """A CUDA build of torch, an NVIDIA GPU with a working driver, and yet
+    torch.cuda.is_available() is False (with --deep, or as a report says), for a reason no
+    narrower rule names (driver too old TS003, hidden GPUs TS020, unknown error TS021, ...).
+    The message quotes torch's own warning.
+    """
+    deep, torch, nv = deep_facts(ctx), ctx.torch, ctx.env.nvidia
+    if deep is None or deep.cuda_available is not False or torch is None or not torch.cuda:
+        return
+    if nv.status != "ok" or not nv.gpus:
+        return
+    warning = deep.cuda_init_warning or ""
+    explained = (
+        "unknown error" in warning.lower()
+        or driver_shortfall(ctx) == ERROR
+        or (nv.cuda_visible_devices is not None and not nv.cuda_visible_devices.strip(" ,"))
+        or nv.cuda_visible_devices == "-1"
+    )
+    if explained:
+        return
+    said = f" torch said: {first_line(warning)}" if warning else ""
+    yield r.finding(
+        detail=(
+            f"torch {torch.version} (CUDA {torch.cuda}) reports torch.cuda.is_available() = False "
+            f"with {gpu_list(ctx)} and driver {nv.driver_version or '?'}.{said}"
+        ),
+        fix="torchsetup doctor --deep -v   (then: " + install_command(ctx) + ")",
+    )

@@ -1,0 +1,12 @@
+"""Rules of the CUDA libraries & toolkit category (doctor/rules/libraries.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.rule_cases import cases_for, check_case
+
+
+@pytest.mark.parametrize("name", cases_for("libraries"))
+def test_rule_fires(name: str) -> None:
+    check_case(name)
