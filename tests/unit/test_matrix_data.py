@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from torchsetup.matrix.model import load_matrix
+from torchsetup.matrix.load import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = json.loads((ROOT / "tools/reference/compat.json").read_text(encoding="utf-8"))

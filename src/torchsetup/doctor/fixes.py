@@ -22,7 +22,7 @@ def install_command(ctx: RuleContext, args: Sequence[str]) -> str:
 def planned_install(ctx: RuleContext, args: Sequence[str]) -> str | None:
     """The resolver's install command line for ``torchsetup install <args>`` on ctx.env."""
     from torchsetup.errors import TorchSetupError
-    from torchsetup.matrix.model import MatrixError, load_matrix
+    from torchsetup.matrix.load import MatrixError, load_matrix
     from torchsetup.resolve.request import parse_request
     from torchsetup.resolve.resolver import resolve
 

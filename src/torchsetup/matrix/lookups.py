@@ -75,7 +75,7 @@ def is_prerelease(version: str) -> bool:
 
 
 def _matrix() -> Matrix:
-    from torchsetup.matrix.model import load_matrix
+    from torchsetup.matrix.load import load_matrix
 
     return load_matrix()
 
