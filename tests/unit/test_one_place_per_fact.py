@@ -67,6 +67,9 @@ def test_family_target_on_a_newer_minor_agrees() -> None:
     assert lookups.arch_supports("10.3", ("sm_90", "sm_100f")) is True
     assert lookups.arch_supports("10.3", ("sm_90", "sm_100a")) is False  # 'a': only 10.0
     assert lookups.arch_supports("10.0", ("sm_90", "sm_100a")) is True
+    from torchsetup.verify.judge import arch_supported
+
+    assert arch_supported((10, 3), ("sm_90", "sm_100f")) == "sm_100f"
 
 
 def test_names_parse_to_the_matrix_entries() -> None:
@@ -112,9 +115,12 @@ def _torch_names(text: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize(("text", "cc"), list(itertools.product(LISTS, CCS)))
 def test_doctor_and_resolver_agree(text: str, cc: tuple[int, int]) -> None:
+    from torchsetup.verify.judge import arch_supported
+
     resolver = ArchList(text, parse_arch_list(text), "test").coverage(cc)
     doctor = lookups.arch_supports(f"{cc[0]}.{cc[1]}", _torch_names(text))
-    assert doctor is (resolver is not None)
+    verify = arch_supported(cc, _torch_names(text))
+    assert doctor is (resolver is not None) is (verify is not None)
 
 
 def test_ptx_only_names_are_not_sass() -> None:
