@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
+from torchsetup.errors import UsageError
 from torchsetup.records import Record
 from torchsetup.versions import variant_cuda, variant_kind, version_tuple
 
@@ -28,8 +29,9 @@ COVERAGE_PTX = "ptx"
 _ARCH_RE = re.compile(r"^(\d+)\.(\d+)([af]?)(\+PTX)?$")
 
 
-class MatrixError(ValueError):
-    """The packaged matrix (or one given to :func:`matrix_from_dict`) has a bad entry."""
+class MatrixError(UsageError, ValueError):
+    """The matrix (the packaged one, ``$TORCHSETUP_MATRIX``, or one given to ``matrix_from_dict``)
+    has a bad entry: one line naming its path, exit 2 (a UsageError), never a traceback."""
 
 
 # --- the model ---------------------------------------------------------------------------------
