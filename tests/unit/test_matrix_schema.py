@@ -157,3 +157,12 @@ def test_each_source_text_is_stored_once() -> None:
 
 def test_schema_version_is_checked() -> None:
     assert "schema_version: expected 2, found 1" in _rejects(lambda d: d.update(schema_version=1))
+
+
+def test_the_facts_are_required() -> None:
+    assert "matrix.json matrix.facts: missing" in _rejects(lambda d: d.pop("facts"))
+
+
+def test_a_companion_rule_needs_one_torch_mapping() -> None:
+    message = _rejects(lambda d: d["facts"]["companions"]["torchvision"][1].update(torch_minor=3))
+    assert "facts.companions.torchvision[1]: needs exactly one of" in message

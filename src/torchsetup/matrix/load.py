@@ -85,9 +85,18 @@ def load_matrix() -> Matrix:
 # --- the document ------------------------------------------------------------------------------
 
 _TOP_REQUIRED = frozenset(
-    {"schema_version", "platforms", "pypi_index_url", "pip_floors", "cuda", "releases", "sources"}
+    {
+        "schema_version",
+        "platforms",
+        "pypi_index_url",
+        "facts",
+        "pip_floors",
+        "cuda",
+        "releases",
+        "sources",
+    }
 )
-_TOP_OPTIONAL = frozenset({"generated_by", "newest_torch", "disagreements", "notes", "facts"})
+_TOP_OPTIONAL = frozenset({"generated_by", "newest_torch", "disagreements", "notes"})
 
 
 def matrix_from_dict(data: Any) -> Matrix:
@@ -118,8 +127,7 @@ def matrix_from_dict(data: Any) -> Matrix:
         where = f"notes[{i}]"
         _keys(note, where, frozenset({"topic", "fact", "source"}))
         _str(note, "topic", where), _str(note, "fact", where), _src(note, "source", where, ctx)
-    facts = data.get("facts")
-    dynamo, companions = _facts(facts, ctx) if facts is not None else (Matrix.dynamo, ())
+    dynamo, companions = _facts(data["facts"], ctx)
     if data.get("newest_torch") is not None:
         _version(data, "newest_torch", "matrix")
     unused = sorted(set(ctx.sources) - ctx.used)
