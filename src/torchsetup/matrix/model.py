@@ -297,9 +297,8 @@ class CompanionRule(NamedTuple):
     """Which torch minors a torchvision/torchaudio release works with, for a range of them."""
 
     first: tuple[int, ...]  # the first companion version the rule covers
-    last: Optional[
-        tuple[int, ...]
-    ]  # the last, compared as a prefix (0.28 covers 0.28.1); None: open
+    # the last, compared as a prefix (0.28 covers 0.28.1); None: open
+    last: Optional[tuple[int, ...]]
     torch_major: int
     torch_minor: Optional[int]  # a fixed torch minor, or None: companion minor + minor_offset
     minor_offset: int
