@@ -58,11 +58,11 @@ def resolver_throughput(seconds: float) -> tuple[float, float, int]:
     sys.path.insert(0, str(ROOT / "src"))
     from torchsetup.detect.model import environment_from_dict
     from torchsetup.errors import ResolutionError
-    from torchsetup.matrix.model import load_matrix, matrix_from_dict
+    from torchsetup.matrix.load import load_matrix, matrix_from_dict
     from torchsetup.resolve.request import parse_request
     from torchsetup.resolve.resolver import resolve
 
-    text = (ROOT / "src" / "torchsetup" / "data" / "matrix.json").read_text(encoding="utf-8")
+    text = (ROOT / "src" / "torchsetup" / "resources" / "matrix.json").read_text(encoding="utf-8")
     loads = []
     for _ in range(20):
         start = time.perf_counter()
@@ -94,10 +94,10 @@ def mark(): t.append(time.perf_counter())
 import click; mark()
 import torchsetup.detect.model; mark()
 import torchsetup.cli, torchsetup.cli.install; mark()
-import torchsetup.matrix.model, torchsetup.resolve.plan, torchsetup.resolve.request, torchsetup.resolve.resolver; mark()
+import torchsetup.matrix.load, torchsetup.resolve.plan, torchsetup.resolve.request, torchsetup.resolve.resolver; mark()
 import torchsetup.detect.snapshot
 env = torchsetup.detect.snapshot.load_environment(sys.argv[1]); mark()
-matrix = torchsetup.matrix.model.load_matrix(); mark()
+matrix = torchsetup.matrix.load.load_matrix(); mark()
 plan = torchsetup.resolve.resolver.resolve(env, torchsetup.resolve.request.parse_request(), matrix).redacted(); mark()
 from torchsetup.resolve.render import render_plan; mark()
 render_plan(plan, file=io.StringIO()); mark()

@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from torchsetup.versions import version_tuple
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT / "tools" / "reference" / "compat.json"
+CURATION = ROOT / "tools" / "reference" / "curation.json"
 OUTPUT = ROOT / "src" / "torchsetup" / "resources" / "matrix.json"
 OBSERVATIONS = (
     ROOT / "tools" / "reference" / "index_observations.json"
@@ -240,11 +243,35 @@ DECISIONS = [
     },
 ]
 
+# The declared curation input: the facts copied into matrix.json and the version thresholds.
+CURATION_INPUT: dict[str, Any] = json.loads(CURATION.read_text(encoding="utf-8"))
+THRESHOLDS: dict[str, dict[str, Any]] = CURATION_INPUT["thresholds"]
+COMPAT_DECISIONS: dict[str, str] = CURATION_INPUT["compat_decisions"]
+
+
+class CurationError(SystemExit):
+    """The curation input does not cover something compat.json holds."""
+
+
+def applies(threshold: str, torch: str) -> bool:
+    """Whether the declared threshold ``threshold`` (tools/reference/curation.json) holds for
+    ``torch``: from (>=), before (<), through (<=) or in (one of the listed minor series)."""
+    rule = THRESHOLDS.get(threshold)
+    if rule is None:
+        raise CurationError(
+            f"curation.json: no threshold {threshold!r} (declared: {sorted(THRESHOLDS)})"
+        )
+    t = version_tuple(torch)
+    if "from" in rule:
+        return t >= version_tuple(rule["from"])
+    if "before" in rule:
+        return t < version_tuple(rule["before"])
+    if "through" in rule:
+        return t <= version_tuple(rule["through"])
+    return t[:2] in {version_tuple(v)[:2] for v in rule["in"]}
+
+
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def vtuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
 def floor_of(spec: Optional[str]) -> Optional[str]:
@@ -273,9 +300,9 @@ def expand_torch_pattern(pattern: str, versions: list[str]) -> list[str]:
     for token in (t.strip() for t in pattern.split(",")):
         if "–" in token:
             lo, hi = (p.strip() for p in token.split("–"))
-            lo_t = vtuple(lo.replace("x", "0"))
-            hi_t = vtuple(hi.replace("x", "999"))
-            out += [v for v in versions if lo_t <= vtuple(v) <= hi_t]
+            lo_t = version_tuple(lo.replace("x", "0"))
+            hi_t = version_tuple(hi.replace("x", "999"))
+            out += [v for v in versions if lo_t <= version_tuple(v) <= hi_t]
         elif token.endswith(".x"):
             out += [v for v in versions if v.startswith(token[:-1])]
         else:
@@ -352,19 +379,19 @@ def curate_cuda(compat: dict[str, Any]) -> list[dict[str, Any]]:
         out["inferred"] = sorted(inferred)
         out["notes"] = notes
         rows.append(out)
-    rows.sort(key=lambda r: vtuple(r["version"]))
+    rows.sort(key=lambda r: version_tuple(r["version"]))
     return rows
 
 
 def curate_platforms(rel: dict[str, Any]) -> dict[str, dict[str, Any]]:
     torch = rel["torch"]
-    t = vtuple(torch)
+    modern = applies("linux-x86_64 manylinux_2_28", torch)
     src = rel["platforms"]
     out: dict[str, dict[str, Any]] = {}
 
     lx = src["linux-x86_64"]
     # 2.6: PyPI/cpu/cu118/cu124 stay on manylinux2014; its cu126/ROCm/XPU builds override below.
-    tag, glibc = ("manylinux1_x86_64", "2.17") if t < (2, 7) else ("manylinux_2_28_x86_64", "2.28")
+    tag, glibc = ("manylinux_2_28_x86_64", "2.28") if modern else ("manylinux1_x86_64", "2.17")
     out["linux-x86_64"] = {
         "available": True,
         "wheel_tag": tag,
@@ -373,7 +400,7 @@ def curate_platforms(rel: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "source": lx["min_glibc_source"],
         "inferred": bool(lx.get("min_glibc_inferred") or lx.get("variants_inferred")),
         "note": "PyPI wheels are tagged manylinux1_x86_64 but built on manylinux2014 (glibc 2.17)."
-        if t < (2, 7)
+        if not modern
         else None,
     }
 
@@ -431,7 +458,6 @@ def curate_variant(
     rel: dict[str, Any], name: str, v: dict[str, Any], platforms: dict[str, Any]
 ) -> dict[str, Any]:
     torch = rel["torch"]
-    t = vtuple(torch)
     index_url = v["index_url"] or WHL + name
     plats = [p.split()[0] for p in (v.get("platforms") or [])]
     inferred = bool(v.get("inferred"))
@@ -463,14 +489,14 @@ def curate_variant(
         and "linux-aarch64" not in plats
     ):
         plats.append("linux-aarch64")
-    if name == "cpu" and t >= (2, 11):
+    if name == "cpu" and applies("cpu wheels on linux-aarch64 index", torch):
         plats.append("linux-aarch64")
         notes.append(
             "linux-aarch64 CPU wheels on whl/cpu are assumed (inferred); from 2.11 the PyPI aarch64 "
             "wheel is the cu130 build."
         )
     wheels: dict[str, Any] = {}
-    if t[:2] == (2, 6) and (name == "cu126" or name.startswith("rocm")):
+    if applies("2.6 manylinux_2_28 builds", torch) and (name == "cu126" or name.startswith("rocm")):
         wheels["linux-x86_64"] = {
             "wheel_tag": "manylinux_2_28_x86_64",
             "min_glibc": "2.28",
@@ -492,17 +518,18 @@ def curate_variant(
 
 
 def xpu_variant(rel: dict[str, Any]) -> Optional[dict[str, Any]]:
-    t = vtuple(rel["torch"])
-    if t < (2, 5):
+    torch = rel["torch"]
+    if not applies("xpu wheels", torch):
         return None
-    key = next((k for k in ("2.10", "2.7", "2.6", "2.5") if t[:2] == vtuple(k)), None)
+    t = version_tuple(torch)
+    key = next((k for k in XPU_SOURCE if t[:2] == version_tuple(k)), None)
     source = (
         XPU_SOURCE[key]
         if key
         else "; ".join(XPU_SOURCE.values()) + " (between documented releases)"
     )
     wheels = {}
-    if t < (2, 7):
+    if applies("xpu manylinux_2_28", torch):
         wheels["linux-x86_64"] = {
             "wheel_tag": "manylinux_2_28_x86_64",
             "min_glibc": "2.28",
@@ -516,7 +543,7 @@ def xpu_variant(rel: dict[str, Any]) -> Optional[dict[str, Any]]:
         "command_source": None,
         "command_inferred": False,
         "source": source,
-        "inferred": key is None or t < (2, 6),
+        "inferred": key is None or applies("xpu inferred", torch),
         "notes": [
             (
                 "Intel GPU (XPU) wheels; torchsetup cannot detect Intel GPUs yet, so they are planned only "
@@ -601,15 +628,15 @@ def fill_windows_and_conda_arch(releases: dict[str, dict[str, Any]]) -> None:
 
 
 def curate_python(rel: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    t = vtuple(rel["torch"])
+    torch = rel["torch"]
     python = list(rel["python"])
     experimental: list[dict[str, Any]] = []
-    if t[:2] in ((2, 2), (2, 3)):
+    if applies("python 3.12 experimental", torch):
         python.remove("3.12")
         experimental.append(
             {"version": "3.12", "platforms": None, "note": "RELEASE.md: '(3.12 experimental)'"}
         )
-    if t[:2] == (2, 5):
+    if applies("python 3.13 experimental on Linux", torch):
         experimental.append(
             {
                 "version": "3.13",
@@ -617,11 +644,11 @@ def curate_python(rel: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]
                 "note": "RELEASE.md: '(3.13 experimental)'; test-infra built Linux 3.13 wheels (940ffc739)",
             }
         )
-    if t >= (2, 6):
+    if applies("python 3.13t", torch):
         experimental.append(
             {"version": "3.13t", "platforms": None, "note": "free-threaded, experimental"}
         )
-    if t >= (2, 9):
+    if applies("python 3.14t", torch):
         experimental.append(
             {"version": "3.14t", "platforms": None, "note": "free-threaded, experimental"}
         )
@@ -633,9 +660,8 @@ def curate_conda(rel: dict[str, Any]) -> Optional[dict[str, Any]]:
     if not c["available"]:
         return None
     domain = rel.get("conda_domain_versions") or {}
-    t = vtuple(rel["torch"])
     platforms = ["linux-x86_64", "windows-x86_64", "macos-arm64"] + (
-        ["macos-x86_64"] if t <= (2, 2, 2) else []
+        ["macos-x86_64"] if applies("conda macos-x86_64", rel["torch"]) else []
     )
     return {
         "torchvision": domain.get("torchvision", rel["torchvision"]),
@@ -649,7 +675,7 @@ def curate_conda(rel: dict[str, Any]) -> Optional[dict[str, Any]]:
 
 
 def curate_release(rel: dict[str, Any]) -> dict[str, Any]:
-    t = vtuple(rel["torch"])
+    torch = rel["torch"]
     platforms = curate_platforms(rel)
     variants = {
         name: curate_variant(rel, name, v, platforms) for name, v in rel["pip_variants"].items()
@@ -673,9 +699,11 @@ def curate_release(rel: dict[str, Any]) -> dict[str, Any]:
         "conda": curate_conda(rel),
         "source_build": {
             "git_tag": "v" + rel["torch"],
-            "build": "pip-editable" if t >= (2, 9) else "setup-py-develop",
+            "build": "pip-editable"
+            if applies("source build pip-editable", torch)
+            else "setup-py-develop",
             "source": SOURCE_BUILD_SOURCE,
-            "inferred": t[:2] in ((2, 8), (2, 9)),
+            "inferred": applies("source build switch inferred", torch),
         },
         "sources": rel["sources"],
         "notes": notes,
@@ -687,7 +715,7 @@ def variant_order(name: str) -> tuple[int, tuple[int, ...]]:
     kind = (
         0 if name.startswith("cu") else 1 if name.startswith("rocm") else 2 if name == "xpu" else 3
     )
-    return kind, vtuple(name)
+    return kind, version_tuple(re.sub(r"^[a-z]+", "", name))
 
 
 def apply_observations(
@@ -713,15 +741,19 @@ def curate(compat: dict[str, Any], observations: Optional[dict[str, Any]] = None
     apply_arch_lists(compat, releases)
     drop_ptx_for_pypi_builds(releases)
     fill_windows_and_conda_arch(releases)
-    ordered = sorted(releases.values(), key=lambda r: vtuple(r["torch"]), reverse=True)
-    digest = hashlib.sha256(json.dumps(compat, sort_keys=True).encode()).hexdigest()[:16]
+    ordered = sorted(releases.values(), key=lambda r: version_tuple(r["torch"]), reverse=True)
+    digest = hashlib.sha256(
+        json.dumps([compat, CURATION_INPUT], sort_keys=True).encode()
+    ).hexdigest()[:16]
     origin = "tools/reference/compat.json" + (" + index_observations.json" if observations else "")
-    return {
-        "schema_version": 1,
-        "generated_by": f"tools/curate_matrix.py from {origin} (content sha256 {digest})",
+    document = {
+        "schema_version": 2,
+        "generated_by": f"tools/curate_matrix.py from {origin} + tools/reference/curation.json "
+        f"(content sha256 {digest})",
         "newest_torch": compat["newest_torch_found"],
         "platforms": PLATFORMS,
         "pypi_index_url": PYPI_INDEX,
+        "facts": CURATION_INPUT["facts"],
         "pip_floors": PIP_FLOORS,
         "cuda": curate_cuda(compat),
         "releases": ordered,
@@ -735,20 +767,55 @@ def curate(compat: dict[str, Any], observations: Optional[dict[str, Any]] = None
         ],
         "notes": compat["notes"],
     }
+    return normalise_sources(document)
+
+
+def source_id(text: str) -> str:
+    """A stable id for a provenance text: the same text always gets the same id, so a refresh
+    that adds a source changes one line of the table and the entries that cite it."""
+    return "s-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def normalise_sources(document: dict[str, Any]) -> dict[str, Any]:
+    """Replace every ``source``/``*_source`` text and ``sources`` list by ids into one table."""
+    table: dict[str, str] = {}
+
+    def ref(text: str) -> str:
+        key = source_id(text)
+        if table.setdefault(key, text) != text:
+            raise CurationError(f"source id collision {key}: {text!r} / {table[key]!r}")
+        return key
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                if key == "sources" and isinstance(value, list):
+                    out[key] = [ref(v) for v in value]
+                elif (key == "source" or key.endswith("_source")) and isinstance(value, str):
+                    out[key] = ref(value)
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(document)
+    result["sources"] = dict(sorted(table.items()))
+    return result
 
 
 def _decision_for(topic: str) -> str:
     for d in DECISIONS:
         if d["topic"] == topic:
             return str(d["decision"])
-    return {
-        "Python 3.13 for 2.6": "3.13 supported for 2.6 (RELEASE.md and test-infra), as compat.json does.",
-        "2.8 CUDA 11.8": "No cu118 for 2.8 (previous-versions page and test-infra).",
-        "Release dates off by one day": "Dates are informational; compat.json's choice is kept.",
-        "cu128 toolkit patch level": "Driver minimums use the GA row of each CUDA minor version.",
-        "Brief example arch list for cu117": "Follow builder release/2.0: cu117 has no 9.0.",
-        "test-infra promote script staleness": "PyPI defaults follow get-started data, not the script.",
-    }[topic]
+    if topic in COMPAT_DECISIONS:
+        return COMPAT_DECISIONS[topic]
+    raise CurationError(
+        f"compat.json has a disagreement without a decision: {topic!r}. Decide it: add it to "
+        "DECISIONS in tools/curate_matrix.py or to 'compat_decisions' in tools/reference/curation.json."
+    )
 
 
 def render(matrix: dict[str, Any]) -> str:

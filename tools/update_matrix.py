@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import curate_matrix
 
 from torchsetup import net
-from torchsetup.matrix.model import Matrix, matrix_from_dict
+from torchsetup.matrix.load import matrix_from_dict
+from torchsetup.matrix.model import Matrix
 from torchsetup.versions import version_tuple
 
 DEFAULT_INDEX = "https://download.pytorch.org/whl"

@@ -9,8 +9,16 @@ import re
 from typing import Optional
 
 
-def version_tuple(text: str) -> tuple[int, ...]:
-    """'535.104.05' -> (535, 104, 5); '3.12.3' -> (3, 12, 3); '24.0.dev0' -> (24, 0). Leading digits only."""
+def version_tuple(text: Optional[str]) -> tuple[int, ...]:
+    """The leading dotted numbers of a version, every one of them:
+
+    '535.104.05' -> (535, 104, 5); '1.2.3.4' -> (1, 2, 3, 4); '24.0.dev0' -> (24, 0);
+    '2.13.0+cu128' -> (2, 13, 0) (a local label ends the number); '2.10.0.dev20251008' ->
+    (2, 10, 0); '2.5.0rc1' -> (2, 5, 0); None or '' -> (). The one implementation for every
+    stage (smoke.py, which runs in the target with the stdlib only, keeps its own two-part copy).
+    """
+    if not text:
+        return ()
     parts: list[int] = []
     for piece in text.strip().split("."):
         m = re.match(r"\d+", piece)

@@ -9,14 +9,12 @@ from typing import Any, Callable
 
 import pytest
 
+from torchsetup.matrix.load import MatrixError, load_matrix, matrix_from_dict
 from torchsetup.matrix.model import (
     COVERAGE_PTX,
     COVERAGE_SASS,
     PLATFORMS,
     Matrix,
-    MatrixError,
-    load_matrix,
-    matrix_from_dict,
     parse_arch_list,
 )
 from torchsetup.versions import version_at_least, version_tuple
@@ -260,7 +258,7 @@ def test_error_names_the_entry() -> None:
     )
     with pytest.raises(MatrixError) as info:
         matrix_from_dict(data)
-    assert "release 2.4.1 variant cu121" in str(info.value)
+    assert "releases[2.4.1].variants.cu121.platforms" in str(info.value)
 
 
 def test_platforms_constant_matches_data() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from torchsetup.matrix.model import load_matrix
+from torchsetup.matrix.load import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = json.loads((ROOT / "tools/reference/compat.json").read_text(encoding="utf-8"))
@@ -93,3 +94,34 @@ def test_inferred_entries_stay_marked() -> None:
                     "variants"
                 ][name]
                 assert curated["inferred"] is True, (rel["torch"], name)
+
+
+def test_a_new_disagreement_topic_is_a_clear_error() -> None:
+    curate = _curate_module()
+    compat = json.loads(json.dumps(COMPAT))
+    compat["disagreements"].append({"topic": "a new one", "detail": "x", "decision": ""})
+    with pytest.raises(curate.CurationError, match="without a decision: 'a new one'"):
+        curate.curate(compat)
+
+
+def test_thresholds_are_declared_data() -> None:
+    curate = _curate_module()
+    assert curate.applies("source build pip-editable", "2.9.0")
+    assert not curate.applies("source build pip-editable", "2.8.0")
+    assert curate.applies("python 3.12 experimental", "2.3.1")
+    assert curate.applies("conda macos-x86_64", "2.2.2")
+    assert not curate.applies("conda macos-x86_64", "2.3.0")
+    with pytest.raises(curate.CurationError, match="no threshold 'nope'"):
+        curate.applies("nope", "2.9.0")
+    source = (ROOT / "tools/curate_matrix.py").read_text(encoding="utf-8")
+    assert not re.search(r"\bt(\[:\d\])? *(>=|<=|<|>|==|in) *\(+\d", source)  # no literal (2, 9)
+    for name, rule in curate.THRESHOLDS.items():
+        assert rule["decision"] and rule["source"], name
+
+
+def test_facts_are_copied_from_the_curation_input() -> None:
+    curate = _curate_module()
+    matrix = json.loads((ROOT / "src/torchsetup/resources/matrix.json").read_text(encoding="utf-8"))
+    facts = curate.CURATION_INPUT["facts"]
+    assert matrix["facts"]["dynamo"]["floors"] == facts["dynamo"]["floors"]
+    assert matrix["sources"][matrix["facts"]["dynamo"]["source"]] == facts["dynamo"]["source"]

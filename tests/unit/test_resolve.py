@@ -11,7 +11,8 @@ import pytest
 
 from torchsetup.detect.model import Environment, Gpu, Nvidia, environment_from_dict
 from torchsetup.errors import ResolutionError, UsageError
-from torchsetup.matrix.model import Matrix, load_matrix
+from torchsetup.matrix.load import load_matrix
+from torchsetup.matrix.model import Matrix
 from torchsetup.resolve.plan import Plan
 from torchsetup.resolve.request import parse_request
 from torchsetup.resolve.resolver import resolve

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_resolve import install_args, snapshot
-from torchsetup.matrix.model import load_matrix
+from torchsetup.matrix.load import load_matrix
 from torchsetup.resolve.request import parse_request
 from torchsetup.resolve.resolver import resolve
 from torchsetup.versions import variant_cuda

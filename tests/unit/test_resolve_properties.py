@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from torchsetup.detect.model import Environment, Gpu, Nvidia, OSInfo, TargetPython
 from torchsetup.errors import ResolutionError
-from torchsetup.matrix.model import load_matrix
+from torchsetup.matrix.load import load_matrix
 from torchsetup.resolve.plan import Plan
 from torchsetup.resolve.request import Request, parse_request
 from torchsetup.resolve.resolver import resolve

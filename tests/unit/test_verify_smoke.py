@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 from argparse import Namespace
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -102,8 +103,33 @@ def test_version_tuple(smoke: ModuleType, text: str, parsed: tuple[int, ...]) ->
     assert smoke.version_tuple(text) == parsed
 
 
-def test_dynamo_support_table_matches_the_catalogue(smoke: ModuleType) -> None:
-    assert smoke.DYNAMO_MIN_TORCH == {(3, 12): (2, 4), (3, 13): (2, 6)}
+def test_smoke_has_no_dynamo_table_of_its_own(smoke: ModuleType) -> None:
+    assert not hasattr(smoke, "DYNAMO_MIN_TORCH")
+    assert "3.12" not in SOURCE and "(3, 12)" not in SOURCE
+
+
+def test_the_dynamo_floor_comes_from_the_matrix(smoke: ModuleType, tmp_path: Path) -> None:
+    from torchsetup.matrix.load import load_matrix
+    from torchsetup.verify.model import VerifyOptions
+    from torchsetup.verify.runner import smoke_argv
+
+    argv = smoke_argv("python3", VerifyOptions(), tmp_path)
+    assert sum(a.startswith("--dynamo-min-torch=") for a in argv) == 1
+    args = smoke.parse_args(argv[argv.index(str(smoke_path())) + 1 :])
+    assert args.dynamo_min_torch["floors"] == dict(load_matrix().dynamo.floors)
+    assert smoke.dynamo_floor(args.dynamo_min_torch, (3, 13)) == (2, 6)
+    assert smoke.dynamo_floor(args.dynamo_min_torch, (3, 11)) == (2, 1)
+    assert smoke.dynamo_floor(args.dynamo_min_torch, (3, 9)) == (2, 0)  # older: every 2.x
+    assert smoke.dynamo_floor(args.dynamo_min_torch, (3, 99)) is None  # unknown: torch decides
+    assert smoke.dynamo_floor(None, (3, 13)) is None  # an old caller: no precheck
+
+
+def test_compile_precheck_refuses_below_the_passed_floor(smoke: ModuleType) -> None:
+    old_torch = Namespace(__version__="2.3.1+cu121")
+    table = {"floors": {f"{sys.version_info[0]}.{sys.version_info[1]}": "2.4"}, "older": "2.0"}
+    with pytest.raises(smoke.NotRun, match=r"needs torch >= 2\.4"):
+        smoke.compile_precheck(old_torch, "cpu", "aot_eager", table)
+    smoke.compile_precheck(Namespace(__version__="2.4.0"), "cpu", "aot_eager", table)
 
 
 @pytest.fixture

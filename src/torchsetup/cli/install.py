@@ -147,7 +147,7 @@ def install(
     impossible request); 3 an install step failed (the log and a restore command are
     printed); 130 interrupted.
     """
-    from torchsetup.matrix.model import load_matrix
+    from torchsetup.matrix.load import load_matrix
     from torchsetup.resolve.request import parse_request
     from torchsetup.resolve.resolver import resolve
 

@@ -34,7 +34,8 @@ def matrix(torch_: Optional[str], platform: Optional[str], as_json: bool) -> int
       torchsetup matrix --torch 2.0.1         one release: builds, kernels, drivers, commands
       torchsetup matrix --platform macos-arm64 --json
     """
-    from torchsetup.matrix.model import PLATFORMS, load_matrix
+    from torchsetup.matrix.load import load_matrix
+    from torchsetup.matrix.model import PLATFORMS
     from torchsetup.matrix.render import release_summary, render_matrix, render_release
     from torchsetup.resolve.request import parse_torch
 

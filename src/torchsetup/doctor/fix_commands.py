@@ -36,7 +36,7 @@ def planned_install(env: Environment, args: Sequence[str]) -> str | None:
 def install_plan(env: Environment, args: Sequence[str]) -> Plan | None:
     """The resolver's plan for ``torchsetup install <args>`` on ``env`` (None: none can be made)."""
     from torchsetup.errors import TorchSetupError
-    from torchsetup.matrix.model import MatrixError, load_matrix
+    from torchsetup.matrix.load import MatrixError, load_matrix
     from torchsetup.resolve.request import parse_request
     from torchsetup.resolve.resolver import resolve
 

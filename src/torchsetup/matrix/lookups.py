@@ -1,20 +1,23 @@
 """What doctor knows about PyTorch releases, asked of the compatibility matrix.
 
 The rules use these small functions (and only these); release facts — Python and glibc
-support, the CUDA arch list of each published wheel, companion versions, which platforms a
-release serves — come from :mod:`torchsetup.matrix.model` (``resources/matrix.json``, every entry with its
-source). What the matrix does not hold and doctor still needs lives here, with its sources:
-the minimum macOS of the MPS backend (pytorch/pytorch#78343: 12.3; PR #133141 and #141182: 13
-from 2.5; #164943 and #177819: 14 for 2.10), the first torch whose Dynamo supports a Python
-(#104918: 3.11 from 2.1; #120233: 3.12 from 2.4; #144048: 3.13 from 2.6; #169875: 3.14 from
-2.10), GPU model names and their compute capability (NVIDIA's "CUDA GPUs" list), and the
-torchvision/torchaudio numbering rules. Every function answers ``None`` where it does not know.
+support, the CUDA arch list of each published wheel, companion versions and the
+torchvision/torchaudio numbering, the first torch whose Dynamo supports a Python, which
+platforms a release serves — come from the matrix (``resources/matrix.json``, every entry with
+its source; :mod:`torchsetup.matrix.model`), and arch coverage is the matrix's own rule
+(:func:`torchsetup.matrix.model.coverage_of`), so doctor and the resolver agree. What the
+matrix does not hold and doctor still needs lives here, with its sources: the minimum macOS of
+the MPS backend (pytorch/pytorch#78343: 12.3; PR #133141 and #141182: 13 from 2.5; #164943 and
+#177819: 14 for 2.10) and GPU model names with their compute capability (NVIDIA's "CUDA GPUs"
+list). Every function answers ``None`` where it does not know.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Optional
+
+from torchsetup.versions import version_tuple as version_tuple  # noqa: PLC0414 (re-exported for doctor)
 
 if TYPE_CHECKING:
     from torchsetup.matrix.model import Matrix, Release
@@ -51,17 +54,7 @@ _MPS_MIN_MACOS: tuple[tuple[Minor, str], ...] = (
     ((1, 12), "12.3"),
 )
 
-# First torch whose Dynamo (torch.compile) supports a Python minor; older Pythons: any 2.x.
-_DYNAMO_MIN_TORCH: dict[str, str] = {"3.11": "2.1", "3.12": "2.4", "3.13": "2.6", "3.14": "2.10"}
-
 # --- versions ----------------------------------------------------------------------------------
-
-
-def version_tuple(version: Optional[str]) -> tuple[int, ...]:
-    """(2, 11, 0) from "2.11.0+cu130" or "2.10.0.dev20251008"; () when there is no number."""
-    if not version:
-        return ()
-    return tuple(int(x) for x in re.findall(r"\d+", version.split("+")[0])[:3])
 
 
 def _minor(version: Optional[str]) -> Optional[Minor]:
@@ -75,7 +68,7 @@ def is_prerelease(version: str) -> bool:
 
 
 def _matrix() -> Matrix:
-    from torchsetup.matrix.model import load_matrix
+    from torchsetup.matrix.load import load_matrix
 
     return load_matrix()
 
@@ -159,12 +152,7 @@ def mps_min_macos(torch_version: str) -> Optional[str]:
 
 def dynamo_min_torch(python_minor: str) -> Optional[str]:
     """The first torch whose torch.compile runs on ``python_minor``; None: no release does."""
-    if python_minor in _DYNAMO_MIN_TORCH:
-        return _DYNAMO_MIN_TORCH[python_minor]
-    vt = version_tuple(python_minor)
-    if vt and vt < (3, 11):
-        return "2.0"
-    return None
+    return _matrix().dynamo.min_torch(python_minor)
 
 
 # --- CUDA arch lists ---------------------------------------------------------------------------
@@ -186,7 +174,7 @@ def arch_list(torch_version: str, variant: str, platform: str) -> Optional[tuple
     return tuple(out)
 
 
-def _cc(text: str) -> Optional[tuple[int, int]]:
+def _cc(text: str) -> Optional[tuple[int, int]]:  # (for arch_span)
     """(12, 0) from "12.0", "sm_120", "compute_120", "sm_90a"."""
     m = re.fullmatch(r"(\d+)\.(\d+)", text)
     if m:
@@ -196,26 +184,21 @@ def _cc(text: str) -> Optional[tuple[int, int]]:
 
 
 def arch_supports(capability: str, archs: tuple[str, ...]) -> Optional[bool]:
-    """Whether a GPU of ``capability`` ("8.6") runs a build with ``archs``.
+    """Whether a GPU of ``capability`` ("8.6") runs a build with ``archs`` (get_arch_list()
+    names: sm_86, sm_90a, sm_100f, compute_120).
 
-    SASS runs on GPUs of the same major and an equal or higher minor (sm_80 code runs on
-    sm_86), except arch-specific "a" targets (sm_90a); PTX (compute_XY) is JIT-compiled by the
-    driver for any newer GPU.
+    The matrix's coverage rule (:func:`torchsetup.matrix.model.coverage_of`, the one the
+    resolver uses): SASS runs on GPUs of the same major and an equal or higher minor (sm_80 code
+    runs on sm_86, family sm_100f on 10.3), except arch-specific "a" targets (sm_90a); PTX
+    (compute_XY) is JIT-compiled by the driver for any newer GPU.
     """
+    from torchsetup.matrix.model import arch_entry_from_name, coverage_of
+
     gpu = _cc(capability)
     if gpu is None:
         return None
-    for arch in archs:
-        target = _cc(arch)
-        if target is None:
-            continue
-        if arch.startswith("compute_") and target <= gpu:
-            return True
-        if arch.startswith("sm_") and (
-            target == gpu or (not arch[-1].isalpha() and target[0] == gpu[0] and target < gpu)
-        ):
-            return True
-    return False
+    entries = (e for a in archs if (e := arch_entry_from_name(a)) is not None)
+    return coverage_of(entries, gpu) is not None
 
 
 def arch_span(archs: tuple[str, ...]) -> Optional[tuple[tuple[int, int], tuple[int, int]]]:
@@ -257,28 +240,12 @@ def companion_versions(torch_version: str) -> Optional[tuple[str, Optional[str]]
 def torch_minors_for(name: str, version: str) -> Optional[tuple[Minor, Optional[Minor]]]:
     """(first, last) torch minor a torchvision/torchaudio release works with (last None: open).
 
+    The numbering rules are data (matrix.json ``facts.companions``, each with its source):
     torchvision 0.N pairs with torch 1.(N-1) for 5 <= N <= 14 and 2.(N-15) from 0.15;
     0.29.1 and later are ABI stable for torch >= 2.14. torchaudio 0.N pairs with 1.N and
     2.x with the same 2.x; torchaudio 2.11 (the last) declares torch >= 2.11.
     """
-    vt = version_tuple(version)
-    if len(vt) < 2:
-        return None
-    if name == "torchvision" and vt[0] == 0:
-        n = vt[1]
-        if vt >= (0, 29, 1):
-            return (2, 14), None
-        if n >= 15:
-            return (2, n - 15), (2, n - 15)
-        if 5 <= n <= 14:
-            return (1, n - 1), (1, n - 1)
-    if name == "torchaudio":
-        if vt[0] == 0 and 5 <= vt[1] <= 13:
-            return (1, vt[1]), (1, vt[1])
-        if vt[0] == 2:
-            minor = (2, vt[1])
-            return (minor, None) if minor >= (2, 11) else (minor, minor)
-    return None
+    return _matrix().companion_torch_span(name, version)
 
 
 def index_url(variant: str) -> str:

@@ -1,60 +1,59 @@
 """The compatibility matrix: which PyTorch builds exist, where, and what they need.
 
-Package data (``torchsetup/resources/matrix.json``, curated by ``tools/curate_matrix.py`` and
-refreshed by ``tools/update_matrix.py``), loaded once and validated into frozen dataclasses
-(the entities) and named tuples (their small immutable records, cheaper to define: this module
-is on the ``install --dry-run`` start-up path).
-A bad entry (an unknown platform, a variant without an index URL, a CUDA variant without a
-driver row, a release without sources, a malformed arch list) raises :class:`MatrixError`
-naming the entry, at load time rather than in the middle of a plan.
+The records here are what :mod:`torchsetup.matrix.load` builds from the package data
+(``torchsetup/resources/matrix.json``, curated by ``tools/curate_matrix.py`` and refreshed by
+``tools/update_matrix.py``): frozen dataclasses (the entities) and named tuples (their small
+immutable records, cheaper to define: this module is on the ``install --dry-run`` start-up path).
+Every fact the code asks of the data (Dynamo's Python floors, the companion numbering, the end
+of torchaudio and of the conda channel, the arch coverage rule) is answered here, from the data.
 
-Everything here is pure: no I/O beyond reading the packaged file.
+Everything here is pure: no I/O.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
+from torchsetup.errors import UsageError
 from torchsetup.records import Record
-from torchsetup.versions import cuda_variant_name, variant_cuda, variant_kind, version_tuple
+from torchsetup.versions import variant_cuda, variant_kind, version_tuple
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 COVERAGE_SASS = "sass"
 COVERAGE_PTX = "ptx"
 
-_VARIANT_RE = re.compile(r"^(cu\d{3}|rocm\d+\.\d+(\.\d+)?|cpu|xpu)$")
 _ARCH_RE = re.compile(r"^(\d+)\.(\d+)([af]?)(\+PTX)?$")
-_PYTHON_RE = re.compile(r"^3\.\d+t?$")
-_PLATFORM_SET = frozenset(PLATFORMS)
 
 
-class MatrixError(ValueError):
-    """The packaged matrix (or one given to :func:`matrix_from_dict`) has a bad entry."""
+class MatrixError(UsageError, ValueError):
+    """The matrix (the packaged one, ``$TORCHSETUP_MATRIX``, or one given to ``matrix_from_dict``)
+    has a bad entry: one line naming its path, exit 2 (a UsageError), never a traceback."""
 
 
 # --- the model ---------------------------------------------------------------------------------
 
 
 class ArchEntry(NamedTuple):
-    """One TORCH_CUDA_ARCH_LIST item: 8.6, 9.0a, 12.0+PTX."""
+    """One TORCH_CUDA_ARCH_LIST item (8.6, 9.0a, 10.0f, 12.0+PTX) or get_arch_list() name."""
 
     major: int
     minor: int
     suffix: str  # "", "a" (arch-specific: only that exact GPU) or "f" (family)
     ptx: bool
+    sass: bool = True  # False: PTX only (torch's 'compute_120')
 
     @property
     def cc(self) -> tuple[int, int]:
         return (self.major, self.minor)
 
     def sass_covers(self, cc: tuple[int, int]) -> bool:
-        """SASS for X.Z runs on X.Y when Z <= Y (same major); 'a' builds only on X.Z itself."""
-        if self.major != cc[0]:
+        """SASS for X.Z runs on X.Y when Z <= Y (same major, 'f' family targets too); 'a' builds
+        only on X.Z itself."""
+        if not self.sass or self.major != cc[0]:
             return False
         return self.minor == cc[1] if self.suffix == "a" else self.minor <= cc[1]
 
@@ -72,11 +71,7 @@ class ArchList(NamedTuple):
 
     def coverage(self, cc: tuple[int, int]) -> Optional[str]:
         """COVERAGE_SASS, COVERAGE_PTX (JIT only) or None (no kernels for this GPU)."""
-        if any(e.sass_covers(cc) for e in self.entries):
-            return COVERAGE_SASS
-        if any(e.ptx_covers(cc) for e in self.entries):
-            return COVERAGE_PTX
-        return None
+        return coverage_of(self.entries, cc)
 
     @property
     def sm_names(self) -> str:
@@ -298,6 +293,47 @@ class Disagreement(NamedTuple):
     decision: str
 
 
+class CompanionRule(NamedTuple):
+    """Which torch minors a torchvision/torchaudio release works with, for a range of them."""
+
+    first: tuple[int, ...]  # the first companion version the rule covers
+    # the last, compared as a prefix (0.28 covers 0.28.1); None: open
+    last: Optional[tuple[int, ...]]
+    torch_major: int
+    torch_minor: Optional[int]  # a fixed torch minor, or None: companion minor + minor_offset
+    minor_offset: int
+    open: bool  # True: also every later torch (ABI-stable releases)
+    source: str
+
+    def matches(self, version: tuple[int, ...]) -> bool:
+        return version >= self.first and (
+            self.last is None or version[: len(self.last)] <= self.last
+        )
+
+    def span(self, version: tuple[int, ...]) -> tuple[tuple[int, int], Optional[tuple[int, int]]]:
+        minor = self.torch_minor if self.torch_minor is not None else version[1] + self.minor_offset
+        first = (self.torch_major, minor)
+        return first, None if self.open else first
+
+
+class DynamoFloors(NamedTuple):
+    """The first torch whose Dynamo (torch.compile) supports a Python minor."""
+
+    floors: tuple[tuple[str, str], ...]  # ("3.11", "2.1"), oldest Python first
+    older: str  # the first torch for every Python older than the first floor
+    source: str
+
+    def min_torch(self, python_minor: str) -> Optional[str]:
+        """None: no release in the data supports this Python yet."""
+        found = dict(self.floors).get(python_minor)
+        if found is not None:
+            return found
+        vt = version_tuple(python_minor)
+        if self.floors and vt and vt < version_tuple(self.floors[0][0]):
+            return self.older
+        return None
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Matrix(Record):
     releases: tuple[Release, ...]  # newest first
@@ -306,6 +342,34 @@ class Matrix(Record):
     pypi_index_url: str
     disagreements: tuple[Disagreement, ...] = ()
     generated_by: str = ""
+    dynamo: DynamoFloors = DynamoFloors((), "2.0", "")  # noqa: RUF009 (an immutable tuple)
+    companion_rules: tuple[tuple[str, tuple[CompanionRule, ...]], ...] = ()
+
+    def companion_torch_span(
+        self, name: str, version: str
+    ) -> Optional[tuple[tuple[int, int], Optional[tuple[int, int]]]]:
+        """(first, last) torch minor a torchvision/torchaudio release works with (last None:
+        every later torch too); None when no rule of the data covers it."""
+        vt = version_tuple(version)
+        if len(vt) < 2:
+            return None
+        for rule in dict(self.companion_rules).get(name, ()):
+            if rule.matches(vt):
+                return rule.span(vt)
+        return None
+
+    def last_with_companion(self, name: str, method: str = "pip") -> Optional[Release]:
+        """The newest release that pairs a ``name`` (torchvision, torchaudio) for ``method``."""
+        for release in self.releases:
+            if method == "conda" and release.conda is None:
+                continue
+            if dict(release.companions(method)).get(name) is not None:
+                return release
+        return None
+
+    def last_conda_release(self) -> Optional[Release]:
+        """The newest release with packages on the pytorch conda channel."""
+        return next((r for r in self.releases if r.conda is not None), None)
 
     def release(self, torch: str) -> Optional[Release]:
         for r in self.releases:
@@ -357,48 +421,6 @@ def _variant_sort_key(name: str) -> tuple[int, tuple[int, ...]]:
     return kind, version_tuple(re.sub(r"^[a-z]+", "", name) or "0")
 
 
-# --- loading and validation --------------------------------------------------------------------
-
-
-@functools.cache
-def load_matrix() -> Matrix:
-    """The packaged matrix, parsed and validated once per process."""
-    from torchsetup.resources import read_bytes
-
-    data = read_bytes("matrix.json")
-    return matrix_from_dict(json.loads(data))
-
-
-def matrix_from_dict(data: Mapping[str, Any]) -> Matrix:
-    """Validate a matrix document into a :class:`Matrix`; raises :class:`MatrixError`."""
-    _check_platform_list(data.get("platforms"))
-    cuda = tuple(
-        _cuda_row(row, f"cuda[{i}]") for i, row in enumerate(_list(data, "cuda", "matrix"))
-    )
-    floors = tuple(
-        PipFloor(
-            _str(f, "tag", f"pip_floors[{i}]"),
-            _str(f, "min_pip", f"pip_floors[{i}]"),
-            _str(f, "source", f"pip_floors[{i}]"),
-        )
-        for i, f in enumerate(_list(data, "pip_floors", "matrix"))
-    )
-    known = _Known(frozenset(row.variant for row in cuda), {})
-    releases = tuple(_release(rel, known) for rel in _list(data, "releases", "matrix"))
-    _check_order(releases)
-    return Matrix(
-        releases=releases,
-        cuda=cuda,
-        pip_floors=floors,
-        pypi_index_url=_str(data, "pypi_index_url", "matrix"),
-        disagreements=tuple(
-            Disagreement(str(d["topic"]), str(d["detail"]), str(d["decision"]))
-            for d in data.get("disagreements", [])
-        ),
-        generated_by=str(data.get("generated_by", "")),
-    )
-
-
 @functools.cache
 def parse_arch_list(text: str) -> tuple[ArchEntry, ...]:
     """'7.5;8.0;12.0+PTX' -> entries (memoised: the matrix repeats a few dozen lists)."""
@@ -411,260 +433,24 @@ def parse_arch_list(text: str) -> tuple[ArchEntry, ...]:
     return tuple(entries)
 
 
-def _parse_arch_checked(text: str, where: str) -> tuple[ArchEntry, ...]:
-    try:
-        return parse_arch_list(text)
-    except MatrixError as exc:
-        raise _fail(where, str(exc)) from None
+_TORCH_ARCH_RE = re.compile(r"(sm|compute)_(\d+)(\d)([af]?)")
 
 
-def _fail(where: str, message: str) -> MatrixError:
-    return MatrixError(f"matrix.json {where}: {message}")
-
-
-def _list(data: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
-    value = data.get(key)
-    if not isinstance(value, list):
-        raise _fail(where, f"'{key}' must be a list")
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise _fail(where, f"'{key}' must be a non-empty string")
-    return value
-
-
-def _opt_str(data: Mapping[str, Any], key: str, where: str) -> Optional[str]:
-    value = data.get(key)
-    if value is None:
+def arch_entry_from_name(name: str) -> Optional[ArchEntry]:
+    """An entry of ``torch.cuda.get_arch_list()``: 'sm_90' (SASS), 'sm_100f' (family SASS),
+    'sm_90a' (arch-specific SASS) or 'compute_120' (PTX only); None for anything else."""
+    m = _TORCH_ARCH_RE.fullmatch(name)
+    if not m:
         return None
-    if not isinstance(value, str):
-        raise _fail(where, f"'{key}' must be a string or null")
-    return value
+    ptx_only = m.group(1) == "compute"
+    return ArchEntry(int(m.group(2)), int(m.group(3)), m.group(4), ptx=ptx_only, sass=not ptx_only)
 
 
-def _platform(key: str, where: str) -> str:
-    return _known_platforms((key,), where)[0]
-
-
-def _known_platforms(keys: Iterable[str], where: str) -> tuple[str, ...]:
-    out = tuple(keys)
-    unknown = sorted(set(out) - _PLATFORM_SET)
-    if unknown:
-        raise _fail(where, f"unknown platform {unknown[0]!r} (known: {', '.join(PLATFORMS)})")
-    return out
-
-
-def _check_platform_list(value: Any) -> None:
-    if value is not None and tuple(value) != PLATFORMS:
-        raise _fail("platforms", f"expected {list(PLATFORMS)}, found {value!r}")
-
-
-def _cuda_row(row: Mapping[str, Any], where: str) -> CudaRow:
-    version = _str(row, "version", where)
-    if not re.fullmatch(r"\d+\.\d", version):
-        raise _fail(where, f"bad CUDA version {version!r}")
-    out = CudaRow(
-        version=version,
-        variant=_str(row, "variant", where),
-        source=_str(row, "source", where),
-        linux_min_driver=_opt_str(row, "linux_min_driver", where),
-        windows_min_driver=_opt_str(row, "windows_min_driver", where),
-        minor_compat_linux=_opt_str(row, "minor_compat_linux", where),
-        minor_compat_windows=_opt_str(row, "minor_compat_windows", where),
-        max_gcc=row.get("max_gcc"),
-        max_gcc_source=_opt_str(row, "max_gcc_source", where),
-        minor_compat_source=_opt_str(row, "minor_compat_source", where),
-        minor_compat_caveat=_opt_str(row, "minor_compat_caveat", where),
-        inferred=tuple(row.get("inferred", ())),
-        notes=tuple(row.get("notes", ())),
-    )
-    if out.variant != cuda_variant_name(version):
-        raise _fail(where, f"variant {out.variant!r} does not match CUDA {version}")
-    if not (out.linux_min_driver or out.minor_compat_linux):
-        raise _fail(
-            where, f"CUDA {version} has neither a Linux minimum driver nor a minor-version floor"
-        )
-    if out.max_gcc is not None and not out.max_gcc_source:
-        raise _fail(where, f"CUDA {version} max_gcc without a source")
-    return out
-
-
-def _wheel(data: Mapping[str, Any], where: str) -> WheelInfo:
-    return WheelInfo(
-        tag=_opt_str(data, "wheel_tag", where),
-        min_glibc=_opt_str(data, "min_glibc", where),
-        source=_str(data, "source", where),
-        inferred=bool(data.get("inferred", False)),
-    )
-
-
-_ArchKey = tuple[Any, Any, bool, tuple[str, ...]]
-
-
-def _arch(data: Mapping[str, Any], where: str, cache: dict[_ArchKey, ArchList]) -> ArchList:
-    """One arch-list entry; identical entries (the matrix repeats a few dozen) share one object."""
-    key: _ArchKey = (
-        data.get("list"),
-        data.get("source"),
-        bool(data.get("inferred", False)),
-        tuple(data.get("notes", ())),
-    )
-    found = cache.get(key)
-    if found is None:
-        text, source = key[0], key[1]
-        if not (isinstance(text, str) and text and isinstance(source, str) and source):
-            raise _fail(where, "an arch list needs a non-empty 'list' and 'source'")
-        found = cache[key] = ArchList(
-            text, _parse_arch_checked(text, where), source, key[2], key[3]
-        )
-    return found
-
-
-def _variant(name: str, data: Mapping[str, Any], where: str, known: _Known) -> Variant:
-    if not _VARIANT_RE.match(name):
-        raise _fail(where, f"bad variant name {name!r}")
-    index_url = data.get("index_url")
-    if not isinstance(index_url, str) or not index_url.startswith("https://"):
-        raise _fail(where, "variant without an https index URL")
-    kind = variant_kind(name)
-    if kind == "cuda" and name not in known.cuda_variants:
-        raise _fail(where, f"CUDA variant {name} has no driver row in 'cuda'")
-    arch_data = data.get("arch") or {}
-    if arch_data and kind != "cuda":
-        raise _fail(where, "only CUDA variants carry a TORCH_CUDA_ARCH_LIST")
-    _known_platforms((k.removeprefix("conda:") for k in arch_data), f"{where} arch")
-    wheels = data.get("wheels") or {}
-    advertised = bool(data.get("advertised"))
-    command = _opt_str(data, "command", where)
-    if advertised and not command:
-        raise _fail(where, "advertised variant without its documented command")
-    return Variant(
-        name=name,
-        index_url=index_url,
-        platforms=_known_platforms(data.get("platforms", ()), where),
-        advertised=advertised,
-        source=_str(data, "source", where),
-        command=command,
-        command_source=_opt_str(data, "command_source", where),
-        command_inferred=bool(data.get("command_inferred", False)),
-        inferred=bool(data.get("inferred", False)),
-        notes=tuple(data.get("notes", ())),
-        wheels=tuple(
-            (key, _wheel(w, where))
-            for key, w in zip(_known_platforms(wheels, where), wheels.values())
-        ),
-        arch=tuple(
-            (key, _arch(entry, where, known.arch_cache)) for key, entry in arch_data.items()
-        ),
-    )
-
-
-def _conda(
-    data: Optional[Mapping[str, Any]], where: str, variants: set[str]
-) -> Optional[CondaInfo]:
-    if data is None:
-        return None
-    commands = tuple((str(k), str(v)) for k, v in data.get("commands", {}).items())
-    for name, _ in commands:
-        if name not in variants:
-            raise _fail(where, f"conda command for unknown variant {name!r}")
-    return CondaInfo(
-        torchvision=_opt_str(data, "torchvision", where),
-        torchaudio=_opt_str(data, "torchaudio", where),
-        commands=commands,
-        command_macos=_opt_str(data, "command_macos", where),
-        platforms=tuple(_platform(p, where) for p in data.get("platforms", ())),
-        source=_str(data, "source", where),
-        note=_opt_str(data, "note", where),
-    )
-
-
-class _Known(NamedTuple):
-    """What a release's entries are checked against, and shared parsed objects."""
-
-    cuda_variants: frozenset[str]
-    arch_cache: dict[_ArchKey, ArchList]
-
-
-def _release(data: Mapping[str, Any], known: _Known) -> Release:
-    torch = _str(data, "torch", "releases[?]")
-    where = f"release {torch}"
-    if not re.fullmatch(r"2\.\d+\.\d+", torch):
-        raise _fail(where, "torch version must be 2.X.Y")
-    sources = tuple(data.get("sources") or ())
-    if not sources:
-        raise _fail(where, "release without sources")
-    python = tuple(data.get("python") or ())
-    if not python or not all(_PYTHON_RE.match(p) for p in python):
-        raise _fail(where, f"bad Python list {python!r}")
-    variants = tuple(
-        _variant(name, v, f"{where} variant {name}", known)
-        for name, v in (data.get("variants") or {}).items()
-    )
-    names = {v.name for v in variants}
-    platforms = []
-    for key, p in (data.get("platforms") or {}).items():
-        pwhere = f"{where} platform {key}"
-        _platform(key, pwhere)
-        default = p.get("pypi_default")
-        if default is not None and default not in names:
-            raise _fail(pwhere, f"PyPI default {default!r} is not a variant of this release")
-        platforms.append(
-            PlatformInfo(
-                key=key,
-                available=bool(p.get("available")),
-                wheel=_wheel(p, pwhere),
-                pypi_default=default,
-                note=_opt_str(p, "note", pwhere),
-            )
-        )
-    if {p.key for p in platforms} != set(PLATFORMS):
-        raise _fail(where, "every platform needs an entry (available or not)")
-    experimental = tuple(
-        ExperimentalPython(
-            version=str(e["version"]),
-            platforms=tuple(_platform(p, where) for p in e["platforms"])
-            if e.get("platforms")
-            else None,
-            note=str(e.get("note", "")),
-        )
-        for e in data.get("python_experimental", ())
-    )
-    sb = data.get("source_build") or {}
-    build = sb.get("build")
-    if build not in ("setup-py-develop", "pip-editable"):
-        raise _fail(
-            where, f"source_build.build must be setup-py-develop or pip-editable, not {build!r}"
-        )
-    return Release(
-        torch=torch,
-        released=_opt_str(data, "released", where),
-        torchvision=_opt_str(data, "torchvision", where),
-        torchaudio=_opt_str(data, "torchaudio", where),
-        python=python,
-        python_experimental=experimental,
-        python_source=_str(data, "python_source", where),
-        platforms=tuple(platforms),
-        variants=variants,
-        conda=_conda(data.get("conda"), f"{where} conda", names),
-        source_build=SourceBuild(
-            git_tag=_str(sb, "git_tag", where),
-            build=build,
-            source=_str(sb, "source", where),
-            inferred=bool(sb.get("inferred", False)),
-        ),
-        sources=sources,
-        notes=tuple(data.get("notes", ())),
-        inferred=bool(data.get("inferred", False)),
-    )
-
-
-def _check_order(releases: Sequence[Release]) -> None:
-    versions = [r.version for r in releases]
-    if len(set(versions)) != len(versions):
-        raise _fail("releases", "duplicate torch versions")
-    if versions != sorted(versions, reverse=True):
-        raise _fail("releases", "releases must be listed newest first")
+def coverage_of(entries: Iterable[ArchEntry], cc: tuple[int, int]) -> Optional[str]:
+    """COVERAGE_SASS, COVERAGE_PTX (JIT only) or None: the one coverage rule (resolver, doctor)."""
+    entries = tuple(entries)
+    if any(e.sass_covers(cc) for e in entries):
+        return COVERAGE_SASS
+    if any(e.ptx_covers(cc) for e in entries):
+        return COVERAGE_PTX
+    return None

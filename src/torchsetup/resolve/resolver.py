@@ -307,7 +307,7 @@ def driver_needs(row: CudaRow, family: str) -> str:
 
 
 def release_problem(
-    target: Target, release: Release, request: Request
+    target: Target, release: Release, request: Request, matrix: Matrix
 ) -> tuple[str, tuple[str, ...]]:
     """(rejection reason or '', warnings) for rules that reject every build of a release."""
     if not release.available_on(target.platform):
@@ -329,14 +329,34 @@ def release_problem(
         )
     if request.method == "conda":
         if release.conda is None:
-            return "no conda packages: the pytorch channel ended with 2.5.1", warnings
+            return f"no conda packages: {conda_end(matrix)}", warnings
         if target.platform not in release.conda.platforms:
             return f"no conda packages for {target.platform}", warnings
     if request.companions_required and request.method != "source":
         for name, version in release.companions(request.method):
             if name in request.companions and version is None:
-                return f"no {name} release pairs with it ({name} 2.11.0 was the last)", warnings
+                last = last_companion(matrix, name, request.method)
+                ended = f" ({name} {last} was the last)" if last else ""
+                return f"no {name} release pairs with it{ended}", warnings
     return "", warnings
+
+
+def conda_end(matrix: Matrix) -> str:
+    """'the pytorch channel ended with <the newest release with conda>', from the data."""
+    last = matrix.last_conda_release()
+    if last is None:
+        return "the matrix has no conda packages"
+    return f"the pytorch channel ended with {last.torch}"
+
+
+def last_companion(matrix: Matrix, name: str, method: str = "pip") -> Optional[str]:
+    """The version of the last ``name`` release, from the data; None while the newest
+    release of the matrix still pairs one (a release that lacks it is a gap, not an end)."""
+    last = matrix.last_with_companion(name, method)
+    newest = matrix.releases[0] if method != "conda" else matrix.last_conda_release()
+    if last is None or last is newest:
+        return None
+    return dict(last.companions(method)).get(name)
 
 
 def check_build(
@@ -565,7 +585,7 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
                 "planning the CPU build (update the driver to use the GPU)."
             )
         for release in releases:
-            problem, release_warnings = release_problem(target, release, request)
+            problem, release_warnings = release_problem(target, release, request, matrix)
             if problem:
                 note(Rejection(release.torch, "*", problem))
                 continue
@@ -708,7 +728,7 @@ def build_plan(target: Target, request: Request, matrix: Matrix, found: Search) 
         python_version=target.python_version,
         steps=tuple(steps),
         facts=target.facts,
-        reasons=tuple(_reasons(target, request, chosen, packages, index_url)),
+        reasons=tuple(_reasons(target, request, chosen, packages, index_url, matrix)),
         rejected=found.rejected,
         warnings=tuple(dict.fromkeys(warnings)),
         extra=_extra(target, chosen, request),
@@ -743,6 +763,7 @@ def _reasons(
     chosen: Verdict,
     packages: Sequence[tuple[str, str]],
     index_url: Optional[str],
+    matrix: Matrix,
 ) -> list[str]:
     release, variant = chosen.release, chosen.variant
     scope = f"matching --torch {request.torch.text}" if request.torch else "of PyTorch"
@@ -776,9 +797,14 @@ def _reasons(
         reasons.append(f"{companions}: the releases paired with torch {release.torch}.")
     missing = [n for n in request.companions if n not in dict(packages)]
     if missing:
+        ends = [
+            f"{n} ended with {last}"
+            for n in missing
+            if (last := last_companion(matrix, n, request.method))
+        ]
         reasons.append(
-            f"no {', '.join(missing)} release pairs with torch {release.torch} "
-            "(torchaudio ended with 2.11.0)."
+            f"no {', '.join(missing)} release pairs with torch {release.torch}"
+            + (f" ({'; '.join(ends)})." if ends else ".")
         )
     if index_url:
         reasons.append(
@@ -796,7 +822,7 @@ def _source_plan(
 ) -> Plan:
     rejected: list[Rejection] = []
     for release in releases:
-        problem, warnings = release_problem(target, release, request)
+        problem, warnings = release_problem(target, release, request, matrix)
         if not problem:
             break
         rejected.append(Rejection(release.torch, "*", problem))

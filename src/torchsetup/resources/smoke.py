@@ -38,9 +38,6 @@ SENTINEL = "@@torchsetup@@ "
 PROTOCOL = 1
 MAX_TEXT = 1500  # characters kept of one error message: result lines stay short
 
-# torch.compile needs this torch version on this Python (Dynamo's support table).
-DYNAMO_MIN_TORCH = {(3, 12): (2, 4), (3, 13): (2, 6)}
-
 
 class NotRun(Exception):
     """Raised by a check that cannot apply here; the message says why."""
@@ -542,11 +539,25 @@ CXX_FIX = {
 }
 
 
-def compile_precheck(torch, device, backend):
+def dynamo_floor(table, py):
+    """The first torch (major, minor) whose torch.compile supports Python ``py``, from the table
+    torchsetup passes with --dynamo-min-torch (matrix.json facts.dynamo: {"floors": {python:
+    torch, ...}, "older": torch}); None: not known (torch's own is_dynamo_supported() decides)."""
+    floors = (table or {}).get("floors") or {}
+    key = "%d.%d" % py
+    if key in floors:
+        return version_tuple(floors[key])
+    known = sorted(version_tuple(k) for k in floors)
+    if known and py < known[0] and table.get("older"):
+        return version_tuple(table["older"])
+    return None
+
+
+def compile_precheck(torch, device, backend, dynamo=None):
     if backend == "off":
         raise NotRun("disabled (--compile off)")
     py = sys.version_info[:2]
-    need = DYNAMO_MIN_TORCH.get(py)
+    need = dynamo_floor(dynamo, py)
     if need and version_tuple(torch.__version__) < need:
         raise NotRun(
             "torch %s's torch.compile does not support Python %d.%d (needs torch >= %d.%d)"
@@ -598,7 +609,7 @@ def cache_counters(torch):
 def check_compile(state, device):
     torch = state["torch"]
     backend = state["args"].compile
-    compile_precheck(torch, device, backend)
+    compile_precheck(torch, device, backend, state["args"].dynamo_min_torch)
     import torch._dynamo
 
     if hasattr(torch._dynamo, "is_dynamo_supported") and not torch._dynamo.is_dynamo_supported():
@@ -991,6 +1002,12 @@ def parse_args(argv):
     p.add_argument("--compile-train", action="store_true")
     p.add_argument("--train-steps", type=int, default=20)
     p.add_argument("--cache-dir")
+    p.add_argument(
+        "--dynamo-min-torch",
+        type=json.loads,
+        default=None,
+        help="JSON: the first torch whose torch.compile supports each Python (from torchsetup)",
+    )
     p.add_argument("--json-lines", action="store_true", help="the only output format")
     p.add_argument("--worker", action="store_true", help="one rank of a distributed check")
     p.add_argument("--dist-timeout", type=float, default=120.0)

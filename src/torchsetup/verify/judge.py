@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 _VARIANT = re.compile(r"cpu|cu\d{2,3}|rocm\d+\.\d+(?:\.\d+)?|xpu")
 _CUDA_VERSION = re.compile(r"\d+(?:\.\d+)?")
-_CUDA_ARCH = re.compile(r"(sm|compute)_(\d+)(\d)([a-z]?)")
 
 # ---------------------------------------------------------------------------- expectations
 
@@ -257,20 +256,21 @@ def _no_gpu_fix(info: TorchInfo) -> str:
 def arch_supported(capability: tuple[int, int], arch_list: Sequence[str]) -> Optional[str]:
     """The arch-list entry that runs on this compute capability, or None.
 
-    SASS ``sm_XY`` runs on the same major with minor >= Y (``sm_90a``: exactly 9.0 only);
-    PTX ``compute_XY`` is JIT-compiled for any capability >= X.Y.
+    The matrix's coverage rule (:class:`torchsetup.matrix.model.ArchEntry`, the one the resolver
+    and doctor use): SASS ``sm_XY`` runs on the same major with minor >= Y (family ``sm_100f``
+    too; ``sm_90a``: exactly 9.0 only); PTX ``compute_XY`` is JIT-compiled for any capability
+    >= X.Y.
     """
-    major, minor = capability
+    from torchsetup.matrix.model import arch_entry_from_name
+
     runs = []
     for entry in arch_list:
-        m = _CUDA_ARCH.fullmatch(entry)
-        if m is None:
+        e = arch_entry_from_name(entry)
+        if e is None:
             continue
-        kind, x, y, suffix = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
-        ptx_ok = kind == "compute" and (x, y) <= (major, minor)
-        sass_ok = kind == "sm" and x == major and (y == minor if suffix == "a" else y <= minor)
-        if ptx_ok or sass_ok:
-            runs.append((sass_ok, x, y, entry))
+        sass_ok = e.sass_covers(capability)
+        if sass_ok or e.ptx_covers(capability):
+            runs.append((sass_ok, e.major, e.minor, entry))
     return max(runs)[3] if runs else None  # the nearest SASS, else the newest PTX
 
 
@@ -397,12 +397,17 @@ def hint_for(check: CheckResult, info: Optional[TorchInfo]) -> Optional[str]:
 
 
 def _torchvision_pair(info: Optional[TorchInfo]) -> str:
-    """torch 2.m.p pairs with torchvision 0.(m+15).p: 2.0.1 <-> 0.15.1, 2.11.0 <-> 0.26.0."""
-    m = re.match(r"2\.(\d+)\.(\d+)", info.version) if info else None
-    if m is None:
+    """The torchvision the matrix pairs with this torch (2.11.0 <-> 0.26.0), from the data."""
+    from torchsetup.matrix.load import MatrixError, load_matrix
+
+    release = info.version.split("+", maxsplit=1)[0] if info else ""
+    try:
+        found = load_matrix().release(release) if release else None
+    except MatrixError:
+        found = None
+    torchvision = found.torchvision if found is not None else None
+    if torchvision is None:
         return "pip install torch torchvision from the same index"
-    release = m.group(0)
-    torchvision = f"0.{int(m.group(1)) + 15}.{m.group(2)}"
     return (
         f"torch {release} pairs with torchvision {torchvision}: pip install "
         f"torch=={release} torchvision=={torchvision} from the index torch came from"

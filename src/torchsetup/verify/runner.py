@@ -36,6 +36,17 @@ def smoke_path() -> Path:
     return Path(SMOKE)
 
 
+def dynamo_table() -> str:
+    """What smoke.py needs to know of Dynamo's Python support (it runs in the target and has no
+    tables of its own): matrix.json ``facts.dynamo`` as compact JSON."""
+    import json
+
+    from torchsetup.matrix.load import load_matrix
+
+    dynamo = load_matrix().dynamo
+    return json.dumps({"floors": dict(dynamo.floors), "older": dynamo.older}, separators=(",", ":"))
+
+
 def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str]:
     argv = proc.python_argv(
         python,
@@ -45,6 +56,7 @@ def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str
         f"--train-steps={options.train_steps}",
         f"--cache-dir={cache_dir}",
         "--json-lines",
+        f"--dynamo-min-torch={dynamo_table()}",
     )
     if options.compile_train:
         argv.append("--compile-train")
