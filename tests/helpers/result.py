@@ -30,3 +30,12 @@ def document(stdout: str, command: Optional[str] = None) -> dict[str, Any]:
 def unwrap(stdout: str, command: Optional[str] = None) -> Any:
     """The payload of a ``--json`` document (``None`` when the command reported an error)."""
     return document(stdout, command)["result"]
+
+
+def recorded_result(text: str) -> Any:
+    """The payload of a ``--json`` output saved to a file (tests/data/real): an envelope, or a
+    bare payload when it was recorded by a torchsetup older than torchsetup.result/1."""
+    doc = json.loads(text)
+    if isinstance(doc, dict) and doc.get("schema") == RESULT_SCHEMA:
+        return unwrap(text)
+    return doc

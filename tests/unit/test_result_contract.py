@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.result import document
+from tests.helpers.result import document, recorded_result
 from torchsetup import __version__
 from torchsetup.cli import run
 from torchsetup.cli import verify as verify_cli
@@ -204,3 +204,11 @@ def test_doctor_json_output_is_accepted_as_saved_facts(
     ids = [f["id"] for f in doc["result"]["findings"]]
     assert [f["id"] for f in again["result"]["findings"]] == ids
     assert again["result"]["environment"]["source"] == f"snapshot:{saved}"
+
+
+def test_recorded_outputs_read_old_and_new(capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc = json_of(["matrix", "--torch", "2.0.1", "--json"], capsys)
+    assert recorded_result(json.dumps(doc)) == doc["result"]
+    assert (
+        recorded_result(json.dumps(doc["result"])) == doc["result"]
+    )  # recorded before the envelope
