@@ -1,5 +1,5 @@
-"""Shared fixtures. Unit tests (tests/unit) run with a guard that fails on any real process
-or socket; integration tests build real venvs with real torch (marked slow)."""
+"""Shared fixtures. Unit tests (tests/unit) run with a guard that fails on any real process,
+socket, NVML load or /proc and /sys read (tests/unit/conftest.py); integration tests build real venvs with real torch (marked slow)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import venvs
+
+pytest_plugins = ["pytester"]  # tests/unit/test_unit_guard.py runs inner sessions
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

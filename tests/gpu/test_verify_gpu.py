@@ -10,7 +10,6 @@ importing torch) feeds most tests; a second, quick run is what ``install`` does 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers.result import unwrap
 
 pytestmark = pytest.mark.gpu
 
@@ -76,7 +77,7 @@ def full(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         cache=cache,
     )
     assert proc.stdout, proc.stderr
-    doc = json.loads(proc.stdout)
+    doc = unwrap(proc.stdout, "verify")
     return {
         "proc": proc,
         "doc": doc,
@@ -196,7 +197,7 @@ def test_junit_has_no_failures(full: dict[str, Any]) -> None:
 
 def test_quick_check_with_a_gpu_required(cache: Path) -> None:
     proc = torchsetup("--quick", "--require-gpu", "--json", cache=cache, timeout=300)
-    doc = json.loads(proc.stdout)
+    doc = unwrap(proc.stdout, "verify")
     assert proc.returncode == 0, failures(doc)
     names = [c["name"] for c in doc["checks"]]
     assert "cuda:0.tensor" in names

@@ -1,8 +1,8 @@
 """A folder of real wheels for install tests: torch 2.13.0+cpu (cp311) and its dependencies.
 
 Built once and cached under :func:`tests.helpers.venvs.cache_root`: the torch wheel comes from
-the local wheel folder (/opt/wheels, see README "Testing"), its dependencies from PyPI through
-``pip download`` (isolated from the global pip configuration). Two extra real wheels make
+:func:`tests.helpers.venvs.torch_wheel` (a local folder, else downloaded once), its dependencies
+from PyPI through ``pip download`` (isolated from the global pip configuration). Two extra real wheels make
 "the environment had packages before" scenarios: ``six`` and an old ``typing-extensions``
 (torch needs a newer one, so an install upgrades it and a restore must downgrade it). A tiny
 ``torchtriton`` wheel is generated here (the name of the Dec-2022 dependency-confusion package,
@@ -23,11 +23,11 @@ import zipfile
 from pathlib import Path
 
 from tests.helpers.venvs import (
-    TORCH_PYTHON,
     TORCH_VERSION,
     cache_root,
-    find_torch_wheel,
     isolated_pip_env,
+    python_for_torch,
+    torch_wheel,
 )
 
 PYPI = "https://pypi.org/simple"
@@ -103,7 +103,11 @@ def _pip_download(dest: Path, *requirements: str) -> None:
 
 def _ensurepip_wheels() -> list[Path]:
     out = subprocess.run(
-        [TORCH_PYTHON, "-c", "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))"],
+        [
+            python_for_torch(),
+            "-c",
+            "import ensurepip, os; print(os.path.dirname(ensurepip.__file__))",
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -113,12 +117,7 @@ def _ensurepip_wheels() -> list[Path]:
 
 
 def cached_wheelhouse() -> Path:
-    """The folder of wheels (built once). Raises RuntimeError when the torch wheel is missing."""
-    torch_wheel = find_torch_wheel()
-    if torch_wheel is None:
-        raise RuntimeError(
-            "the torch 2.13.0 CPU wheel is not on this machine (see tests/helpers/venvs.py)"
-        )
+    """The folder of wheels (built once)."""
     path = cache_root() / f"wheelhouse-torch-{TORCH_VERSION}-cp311-{_VERSION}"
     ready = path / ".ready"
     if ready.exists():
@@ -126,8 +125,9 @@ def cached_wheelhouse() -> Path:
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    _link_or_copy(torch_wheel, path / torch_wheel.name)
-    _pip_download(path, str(path / torch_wheel.name))
+    torch = torch_wheel()
+    _link_or_copy(torch, path / torch.name)
+    _pip_download(path, str(path / torch.name))
     _pip_download(path, *EXTRA_REQUIREMENTS)
     make_wheel(path, "torchtriton", "0.0.1")
     for wheel in _ensurepip_wheels():

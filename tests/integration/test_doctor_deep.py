@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import venvs
+from tests.helpers.result import unwrap
 from torchsetup.detect.build import build_deep
 from torchsetup.detect.model import Environment, TargetPython, TorchBuild
 from torchsetup.detect.probes.deep import run_deep_probe
@@ -29,7 +29,7 @@ def _doctor(exe: str, *args: str, timeout: float = 300) -> tuple[int, dict[str, 
         timeout=timeout,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
-    return res.returncode, json.loads(res.stdout)
+    return res.returncode, unwrap(res.stdout, "doctor")
 
 
 def _fake_torch_venv(tmp_path: Path, init: str, *, cuda: str = "13.0") -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import subprocess
 import zipfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import venvs
+from tests.helpers.result import unwrap
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def _doctor(exe: str, python: Path, *args: str, **env: str) -> subprocess.Comple
 
 def _finding_ids(exe: str, python: Path) -> set[str]:
     res = _doctor(exe, python, "--json")
-    return {f["id"] for f in json.loads(res.stdout)["findings"]}
+    return {f["id"] for f in unwrap(res.stdout, "doctor")["findings"]}
 
 
 def _installed(python: Path, name: str) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import venvs
+from tests.helpers.result import unwrap
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def doctor(
 def test_doctor_json_on_this_machine(torchsetup_exe: str) -> None:
     res = doctor(torchsetup_exe, "--json", "--python", sys.executable)
     assert res.returncode in (0, 1), res.stderr
-    data = json.loads(res.stdout)
+    data = unwrap(res.stdout, "doctor")
     env = data["environment"]
     assert env["os"]["system"] == "Linux"
     assert env["os"]["platform_key"] in ("linux-x86_64", "linux-aarch64")
@@ -49,7 +50,7 @@ def test_doctor_on_torch_venv_with_mismatched_torchvision(torchsetup_exe: str) -
     py = venvs.cached_overlay("tv-0.24.0", ["torchvision==0.24.0"])
     res = doctor(torchsetup_exe, "--json", "--python", str(py))
     assert res.returncode == 1, res.stdout + res.stderr
-    data = json.loads(res.stdout)
+    data = unwrap(res.stdout, "doctor")
     assert data["environment"]["python"]["torch"]["version"] == "2.13.0+cpu"
     tv = [f for f in data["findings"] if f["id"] == "TS011"]
     assert tv, data["findings"]
@@ -98,7 +99,7 @@ class TestBrokenNvidiaStandIns:
         )
         took = time.perf_counter() - started
         assert took < 15, f"doctor took {took:.1f} s with a hanging nvidia-smi"
-        data = json.loads(res.stdout)
+        data = unwrap(res.stdout, "doctor")
         nv = next(c for c in data["categories"] if c["key"] == "nvidia")
         assert nv["status"] == "check failed"
         assert "timed out" in nv["failed_checks"][0]
@@ -109,7 +110,7 @@ class TestBrokenNvidiaStandIns:
     ) -> None:
         _fake_tool(tmp_path, "nvidia-smi", "echo 'lorem ipsum dolor'\n")
         res = doctor(torchsetup_exe, "--json", "--python", sys.executable, env=_env_with(tmp_path))
-        data = json.loads(res.stdout)
+        data = unwrap(res.stdout, "doctor")
         nv = next(c for c in data["categories"] if c["key"] == "nvidia")
         assert nv["status"] == "check failed"
         assert "not understood" in " ".join(data["environment"]["nvidia"]["errors"])
@@ -168,7 +169,7 @@ def test_target_whose_torch_import_would_crash(torchsetup_exe: str, tmp_path: Pa
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.5.1+cu124\n\n")
     env = dict(os.environ, PYTHONPATH=str(site))
     res = doctor(torchsetup_exe, "--json", "--python", sys.executable, env=env)
-    data = json.loads(res.stdout)
+    data = unwrap(res.stdout, "doctor")
     torch = data["environment"]["python"]["torch"]
     assert torch["version"] == "2.5.1+cu124" and torch["variant"] == "cu124"
     assert "Traceback" not in res.stderr
@@ -204,7 +205,7 @@ def test_save_and_replay_snapshot(torchsetup_exe: str, tmp_path: Path) -> None:
         torchsetup_exe, "--json", "--python", sys.executable, "--save-snapshot", str(snap)
     )
     replay = doctor(torchsetup_exe, "--json", "--snapshot", str(snap))
-    a, b = json.loads(live.stdout), json.loads(replay.stdout)
+    a, b = unwrap(live.stdout, "doctor"), unwrap(replay.stdout, "doctor")
     assert live.returncode == replay.returncode
     assert a["environment"]["python"] == b["environment"]["python"]
     assert a["environment"]["nvidia"] == b["environment"]["nvidia"]

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.index import IndexServer
+from tests.helpers.result import unwrap
 from tests.helpers.venvs import isolated_pip_env, venv_python
 from tests.helpers.wheelhouse import cached_wheelhouse
 
@@ -99,7 +99,7 @@ def test_uv_install(
         "--json",
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    data = json.loads(res.stdout)
+    data = unwrap(res.stdout, "install")
     assert data["plan"]["method"] == "uv"
     assert data["result"]["status"] == "installed"
     installs = [s for s in data["result"]["steps"] if s["id"] == "install"]

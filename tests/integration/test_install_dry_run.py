@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.result import unwrap
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "data" / "snapshots"
 
@@ -26,7 +27,7 @@ def test_dry_run_json_from_a_snapshot(torchsetup_exe: str) -> None:
         str(SNAPSHOTS / "h200-real.json"),
     )
     assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout)
+    data = unwrap(r.stdout, "install")
     assert (data["plan"]["torch"], data["plan"]["variant"]) == ("2.14.1", "cu130")
     assert data["plan"]["steps"][-1]["argv"] == [
         "/opt/torch/.venv/bin/python3",
@@ -59,7 +60,7 @@ def test_cuda_11_7_as_a_real_process(torchsetup_exe: str) -> None:
         str(SNAPSHOTS / "linux-py311-nodriver.json"),
     )
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["plan"]["steps"][-1]["argv"][3:] == [
+    assert unwrap(r.stdout, "install")["plan"]["steps"][-1]["argv"][3:] == [
         "install",
         "torch==2.0.1",
         "torchvision==0.15.2",

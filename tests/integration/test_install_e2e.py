@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,40 +20,11 @@ from rich.console import Console
 from tests.helpers.index import IndexServer
 from tests.helpers.install_driver import BEFORE, TORCH, cpu_plan, pip_list, prepare_env, restore_cli
 from tests.helpers.recording import SpyRunner
-from tests.helpers.venvs import isolated_pip_env
-from tests.helpers.wheelhouse import cached_wheelhouse
 from torchsetup.detect.target import venv_python
 from torchsetup.install.session import InstallResult, run_install
 from torchsetup.install.targets import InstallTarget, find_uv
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def wheelhouse() -> Path:
-    return cached_wheelhouse()
-
-
-@pytest.fixture
-def index(wheelhouse: Path) -> Iterator[IndexServer]:
-    with IndexServer(wheelhouse) as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """This process and its children isolated from the machine's pip configuration; no caches
-    (each run downloads from the test index, and nothing lands in the user's caches)."""
-    isolated = isolated_pip_env(
-        TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1"
-    )
-    for key in [k for k in os.environ if k.startswith("PIP_")]:
-        monkeypatch.delenv(key)
-    for key, value in isolated.items():
-        monkeypatch.setenv(key, value)
-    yield isolated
-    for big in tmp_path.glob("*env*"):  # a torch venv is ~750 MB: do not keep it around
-        shutil.rmtree(big, ignore_errors=True)
 
 
 def install(

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -25,8 +23,6 @@ from rich.console import Console
 
 from tests.helpers.index import IndexServer
 from tests.helpers.install_driver import cpu_plan, pip_list, prepare_env, restore_cli
-from tests.helpers.venvs import isolated_pip_env
-from tests.helpers.wheelhouse import cached_wheelhouse
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE
 from torchsetup.install.session import InstallResult, run_install
 from torchsetup.install.targets import InstallTarget
@@ -34,27 +30,6 @@ from torchsetup.install.targets import InstallTarget
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 MB = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def wheelhouse() -> Path:
-    return cached_wheelhouse()
-
-
-@pytest.fixture
-def index(wheelhouse: Path) -> Iterator[IndexServer]:
-    with IndexServer(wheelhouse) as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    isolated = isolated_pip_env(TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"), PIP_NO_CACHE_DIR="1")
-    for key in [k for k in os.environ if k.startswith("PIP_")]:
-        monkeypatch.delenv(key)
-    for key, value in isolated.items():
-        monkeypatch.setenv(key, value)
-    return isolated
 
 
 @pytest.fixture

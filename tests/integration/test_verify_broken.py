@@ -7,7 +7,6 @@ A shared overlay venv sees the real torch 2.13 venv through a .pth; a test drops
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import venvs
+from tests.helpers.result import unwrap
 from torchsetup.cli import cli
 from torchsetup.verify import VerifyOptions, run_verify
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, VerifyResult
@@ -107,7 +107,7 @@ def test_torch_that_segfaults_on_import(
         cli, ["verify", "--python", str(python), "--json"], catch_exceptions=False
     )
     assert result.exit_code == 1
-    doc = json.loads(result.output)
+    doc = unwrap(result.output, "verify")
     imported = doc["checks"][0]
     assert imported["status"] == "fail"
     assert imported["detail"] == "the target Python was killed by SIGSEGV while importing torch"

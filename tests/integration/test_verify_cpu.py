@@ -7,7 +7,6 @@ the Python API. The inductor cache lives under the tests' cache folder, not the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import venvs
+from tests.helpers.result import unwrap
 from torchsetup.cli import cli
 from torchsetup.verify import VerifyOptions, parse_expectations, run_verify
 
@@ -88,7 +88,7 @@ def full_run(
         env=env,
         check=False,
     )
-    return {"proc": proc, "doc": json.loads(proc.stdout), "junit": junit}
+    return {"proc": proc, "doc": unwrap(proc.stdout, "verify"), "junit": junit}
 
 
 def checks_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -171,7 +171,7 @@ def invoke(python: Path, *args: str) -> Any:
 def test_require_gpu_fails_and_says_why(torch_python: Path) -> None:
     result = invoke(torch_python, "--quick", "--require-gpu", "--json")
     assert result.exit_code == 1
-    gpu = checks_of(json.loads(result.output))["gpu"]
+    gpu = checks_of(unwrap(result.output, "verify"))["gpu"]
     assert gpu["status"] == "fail"
     assert gpu["detail"] == "no GPU: torch 2.13.0+cpu is a CPU build (--require-gpu)"
     assert "download.pytorch.org/whl/cu" in gpu["hint"]
@@ -180,7 +180,7 @@ def test_require_gpu_fails_and_says_why(torch_python: Path) -> None:
 def test_expecting_a_cuda_variant_fails_on_the_cpu_build(torch_python: Path) -> None:
     result = invoke(torch_python, "--quick", "--expect-variant", "cu130", "--json")
     assert result.exit_code == 1
-    check = checks_of(json.loads(result.output))["expect.variant"]
+    check = checks_of(unwrap(result.output, "verify"))["expect.variant"]
     assert check["status"] == "fail"
     assert check["detail"] == "torch 2.13.0+cpu is a cpu build (expected cu130)"
     assert "whl/cu130" in check["hint"]

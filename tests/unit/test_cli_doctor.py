@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.helpers import envs
+from tests.helpers.result import unwrap
 from torchsetup.cli import run
 from torchsetup.detect.model import environment_to_dict
 
@@ -22,7 +23,7 @@ def call(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 def test_json_contract_on_real_h200_capture(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = call(["doctor", "--snapshot", str(envs.H200_DIR), "--json"], capsys)
     assert code == 0
-    data = json.loads(out)
+    data = unwrap(out, "doctor")
     assert set(data) >= {"environment", "findings", "categories", "summary"}
     assert data["environment"]["nvidia"]["driver_version"] == "580.159.04"
     assert data["environment"]["nvidia"]["gpus"][0]["compute_capability"] == "9.0"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.result import document, unwrap
 from torchsetup.cli import run
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "data" / "snapshots"
@@ -42,7 +42,7 @@ def invoke(*args: str, snapshot: str | None = "linux-py311-nodriver") -> Result:
 def test_cuda_11_7_dry_run_json() -> None:
     r = invoke("--cuda", "11.7", "--dry-run", "--json")
     assert r.code == 0, r.err
-    data = json.loads(r.out)
+    data = unwrap(r.out, "install")
     plan = data["plan"]
     assert (plan["torch"], plan["torchvision"], plan["torchaudio"], plan["variant"]) == (
         "2.0.1",
@@ -121,7 +121,7 @@ def test_refusals(args: tuple[str, ...], snapshot: str, expected: str) -> None:
 def test_refusal_as_json() -> None:
     r = invoke("--cuda", "11.7", "--torch", "2.1", "--dry-run", "--json")
     assert r.code == 2
-    error = json.loads(r.out)["error"]
+    error = document(r.out, "install")["error"]
     assert "cu117" in error["message"] and "--cuda 11.7 --torch 2.0.1" in error["nearest"]
 
 
@@ -205,7 +205,7 @@ def test_target_overrides_plan_for_another_machine() -> None:
         "--target-glibc",
         "2.35",
     )
-    data: dict[str, Any] = json.loads(r.out)
+    data: dict[str, Any] = unwrap(r.out, "install")
     assert (data["plan"]["torch"], data["plan"]["variant"]) == (
         "2.14.1",
         "cu126",
@@ -216,7 +216,7 @@ def test_target_overrides_plan_for_another_machine() -> None:
 
 def test_matrix_command() -> None:
     code, out, _ = run_captured(["matrix", "--torch", "2.0.1", "--json"])
-    data = json.loads(out)
+    data = unwrap(out, "matrix")
     assert code == 0
     release = data["releases"][0]
     assert (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.result import unwrap
 from torchsetup.cli import run
 from torchsetup.cli.doctor import doctor
 from torchsetup.detect.from_report import environment_from_parsed
@@ -129,7 +129,7 @@ def test_json_output_says_unknown_where_the_report_did_not_say() -> None:
         ["--from-report", str(REPORTS / "sm120-cu126-pytorch-150733.txt"), "--json"]
     )
     assert code == 1
-    data = json.loads(out)
+    data = unwrap(out, "doctor")
     cats = {c["key"]: c for c in data["categories"]}
     assert cats["companions"]["summary"].startswith("unknown")
     assert cats["toolchain"]["summary"].startswith("unknown")

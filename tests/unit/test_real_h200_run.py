@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
 from tests.conftest import DATA
+from tests.helpers.result import recorded_result
 from torchsetup.detect.model import environment_from_dict
 from torchsetup.detect.snapshot import load_environment
 from torchsetup.doctor import diagnose
@@ -39,14 +39,14 @@ def test_replayed_snapshot_has_the_h200_facts() -> None:
 def test_replayed_snapshot_diagnoses_like_the_machine_did() -> None:
     env = load_environment(str(RUN / "snapshot.json"))
     report = diagnose(env)
-    recorded = json.loads((RUN / "doctor.json").read_text())
+    recorded = recorded_result((RUN / "doctor.json").read_text())
     assert report.exit_code() == 0
     assert [f.id for f in report.findings] == [f["id"] for f in recorded["findings"]]
     assert [c.status for c in report.categories] == [c["status"] for c in recorded["categories"]]
 
 
 def test_deep_facts_show_the_bundled_cudnn_was_loaded() -> None:
-    recorded = json.loads((RUN / "doctor_deep.json").read_text())
+    recorded = recorded_result((RUN / "doctor_deep.json").read_text())
     env = environment_from_dict(recorded["environment"])
     deep = env.deep
     assert deep is not None and deep.cuda_available and deep.device_count == 1
@@ -57,7 +57,7 @@ def test_deep_facts_show_the_bundled_cudnn_was_loaded() -> None:
 
 
 def test_verify_on_the_h200_passed_every_check() -> None:
-    data = json.loads((RUN / "verify.json").read_text())
+    data = recorded_result((RUN / "verify.json").read_text())
     assert data["ok"] is True
     statuses = {c["name"]: c["status"] for c in data["checks"]}
     for name in (
@@ -76,7 +76,7 @@ def test_verify_on_the_h200_passed_every_check() -> None:
 
 
 def test_dry_run_on_the_h200_picks_cu130() -> None:
-    plan = json.loads((RUN / "install_dry_run.json").read_text())["plan"]
+    plan = recorded_result((RUN / "install_dry_run.json").read_text())["plan"]
     assert plan["variant"] == "cu130"
     assert plan["index_url"] == "https://download.pytorch.org/whl/cu130"
     assert "--extra-index-url" not in plan["steps"][-1]["argv"]

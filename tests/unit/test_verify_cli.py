@@ -3,7 +3,6 @@ the runner is replaced; the real one runs in tests/integration/test_verify_cpu.p
 
 from __future__ import annotations
 
-import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Optional
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.result import unwrap
 from torchsetup.cli import cli, run
 from torchsetup.cli import verify as verify_cli
 from torchsetup.errors import InterruptedError_
@@ -115,7 +115,7 @@ def test_a_failed_check_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_json_is_the_only_output(fake: FakeRunner) -> None:
     result = invoke("--json")
-    doc = json.loads(result.output)
+    doc = unwrap(result.output, "verify")
     assert doc["ok"] is True
     assert [c["name"] for c in doc["checks"]] == ["import", "cpu.math"]
 

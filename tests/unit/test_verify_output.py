@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.console import Console
 
+from tests.helpers.result import unwrap
 from torchsetup.verify.junit import junit_xml, write_junit
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, CheckResult, TorchInfo, VerifyResult
 from torchsetup.verify.render import render_json, render_table, summary_line
@@ -42,7 +42,7 @@ def sample(*, failing: bool = True) -> VerifyResult:
 
 
 def test_json_contract() -> None:
-    doc = json.loads(render_json(sample()))
+    doc = unwrap(render_json(sample()), "verify")
     assert set(doc) >= {"ok", "torch", "checks", "summary", "schema", "python", "mode"}
     assert doc["ok"] is False
     assert doc["torch"]["version"] == "2.13.0+cpu"

@@ -95,6 +95,18 @@ def _usage_error(exc: click.UsageError) -> int:
     return EXIT_USAGE
 
 
+def _json_error(args: list[str], message: str, exit_code: int, hint: Optional[str] = None) -> None:
+    """With ``--json``, a command that fails before it has a result still prints one document
+    (the error envelope) on stdout; the one-line message still goes to stderr."""
+    words = args[: args.index("--")] if "--" in args else args
+    if "--json" not in words or not words or words[0] not in COMMANDS:
+        return
+    from torchsetup.result import dumps
+
+    error = {"message": message, "hint": hint or None}
+    click.echo(dumps(words[0], None, exit_code=exit_code, error=error))
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point: runs the group, maps every failure to one line and an exit code."""
     code = run(argv)
@@ -102,17 +114,21 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 def run(argv: Optional[list[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)  # to see --json when reporting errors
     try:
         rv: Any = cli.main(args=argv, prog_name="torchsetup", standalone_mode=False)
     except click.UsageError as exc:
+        _json_error(args, _one_line(exc.format_message()), EXIT_USAGE)
         return _usage_error(exc)
     except click.exceptions.Abort:
         click.echo("torchsetup: interrupted", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
+        _json_error(args, _one_line(exc.format_message()), exc.exit_code)
         click.echo(f"torchsetup: error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except TorchSetupError as exc:
+        _json_error(args, exc.message, exc.exit_code, hint=exc.hint)
         click.echo(f"torchsetup: error: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"  hint: {exc.hint}", err=True)

@@ -127,7 +127,7 @@ def doctor(
 
         click.echo(render_bug_report(env, report, **_who()), nl=False)
         return report.exit_code(strict=strict)
-    _render(env, report, as_json=as_json, verbose=verbose)
+    _render(env, report, as_json=as_json, verbose=verbose, strict=strict)
     if fix:
         return _fix(env, report, yes=yes, strict=strict, look_again=lambda: look(None))
     return report.exit_code(strict=strict)
@@ -248,12 +248,18 @@ def _report_environment(path: str) -> Environment:
     return environment_from_parsed(parsed, "stdin" if path == "-" else path)
 
 
-def _render(env: Environment, report: DoctorReport, *, as_json: bool, verbose: bool) -> None:
-    from torchsetup.doctor.render import print_json, print_text
-
+def _render(
+    env: Environment, report: DoctorReport, *, as_json: bool, verbose: bool, strict: bool = False
+) -> None:
     if as_json:
-        print_json(env, report, sys.stdout)
+        from torchsetup.doctor.render import report_to_dict
+        from torchsetup.result import dumps
+
+        result = report_to_dict(env, report)
+        click.echo(dumps("doctor", result, exit_code=report.exit_code(strict=strict)))
     else:
+        from torchsetup.doctor.render import print_text
+
         print_text(env, report, verbose=verbose)
 
 

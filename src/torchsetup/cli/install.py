@@ -6,7 +6,6 @@ Parses options into a Request, gets the Environment (this machine, or a snapshot
 
 from __future__ import annotations
 
-import json
 import textwrap
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -191,7 +190,9 @@ def install(
         return EXIT_OK
     if dry_run:
         if as_json:
-            click.echo(json.dumps(plan.to_dict(), indent=2))
+            from torchsetup.result import dumps
+
+            click.echo(dumps("install", plan.to_dict(), exit_code=EXIT_OK))
         else:
             from torchsetup.resolve.render import render_plan
 
@@ -249,7 +250,10 @@ def _run(
         verify=_quick_verify(plan),
     )
     if as_json:
-        click.echo(json.dumps({**plan.to_dict(), "result": result.to_dict()}, indent=2))
+        from torchsetup.result import dumps
+
+        payload = {**plan.to_dict(), "result": result.to_dict()}
+        click.echo(dumps("install", payload, exit_code=result.exit_code))
     return result.exit_code
 
 
@@ -259,18 +263,15 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
 
     message = redact_url_credentials(exc.message)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "error": {
-                        "message": message,
-                        "reasons": list(exc.reasons),
-                        "nearest": exc.nearest,
-                    }
-                },
-                indent=2,
-            )
-        )
+        from torchsetup.result import dumps
+
+        error = {
+            "message": message,
+            "hint": exc.hint or None,
+            "reasons": list(exc.reasons),
+            "nearest": exc.nearest,
+        }
+        click.echo(dumps("install", None, exit_code=exc.exit_code, error=error))
         return exc.exit_code
     text = f"torchsetup: cannot plan this install: {message}."
     if exc.nearest:

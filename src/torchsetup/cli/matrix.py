@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import click
 
 from torchsetup.errors import EXIT_OK, UsageError
+from torchsetup.result import dumps
 
 
 @click.command(
@@ -56,7 +56,7 @@ def matrix(torch_: Optional[str], platform: Optional[str], as_json: bool) -> int
         if platform is not None:
             for summary in summaries:
                 summary["platforms"] = {platform: summary["platforms"][platform]}
-        click.echo(json.dumps({"releases": summaries}, indent=2))
+        click.echo(dumps("matrix", {"releases": summaries}, exit_code=0))
     elif selector is not None and len(releases) <= 3:
         for release in releases:
             render_release(release, data)

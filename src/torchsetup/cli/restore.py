@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import click
@@ -45,5 +44,7 @@ def restore(
         file, yes=yes, verbose=verbose, index_url=index_url, find_links=find_links, console=console
     )
     if as_json:
-        click.echo(json.dumps(result.to_dict(), default=str))
+        from torchsetup.result import dumps
+
+        click.echo(dumps("restore", result.to_dict(), exit_code=result.exit_code, default=str))
     return result.exit_code

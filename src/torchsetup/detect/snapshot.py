@@ -3,8 +3,8 @@
 ``load_environment(path)`` accepts:
 
 * a snapshot written by ``torchsetup doctor --save-snapshot FILE`` (raw probe records);
-* any JSON with an ``"environment"`` object (``torchsetup doctor --json`` output, or a
-  hand-written scenario);
+* any JSON with an ``"environment"`` object (a hand-written scenario), or the output of
+  ``torchsetup doctor --json``, whose ``result`` holds one (docs/json.md);
 * a directory of raw command outputs captured on a machine without torchsetup (the layout of
   ``tests/data/real/*``: ``nvidia_smi_query.txt``, ``pynvml_probe.txt``, ``nvcc_version.txt``,
   ``pip_list.txt``, ``torch_info.txt``, ...), see docs/snapshots.md.
@@ -20,6 +20,7 @@ from typing import Any, Optional
 from torchsetup.detect.model import Environment, environment_from_dict
 from torchsetup.detect.probes.record import SNAPSHOT_SCHEMA, ProbeRecord, Snapshot
 from torchsetup.errors import SnapshotError
+from torchsetup.result import RESULT_SCHEMA
 
 
 def save_snapshot(snap: Snapshot, path: str) -> None:
@@ -39,6 +40,8 @@ def load_environment(path: str) -> Environment:
     data = _read_json(path)
     if data.get("schema") == SNAPSHOT_SCHEMA:
         return build_environment(Snapshot.from_dict(data, source=f"snapshot:{path}"))
+    if data.get("schema") == RESULT_SCHEMA and isinstance(data.get("result"), dict):
+        data = data["result"]  # the output of `torchsetup doctor --json`
     if isinstance(data.get("environment"), dict):
         try:
             env = environment_from_dict(data["environment"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
@@ -44,10 +43,6 @@ def report_to_dict(env: Environment, report: DoctorReport) -> dict[str, Any]:
             "elapsed_s": round(report.elapsed_s, 3) if report.elapsed_s is not None else None,
         },
     }
-
-
-def print_json(env: Environment, report: DoctorReport, out: TextIO) -> None:
-    out.write(json.dumps(report_to_dict(env, report), indent=2) + "\n")
 
 
 def print_text(

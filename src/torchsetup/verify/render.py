@@ -5,9 +5,9 @@ rich is imported inside the functions, so importing this module costs nothing.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Optional
 
+from torchsetup.result import dumps
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, Status, VerifyResult
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ _STYLE: dict[Status, tuple[str, str]] = {
 
 
 def render_json(result: VerifyResult) -> str:
-    return json.dumps(result.to_json(), indent=2)
+    """``verify --json``: the result in the one envelope (torchsetup.result)."""
+    return dumps("verify", result.to_json(), exit_code=result.exit_code)
 
 
 def summary_line(result: VerifyResult) -> str:
