@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from tests.helpers import synthetic
+from tests.helpers.result import unwrap
 from tests.helpers.synthetic import INDEX, TORCH, TORCHVISION, VARIANT
 
 
@@ -29,7 +30,7 @@ def test_listed_and_planned(torchsetup_exe: str, tmp_path: Path) -> None:
         torchsetup_exe, matrix, "install", "--dry-run", "--json", "--snapshot", str(snapshot)
     )
     assert r.returncode == 0, r.stderr
-    plan = json.loads(r.stdout)["plan"]
+    plan = unwrap(r.stdout)["plan"]
     assert (plan["torch"], plan["variant"], plan["index_url"]) == (TORCH, VARIANT, INDEX)
     assert plan["steps"][-1]["argv"][-2:] == ["--index-url", INDEX]
 

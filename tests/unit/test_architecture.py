@@ -56,11 +56,7 @@ RESOURCE_SCRIPTS = {"target_probe", "deep_probe", "smoke"}
 # edge (importer, imported, kind) or one cycle (its sorted members); delete the entry when the
 # branch that removes it merges. An entry that no longer occurs fails the test (stale).
 ALLOWED_EDGES: set[tuple[str, str, str]] = set()
-ALLOWED_CYCLES: set[tuple[str, ...]] = {
-    # doctor/rules.py imports rules_catalogue at the bottom "for registration", and
-    # rules_catalogue imports rule helpers back (issue 9, build item 6: one module per category).
-    ("torchsetup.doctor.rules", "torchsetup.doctor.rules_catalogue"),
-}
+ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import envs, synthetic
+from tests.helpers.result import unwrap
 from tests.helpers.synthetic import CUDA, DRIVER, INDEX, PYTHON, TORCH, TORCHVISION, VARIANT
 from torchsetup.cli import run
 from torchsetup.detect.model import Environment
@@ -53,7 +54,7 @@ def test_the_copy_is_what_loads(synthetic_data: Path) -> None:
 def test_listed_by_matrix(synthetic_data: Path) -> None:
     code, out, err = _run(["matrix", "--torch", TORCH, "--json"])
     assert code == 0, err
-    (release,) = json.loads(out)["releases"]
+    (release,) = unwrap(out)["releases"]
     assert release["torch"] == TORCH and release["torchvision"] == TORCHVISION
     assert VARIANT in json.dumps(release)
     code, table, err = _run(["matrix"])
@@ -65,7 +66,7 @@ def test_planned_by_install_dry_run(synthetic_data: Path) -> None:
     snapshot = synthetic.write_snapshot(synthetic_data)
     code, out, err = _run(["install", "--dry-run", "--snapshot", str(snapshot), "--json"])
     assert code == 0, err
-    plan = json.loads(out)["plan"]
+    plan = unwrap(out)["plan"]
     assert (plan["torch"], plan["variant"], plan["torchvision"]) == (TORCH, VARIANT, TORCHVISION)
     assert plan["index_url"] == INDEX
 
@@ -74,7 +75,7 @@ def test_the_new_python_is_planned(synthetic_data: Path) -> None:
     snapshot = synthetic.write_snapshot(synthetic_data, python=f"{PYTHON}.0")
     code, out, err = _run(["install", "--dry-run", "--snapshot", str(snapshot), "--json"])
     assert code == 0, err
-    plan = json.loads(out)["plan"]
+    plan = unwrap(out)["plan"]
     assert (plan["torch"], plan["variant"], plan["python_version"]) == (TORCH, VARIANT, PYTHON)
 
 
