@@ -75,9 +75,9 @@ def completed(plan: Plan, venv: Path, env: Mapping[str, str]) -> Plan:
     from ``python3.11`` on PATH."""
     uv = find_uv(env)
     tools = Tools(paths=(("uv", uv),) if uv else ())
-    python = venv_python(venv.absolute())
-    if python.exists():
-        target = probe_python(str(python), runner=ProcRunner(), env=env)
+    python = str(venv_python(venv.absolute()))
+    if Path(python).exists():
+        target = probe_python(python, runner=ProcRunner(), env=env)
         return complete_plan(plan, target, tools=tools)
     base = shutil.which(TORCH_PYTHON, path=env.get("PATH"))
     assert base is not None, f"no {TORCH_PYTHON} on PATH"
