@@ -94,13 +94,15 @@ def test_doctor_install_and_verify_see_the_user_site_torch(
         "--cpu",
         "--torch",
         "2.13.0",
+        "--only",
+        "torch",
         "--dry-run",
         "--json",
         env=env,
     )
     assert plan.returncode == 0, plan.stderr
     data = json.loads(plan.stdout)["plan"]
-    assert data["already_satisfied"] == f"torch {TORCH}" and data["steps"] == []
+    assert data["already_satisfied"] == f"torch {TORCH}" and data["steps"] == [], data["steps"]
     assert ["torch", TORCH] in data["target"]["packages"]
 
     verify = torchsetup("verify", "--python", str(python), "--quick", "--json", env=env)
