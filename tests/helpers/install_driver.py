@@ -28,7 +28,7 @@ from tests.helpers.venvs import TORCH_PYTHON, create_venv
 from torchsetup.detect.model import Tools
 from torchsetup.detect.probes.python_target import probe_python
 from torchsetup.detect.target import venv_python
-from torchsetup.install.session import InstallResult, run_install
+from torchsetup.install.session import InstallDeps, InstallResult, run_install
 from torchsetup.install.targets import find_uv
 from torchsetup.proc import ProcRunner, Runner
 from torchsetup.resolve.complete import complete_plan
@@ -110,9 +110,7 @@ def install_cpu(
         no_verify=no_verify,
         yes=True,
         console=console,
-        runner=runner,
-        environ=env,
-        **kw,
+        deps=InstallDeps(runner=runner or ProcRunner(), environ=env, **kw),
     )
 
 

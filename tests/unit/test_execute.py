@@ -28,7 +28,7 @@ from tests.helpers.recording import (
 )
 from torchsetup.detect.model import TargetPython, Tools
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_STEP_FAILED, EXIT_USAGE
-from torchsetup.install.session import InstallResult, run_install
+from torchsetup.install.session import InstallDeps, InstallResult, run_install
 from torchsetup.resolve.complete import Carries, complete_plan
 from torchsetup.resolve.plan import Plan, Step
 
@@ -159,19 +159,14 @@ def install(
     console = Console(file=out, width=300, force_terminal=terminal, color_system=None)
     kw.setdefault("yes", True)
     kw.setdefault("verify", ok_verify)
-    result = run_install(
-        plan,
-        force=force,
-        console=console,
-        runner=runner,
-        environ=env,
-        **{
-            "get": fake_index(index or {"torch": [(WHEEL, 191_794_682)]}),
-            "head": fake_index({}),
-            "free_disk": lambda _: 10**12,
-            **kw,
-        },
-    )
+    effects = {
+        "get": fake_index(index or {"torch": [(WHEEL, 191_794_682)]}),
+        "head": fake_index({}),
+        "free_disk": lambda _: 10**12,
+    }
+    effects.update((k, kw.pop(k)) for k in ("get", "head", "free_disk", "confirm") if k in kw)
+    deps = InstallDeps(runner=runner, environ=env, **effects)  # type: ignore[arg-type]
+    result = run_install(plan, force=force, console=console, deps=deps, **kw)
     return result, out.getvalue()
 
 

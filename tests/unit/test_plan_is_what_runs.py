@@ -24,7 +24,7 @@ from torchsetup import net
 from torchsetup.detect.model import TargetPython
 from torchsetup.detect.snapshot import load_environment
 from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError
-from torchsetup.install.session import run_install
+from torchsetup.install.session import InstallDeps, run_install
 from torchsetup.matrix.model import load_matrix
 from torchsetup.resolve.complete import plan_install
 from torchsetup.resolve.plan import Plan
@@ -110,12 +110,14 @@ def executed(plan: Plan, name: str, tmp: Path) -> list[tuple[tuple[str, ...], An
         yes=True,
         force=True,
         console=Console(file=io.StringIO(), width=200),
-        runner=runner,
-        environ=base,
-        get=offline,
-        head=offline,
-        free_disk=lambda _: 10**13,
-        programs=lambda *a, **k: [],
+        deps=InstallDeps(
+            runner=runner,
+            environ=base,
+            get=offline,
+            head=offline,
+            free_disk=lambda _: 10**13,
+            programs=lambda *a, **k: [],
+        ),
     )
     assert result.exit_code == EXIT_OK, (result.message, result.hint)
     return [
@@ -206,9 +208,9 @@ def test_the_executor_refuses_a_target_that_changed_since_planning(tmp_path: Pat
         verify=lambda _: (True, "ok"),
         yes=True,
         console=Console(file=out, width=300),
-        runner=runner,
-        environ={"PATH": str(tmp_path)},
-        programs=lambda *a, **k: [],
+        deps=InstallDeps(
+            runner=runner, environ={"PATH": str(tmp_path)}, programs=lambda *a, **k: []
+        ),
     )
     assert result.exit_code == EXIT_USAGE and runner.streamed() == []
     assert (

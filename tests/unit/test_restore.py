@@ -25,7 +25,7 @@ from torchsetup.install.restore import (
     restore_steps,
     write_record,
 )
-from torchsetup.install.session import run_restore
+from torchsetup.install.session import InstallDeps, run_restore
 
 PY = "/envs/t/bin/python"
 BEFORE = [
@@ -171,8 +171,7 @@ def run(path: Path, runner: RecordingRunner, **kw: Any) -> tuple[Any, str]:
         str(path),
         yes=True,
         console=Console(file=out, width=300),
-        runner=runner,
-        environ={"PATH": ""},
+        deps=InstallDeps(runner=runner, environ={"PATH": ""}),
         **kw,
     )
     return result, out.getvalue()

@@ -20,6 +20,9 @@ and the executor runs exactly ``plan.steps``, adding, dropping and rewriting not
    every line into the log (credentials redacted) and the live view; the first failure stops;
 7. the quick verify runs in the target unless ``no_verify``; its result decides the exit code.
 
+Step results and the log live in :mod:`torchsetup.install.log`, the live view and the closing
+report in :mod:`torchsetup.install.view`; the side effects come in one :class:`InstallDeps`.
+
 Exit codes: 0 installed and verified (or already satisfied); 1 verification failed or the user
 declined; 2 refused; 3 a step failed; 130 interrupted. The log path is printed whatever happened.
 """
@@ -28,20 +31,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
-import threading
-import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Optional
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from packaging.version import InvalidVersion, Version
 
-from torchsetup import __version__, net, proc
+from torchsetup import net
 from torchsetup.detect.model import TargetPython
 from torchsetup.errors import (
     EXIT_INTERRUPTED,
@@ -50,6 +49,13 @@ from torchsetup.errors import (
     EXIT_STEP_FAILED,
     TorchSetupError,
     UsageError,
+)
+from torchsetup.install.log import (
+    InstallLog,
+    ProgressEvent,
+    StepResult,
+    parse_progress,
+    result_of,
 )
 from torchsetup.install.preflight import (
     PreflightReport,
@@ -61,7 +67,6 @@ from torchsetup.install.preflight import (
 )
 from torchsetup.install.restore import (
     load_record,
-    new_file,
     record_from_python,
     restore_changes,
     restore_source,
@@ -75,14 +80,14 @@ from torchsetup.install.targets import (
     resolve_program,
     version_problem,
 )
-from torchsetup.paths import logs_dir
+from torchsetup.install.view import InstallResult, View, render_report, restore_command
 from torchsetup.proc import ProcRunner, Runner
-from torchsetup.redact import redact_argv, redact_url_credentials
+from torchsetup.redact import redact_argv
 from torchsetup.resolve.complete import is_install, pip_subcommand, step_python, target_changes
 from torchsetup.resolve.plan import CREATE_VENV, Plan, Step, TargetFacts
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console
 
 Verify = Callable[[str], tuple[bool, str]]  # target python -> (ok, one line)
 Confirm = Callable[[str], Optional[bool]]  # question -> yes / no / None (cannot ask)
@@ -91,267 +96,6 @@ Confirm = Callable[[str], Optional[bool]]  # question -> yes / no / None (cannot
 # on its self-version check.
 STEP_ENV = {"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 PIP_RAW_PROGRESS = Version("24.1")  # first pip with --progress-bar=raw ("Progress N of M")
-
-# --- step results ----------------------------------------------------------------------------
-
-_TAIL_LINES = 15
-
-
-@dataclass(frozen=True)
-class StepResult:
-    id: str
-    description: str
-    status: str  # "ok" | "failed" | "interrupted" | "skipped" | "not-run"
-    argv: tuple[str, ...] = ()  # redacted
-    returncode: Optional[int] = None
-    duration_s: float = 0.0
-    reason: str = ""  # why it failed / was skipped
-    tail: tuple[str, ...] = ()  # last lines of output, redacted
-
-    @classmethod
-    def of(cls, step: Step, status: str, reason: str = "") -> StepResult:
-        return cls(step.id, step.description, status, tuple(redact_argv(step.argv)), reason=reason)
-
-
-_BAR = re.compile(r"^\s*[━╸╺─]{3,}")  # pip's finished progress bars: noise in a failure report
-_ERROR = re.compile(r"^\s*(ERROR|error|×)\b")
-
-
-def _reason(r: proc.ProcResult, lines: Sequence[str]) -> str:
-    """One line: why the step did not succeed (the installer's last error line, if it printed one)."""
-    if r.error:
-        return r.error
-    if r.signal is not None:
-        return r.describe_failure()
-    error = next((x.strip() for x in reversed(lines) if _ERROR.match(x)), "")
-    reason = f"exit code {r.returncode}" + (f": {error}" if error else "")
-    return reason if len(reason) <= 300 else reason[:299] + "…"
-
-
-def _result_of(step: Step, r: proc.ProcResult) -> StepResult:
-    lines = [
-        redact_url_credentials(x)
-        for x in r.stdout.splitlines()
-        if x.strip() and not _RAW.match(x) and not _BAR.match(x)
-    ]
-    status = "ok" if r.ok else "interrupted" if r.interrupted else "failed"
-    return StepResult(
-        step.id,
-        step.description,
-        status,
-        tuple(redact_argv(step.argv)),
-        r.returncode,
-        r.duration_s,
-        "" if r.ok else _reason(r, lines),
-        tuple(lines[-_TAIL_LINES:]),
-    )
-
-
-# --- pip's and uv's progress lines -----------------------------------------------------------
-
-_RAW = re.compile(r"^Progress (\d+) of (\d+)$")
-_DOWNLOADING = re.compile(r"^\s*Downloading (\S+)(?: \(([\d.]+ ?[kKMG]i?B)\))?\s*$")
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    label: Optional[str] = None  # a download started: its file or project name
-    size: Optional[str] = None  # "191.8 MB" as the installer printed it
-    done: Optional[int] = None  # bytes so far (pip --progress-bar=raw)
-    total: Optional[int] = None
-
-
-def parse_progress(line: str) -> Optional[ProgressEvent]:
-    m = _RAW.match(line)
-    if m:
-        return ProgressEvent(done=int(m.group(1)), total=int(m.group(2)))
-    m = _DOWNLOADING.match(line)
-    if m:
-        return ProgressEvent(label=unquote(m.group(1).rsplit("/", 1)[-1]), size=m.group(2))
-    return None
-
-
-# --- the log ---------------------------------------------------------------------------------
-
-
-class InstallLog:
-    """One file per run under :func:`paths.logs_dir`; every line redacted; safe across threads."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file: IO[str] = path.open("w", encoding="utf-8", buffering=1)
-        self._lock = threading.Lock()
-        self._decile = -1
-
-    @classmethod
-    def create(cls, kind: str) -> InstallLog:
-        return cls(new_file(logs_dir(), kind, ".log"))
-
-    def header(self, text: str) -> None:
-        self.write(f"torchsetup {__version__} {text}")
-        self.write(f"started {time.strftime('%Y-%m-%d %H:%M:%S %z')} (pid {os.getpid()})")
-
-    def write(self, text: str) -> None:
-        with self._lock:
-            if not self._file.closed:
-                self._file.write(redact_url_credentials(text) + "\n")
-
-    def step_started(self, index: int, total: int, step: Step, env: Mapping[str, str]) -> None:
-        self._decile = -1
-        self.write(f"== [{index}/{total}] {step.id}: {step.description}")
-        self.write(
-            "$ " + " ".join(redact_argv(step.argv)) + (f"   (in {step.cwd})" if step.cwd else "")
-        )
-        for key, value in env.items():
-            self.write(f"+ {key}={value}")
-
-    def output(self, line: str) -> None:
-        """A line of the step's output; pip's raw progress lines only at every tenth."""
-        m = _RAW.match(line)
-        if m:
-            total = int(m.group(2)) or 1
-            decile = int(m.group(1)) * 10 // total
-            if decile == self._decile:
-                return
-            self._decile = decile
-        self.write(line)
-
-    def step_finished(self, index: int, total: int, result: StepResult) -> None:
-        how = f"exit code {result.returncode}" if result.returncode is not None else result.reason
-        self.write(
-            f"== [{index}/{total}] {result.id}: {result.status} ({how}, {result.duration_s:.1f} s)"
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._file.close()
-
-
-# --- the live view ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Current:
-    index: int
-    total: int
-    description: str
-    started: float
-    last_line: str = ""
-    download: str = ""
-    done: Optional[int] = None
-    total_bytes: Optional[int] = None
-
-
-class View:
-    """A spinner, the step, its last line and download progress on a terminal; plain lines elsewhere.
-
-    ``verbose`` prints every output line as well. Lines arrive from the reader thread; the live
-    panel re-reads the current state four times a second (rich's own refresh thread).
-    """
-
-    REFRESH_PER_SECOND = 4
-
-    def __init__(self, console: Console, *, verbose: bool) -> None:
-        self.console = console
-        self.verbose = verbose
-        self.interactive = console.is_terminal and not console.is_dumb_terminal
-        self._current: Optional[_Current] = None
-        self._live: Any = None
-        self._spinner: Any = None
-
-    def say(self, text: str, style: Optional[str] = None) -> None:
-        self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
-
-    def step_started(self, index: int, total: int, step: Step) -> None:
-        self._current = _Current(index, total, step.description, time.monotonic())
-        if not self.interactive:
-            self.say(f"[{index}/{total}] {step.description} ...")
-            return
-        from rich.live import Live
-        from rich.spinner import Spinner
-
-        self._spinner = Spinner("dots")
-        self._live = Live(
-            get_renderable=self._render,
-            console=self.console,
-            transient=True,
-            refresh_per_second=self.REFRESH_PER_SECOND,
-        )
-        self._live.start()
-
-    def output(self, line: str) -> None:
-        current = self._current
-        if current is None:
-            return
-        event = parse_progress(line)
-        if event is not None and event.total is not None:
-            current.done, current.total_bytes = event.done, event.total
-            return
-        if event is not None:
-            current.download = f"downloading {event.label}" + (
-                f" ({event.size})" if event.size else ""
-            )
-        elif line.strip():  # any other line: that download is over
-            current.download = ""
-        current.done = current.total_bytes = None
-        if line.strip():
-            current.last_line = redact_url_credentials(line.strip())
-        if self.verbose:
-            self.say("    " + redact_url_credentials(line), style="dim")
-
-    def step_finished(self, result: StepResult) -> None:
-        self._stop_live()
-        current = self._current
-        self._current = None
-        if current is None:
-            return
-        ok = result.status == "ok"
-        how = f"exit code {result.returncode}" if result.returncode is not None else result.reason
-        what = f"done in {result.duration_s:.1f} s" if ok else f"{result.status} ({how})"
-        self.say(
-            f"{'✓' if ok else '✗'} [{current.index}/{current.total}] {current.description}: {what}",
-            style="green" if ok else "red",
-        )
-
-    def close(self) -> None:
-        self._stop_live()
-
-    def _stop_live(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def _render(self) -> RenderableType:
-        from rich.console import Group
-        from rich.progress_bar import ProgressBar
-        from rich.table import Table
-        from rich.text import Text
-
-        current = self._current
-        if current is None or self._spinner is None:
-            return Text("")
-        elapsed = time.monotonic() - current.started
-        self._spinner.update(
-            text=Text(
-                f"[{current.index}/{current.total}] {current.description}  "
-                f"{int(elapsed) // 60}:{int(elapsed) % 60:02d}"
-            )
-        )
-        parts: list[RenderableType] = [self._spinner]
-        detail = current.download or current.last_line
-        if detail:
-            parts.append(Text("   " + detail, style="dim", overflow="ellipsis", no_wrap=True))
-        if current.total_bytes:
-            row = Table.grid(padding=(0, 1))
-            row.add_row(
-                Text("  "),
-                ProgressBar(total=current.total_bytes, completed=current.done or 0, width=40),
-                Text(f"{(current.done or 0) / 1e6:.1f}/{current.total_bytes / 1e6:.1f} MB"),
-            )
-            parts.append(row)
-        return Group(*parts)
-
 
 # --- running steps ---------------------------------------------------------------------------
 
@@ -378,7 +122,7 @@ def run_step(
     r = runner.stream(
         step.argv, timeout=step.timeout_s, on_line=on_line, env={**env, **additions}, cwd=step.cwd
     )
-    result = _result_of(step, r)
+    result = result_of(step, r)
     log.step_finished(index, total, result)
     view.step_finished(result)
     return result
@@ -425,69 +169,6 @@ def _check_addresses(steps: Sequence[Step], python: str) -> None:
             )
 
 
-# --- results ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InstallResult:
-    command: str  # "install" | "restore"
-    status: str  # installed | already-satisfied | restored | nothing-to-do | refused | declined
-    #              | failed | interrupted | verify-failed
-    exit_code: int
-    message: str
-    log_path: Path
-    target_python: Optional[str] = None
-    restore_file: Optional[Path] = None
-    steps: tuple[StepResult, ...] = ()
-    verify_ok: Optional[bool] = None
-    verify_message: str = ""
-    hint: str = ""
-    created_venv: Optional[str] = None
-
-    @property
-    def failed_step(self) -> Optional[StepResult]:
-        return next((s for s in self.steps if s.status in ("failed", "interrupted")), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["log_path"] = str(self.log_path)
-        data["restore_file"] = str(self.restore_file) if self.restore_file else None
-        return data
-
-
-def restore_command(path: Path) -> str:
-    return f"torchsetup restore {path}"
-
-
-def render_report(console: Console, result: InstallResult) -> None:
-    """The closing lines: what happened, which step, its last lines, the log, how to get back."""
-
-    def say(text: str, style: Optional[str] = None) -> None:
-        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
-
-    ok = result.exit_code == EXIT_OK
-    say(("✓ " if ok else "✗ ") + result.message, style="bold green" if ok else "bold red")
-    if result.hint:
-        say(f"  hint: {result.hint}")
-    failed = result.failed_step
-    if failed is not None:
-        index = result.steps.index(failed) + 1
-        say(
-            f"  step {index}/{len(result.steps)} '{failed.id}' ({failed.description}): {failed.reason}"
-        )
-        if failed.tail:
-            say("  last lines of its output:")
-            for line in failed.tail:
-                say(f"    {line}", style="dim")
-    if result.verify_message:
-        say(f"  verify: {result.verify_message}")
-    say(f"  log: {result.log_path}")
-    if result.restore_file is not None and not ok:
-        say(f"  to put the environment back as it was: {restore_command(result.restore_file)}")
-    if result.created_venv and not ok:
-        say(f"  this run created {result.created_venv}; removing that folder also undoes it")
-
-
 # --- the install -----------------------------------------------------------------------------
 
 
@@ -512,14 +193,22 @@ def _default_console() -> Console:
 
 
 @dataclass
-class _Deps:
-    runner: Runner
-    env: dict[str, str]
-    confirm: Confirm
-    get: Callable[..., net.Response]
-    head: Callable[..., net.Response]
-    free_disk: Optional[Callable[[str], int]]
-    check_programs: Callable[..., list[str]] = check_programs
+class InstallDeps:
+    """The side effects of an install or a restore, injected as one object (tests pass fakes):
+    subprocesses, the environment the steps run with, the confirmation prompt, HTTP, free disk
+    and the check that each step's program exists."""
+
+    runner: Runner = dataclasses.field(default_factory=ProcRunner)
+    environ: Optional[Mapping[str, str]] = None  # default: os.environ
+    confirm: Optional[Confirm] = None  # default: ask on the terminal
+    get: Callable[..., net.Response] = net.get
+    head: Callable[..., net.Response] = net.head
+    free_disk: Optional[Callable[[str], int]] = None  # default: shutil.disk_usage
+    programs: Callable[..., list[str]] = check_programs
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(os.environ if self.environ is None else self.environ)
 
 
 def show_plan(view: View, plan: Plan, report: PreflightReport) -> None:
@@ -546,9 +235,11 @@ def show_plan(view: View, plan: Plan, report: PreflightReport) -> None:
 class _Session:
     """One install (or restore) run: owns the log, the view and the outcome."""
 
-    def __init__(self, command: str, deps: _Deps, console: Console, verbose: bool) -> None:
+    def __init__(self, command: str, deps: InstallDeps, console: Console, verbose: bool) -> None:
         self.command = command
-        self.deps = deps
+        self.deps = dataclasses.replace(
+            deps, environ=deps.env, confirm=deps.confirm or terminal_confirm(console)
+        )
         self.console = console
         self.log = InstallLog.create(command)
         self.view = View(console, verbose=verbose)
@@ -604,6 +295,7 @@ class _Session:
     def confirm(self, yes: bool, what: str) -> bool:
         if yes:
             return True
+        assert self.deps.confirm is not None
         answer = self.deps.confirm(f"{what}?")
         if answer is None:
             raise UsageError(
@@ -769,7 +461,7 @@ class _Install:
         """Programs, index and disk checks; refused when something is missing."""
         deps = self.s.deps
         created = [create.argv[-1]] if create else []
-        problems = deps.check_programs(plan.steps, deps.env, created=created)
+        problems = deps.programs(plan.steps, deps.env, created=created)
         install = next((st for st in plan.steps if is_install(st)), None)
         report = PreflightReport(
             notes=("index and disk checks skipped: no pip or uv install step",)
@@ -821,28 +513,6 @@ class _Install:
         )
 
 
-def _deps(
-    *,
-    runner: Optional[Runner],
-    environ: Optional[Mapping[str, str]],
-    confirm: Optional[Confirm],
-    console: Console,
-    get: Optional[Callable[..., net.Response]],
-    head: Optional[Callable[..., net.Response]],
-    free_disk: Optional[Callable[[str], int]],
-    programs: Optional[Callable[..., list[str]]] = None,
-) -> _Deps:
-    return _Deps(
-        runner or ProcRunner(),
-        dict(os.environ if environ is None else environ),
-        confirm or terminal_confirm(console),
-        get or net.get,
-        head or net.head,
-        free_disk,
-        programs or check_programs,
-    )
-
-
 def run_install(
     plan: Plan,
     *,
@@ -852,33 +522,16 @@ def run_install(
     verbose: bool = False,
     no_verify: bool = False,
     console: Optional[Console] = None,
-    runner: Optional[Runner] = None,
-    confirm: Optional[Confirm] = None,
-    environ: Optional[Mapping[str, str]] = None,
-    get: Optional[Callable[..., net.Response]] = None,
-    head: Optional[Callable[..., net.Response]] = None,
-    free_disk: Optional[Callable[[str], int]] = None,
-    programs: Optional[Callable[..., list[str]]] = None,
+    deps: Optional[InstallDeps] = None,
 ) -> InstallResult:
     """Run the complete ``plan`` (see the module doc); never raises for a failed install.
 
     ``verify`` checks the target afterwards (the install command passes ``torchsetup verify
     --quick``; None or ``no_verify`` skips it). ``force``: a system or externally managed
-    Python is not refused. The keyword arguments after ``console`` are the side effects,
-    injected for tests: the runner (subprocesses), the confirmation prompt, the environment
-    the steps run with (default ``os.environ``), HTTP, free-disk and program lookups.
+    Python is not refused. ``deps``: the side effects (:class:`InstallDeps`; tests inject fakes).
     """
     console = console or _default_console()
-    deps = _deps(
-        runner=runner,
-        environ=environ,
-        confirm=confirm,
-        console=console,
-        get=get,
-        head=head,
-        free_disk=free_disk,
-        programs=programs,
-    )
+    deps = deps or InstallDeps()
     session = _Session("install", deps, console, verbose)
     session.log.header(f"install: torch {plan.torch} ({plan.variant}) with {plan.method}")
     install = _Install(session, plan, force=force)
@@ -896,21 +549,11 @@ def run_restore(
     index_url: Optional[str] = None,
     find_links: Optional[str] = None,
     console: Optional[Console] = None,
-    runner: Optional[Runner] = None,
-    confirm: Optional[Confirm] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    deps: Optional[InstallDeps] = None,
 ) -> InstallResult:
     """Put back the package set a restore file recorded (uninstall added, reinstall changed)."""
     console = console or _default_console()
-    deps = _deps(
-        runner=runner,
-        environ=environ,
-        confirm=confirm,
-        console=console,
-        get=None,
-        head=None,
-        free_disk=None,
-    )
+    deps = deps or InstallDeps()
     session = _Session("restore", deps, console, verbose)
     session.log.header(f"restore {path}")
 
@@ -961,8 +604,15 @@ def run_restore(
 
 
 __all__ = [
+    "InstallDeps",
+    "InstallLog",
     "InstallResult",
+    "ProgressEvent",
     "StepResult",
+    "View",
+    "parse_progress",
+    "render_report",
+    "restore_command",
     "run_install",
     "run_restore",
 ]
