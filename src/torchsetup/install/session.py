@@ -83,7 +83,13 @@ from torchsetup.install.targets import (
 from torchsetup.install.view import InstallResult, View, render_report, restore_command
 from torchsetup.proc import ProcRunner, Runner
 from torchsetup.redact import redact_argv
-from torchsetup.resolve.complete import is_install, pip_subcommand, step_python, target_changes
+from torchsetup.resolve.complete import (
+    is_install,
+    pip_subcommand,
+    step_python,
+    target_changes,
+    target_facts,
+)
 from torchsetup.resolve.plan import CREATE_VENV, Plan, Step, TargetFacts
 
 if TYPE_CHECKING:
@@ -443,8 +449,6 @@ class _Install:
         else:
             py = probe(facts.python, runner=deps.runner, env=deps.env)
             refuse_unmanaged(py, force=self.force)
-            from torchsetup.resolve.complete import target_facts
-
             now = target_facts(py)
         changes = target_changes(facts, now)
         if changes:
