@@ -181,7 +181,9 @@ def install(
     probe_python = python or (venv_exe if venv_exe and not create_venv else None)
     env = _environment(snapshot, probe_python)
     carries = None
-    if index_url or find_links:
+    # Does the custom index (asked only for a plan for this machine) or folder carry the default
+    # companions? One it lacks is dropped from the plan, with a note.
+    if find_links or (index_url and not snapshot and not request.overrides_target):
         from torchsetup.install.preflight import source_carries
 
         carries = source_carries(index_url=index_url, find_links=find_links)
