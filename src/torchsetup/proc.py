@@ -370,6 +370,14 @@ def python_argv(python: str, *args: str) -> list[str]:
     return [python, "-I", *args]
 
 
+def target_argv(python: str, script: str, *args: str) -> list[str]:
+    """argv to run a stdlib-only ``script`` by path in the *target* interpreter as the user's
+    plain ``python`` would: no ``-I`` (user site and ``PYTHONPATH`` count, as they do for the
+    user), and running a file by path never puts the cwd on sys.path. The script takes its own
+    folder off sys.path first thing. The target probe and smoke.py run this way."""
+    return [python, script, *args]
+
+
 # --- the runner: the executor's only way to start programs -----------------------------------
 
 

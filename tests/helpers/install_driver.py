@@ -1,7 +1,10 @@
 """Hand-built install plans, and a tiny driver that runs one through ``run_install``.
 
 The plans have exactly the shape the resolver produces for
-``torchsetup install --cpu --torch 2.13.0 --venv DIR --index-url URL [--method uv] --yes``.
+``torchsetup install --cpu --torch 2.13.0 --venv DIR --index-url URL [--method uv] --yes``,
+completed for the real target as the install command completes them
+(:func:`torchsetup.resolve.complete.complete_plan`: a venv to create, conflicts to uninstall,
+already satisfied), and verified with the install command's own quick verify.
 Until the install command is wired to the executor, tests that need a real process (SIGINT)
 run this module::
 
@@ -14,17 +17,25 @@ from the machine's pip configuration).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from tests.helpers.venvs import TORCH_PYTHON, create_venv
+from torchsetup.detect.model import Tools
+from torchsetup.detect.probes.python_target import probe_python
 from torchsetup.detect.target import venv_python
-from torchsetup.install.session import run_install
-from torchsetup.install.targets import InstallTarget
+from torchsetup.install.session import InstallDeps, InstallResult, run_install
+from torchsetup.install.targets import find_uv
+from torchsetup.proc import ProcRunner, Runner
+from torchsetup.resolve.complete import complete_plan
 from torchsetup.resolve.plan import Plan, Step
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TORCH = "2.13.0"
 
@@ -56,6 +67,50 @@ def cpu_plan(
         index_url=index_url,
         python_version="3.11",
         steps=(step,),
+    )
+
+
+def completed(plan: Plan, venv: Path, env: Mapping[str, str]) -> Plan:
+    """``plan`` completed for ``venv`` as it is now (probed for real), or for a venv to create
+    from ``python3.11`` on PATH."""
+    uv = find_uv(env)
+    tools = Tools(paths=(("uv", uv),) if uv else ())
+    python = venv_python(str(venv.absolute()))
+    if Path(python).exists():
+        target = probe_python(python, runner=ProcRunner(), env=env)
+        return complete_plan(plan, target, tools=tools)
+    base = shutil.which(TORCH_PYTHON, path=env.get("PATH"))
+    assert base is not None, f"no {TORCH_PYTHON} on PATH"
+    target = probe_python(base, runner=ProcRunner(), env=env)
+    return complete_plan(
+        plan, target, tools=tools, venv=str(venv.absolute()), uv_venv=plan.method == "uv"
+    )
+
+
+def install_cpu(
+    venv: Path,
+    index_url: str,
+    env: Mapping[str, str],
+    *,
+    method: str = "pip",
+    extra: tuple[str, ...] = (),
+    runner: Optional[Runner] = None,
+    console: Optional[Console] = None,
+    no_verify: bool = False,
+    **kw: Any,
+) -> InstallResult:
+    """Plan (complete) and run the CPU install into ``venv``, verified as the install command
+    verifies (``torchsetup verify --quick``)."""
+    from torchsetup.cli.install import _quick_verify
+
+    plan = completed(cpu_plan(venv, index_url, method=method, extra=extra), venv, env)
+    return run_install(
+        plan,
+        verify=_quick_verify(plan),
+        no_verify=no_verify,
+        yes=True,
+        console=console,
+        deps=InstallDeps(runner=runner or ProcRunner(), environ=env, **kw),
     )
 
 
@@ -103,18 +158,15 @@ def restore_cli(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    import os
+
     config = json.loads((argv or sys.argv[1:])[0])
-    venv = Path(config["venv"])
-    plan = cpu_plan(
-        venv,
+    result = install_cpu(
+        Path(config["venv"]),
         config["index_url"],
+        dict(os.environ),
         method=config.get("method", "pip"),
         extra=tuple(config.get("extra", ())),
-    )
-    result = run_install(
-        plan,
-        target=InstallTarget(venv=str(venv)),
-        yes=True,
         no_verify=config.get("no_verify", False),
     )
     return result.exit_code

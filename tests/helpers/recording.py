@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from torchsetup.net import Response
 from torchsetup.proc import ProcResult, ProcRunner
+
+if TYPE_CHECKING:
+    from torchsetup.detect.model import TargetPython
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,23 @@ class _Script:
         return self.match in " ".join(argv)
 
 
+class UnscriptedCommand(BaseException):
+    """A command the test did not script: a BaseException, so no ``except Exception`` in the
+    code under test can turn it into an ordinary failure."""
+
+
 @dataclass
 class RecordingRunner:
-    """Records argv/env of every call; answers from ``on(...)`` scripts (first match wins),
-    else exit code 0 and no output. ``stream`` feeds the scripted output line by line."""
+    """Records argv/env of every call; answers from ``on(...)`` scripts (first match wins).
+    ``stream`` feeds the scripted output line by line.
+
+    ``strict`` (the default): a command no script matches fails the test loudly
+    (:class:`UnscriptedCommand`, which nothing in torchsetup catches); ``strict=False``
+    answers it with exit code 0 and no output."""
 
     calls: list[Call] = field(default_factory=list)
     _scripts: list[_Script] = field(default_factory=list)
+    strict: bool = True
 
     def on(
         self,
@@ -74,6 +87,8 @@ class RecordingRunner:
         self.calls.append(Call(kind, args, dict(env), cwd, timeout))
         script = next((s for s in self._scripts if s.matches(args)), None)
         if script is None:
+            if self.strict:
+                raise UnscriptedCommand(f"RecordingRunner: no script for {kind} {list(args)}")
             return ProcResult(args, 0)
         return ProcResult(
             args,
@@ -145,6 +160,9 @@ class SpyRunner(ProcRunner):
         return any("pip" in argv for argv in self.argvs)
 
 
+PROBE = "target_probe.py"  # a substring of the target probe's argv
+
+
 def probe_output(
     python: str,
     *,
@@ -159,49 +177,91 @@ def probe_output(
     platform: str = "linux-x86_64",
     extra: Optional[dict[str, dict[str, object]]] = None,
 ) -> str:
-    """What :data:`torchsetup.install.preflight.PROBE_SCRIPT` prints, for a made-up interpreter.
+    """What ``resources/target_probe.py --all-distributions`` prints, for a made-up interpreter.
 
     ``extra`` adds fields to a distribution by name (``requires``, ``installer``, ``direct_url``).
     """
     prefix = prefix or python.rsplit("/bin/", 1)[0]
+    site = f"{prefix}/lib/python3.11/site-packages"
     records = []
     for name, ver in dists:
         record: dict[str, object] = {
             "name": name,
             "version": ver,
             "installer": "pip",
-            "direct_url": None,
             "requires": [],
-            "location": f"{prefix}/lib/python3.11/site-packages",
+            "location": site,
         }
         record.update((extra or {}).get(name, {}))
-        records.append(record)
-    torch_py = (
-        [f"{prefix}/lib/python3.11/site-packages/torch/version.py", torch_version_py]
-        if torch_version_py
-        else None
-    )
+        records.append({k: v for k, v in record.items() if v is not None})
+    info = _version_py(torch_version_py) if torch_version_py else None
+    kind = "conda" if conda else "venv" if prefix != base_prefix else "system"
+    mac = "14.5" if platform.startswith("macosx") else None
     return json.dumps(
         {
-            "executable": python,
-            "version": version,
-            "implementation": "cpython",
-            "bits": 64,
-            "platform": "linux",
-            "machine": "x86_64",
-            "sysconfig_platform": platform,
-            "abiflags": "",
-            "libc": list(libc),
-            "mac_version": "",
-            "prefix": prefix,
-            "base_prefix": base_prefix,
-            "conda": conda,
-            "externally_managed": externally_managed,
-            "purelib": f"{prefix}/lib/python3.11/site-packages",
-            "dists": records,
-            "torch_version_py": torch_py,
+            "probe": "torchsetup-target/1",
+            "python": {
+                "executable": python,
+                "version": version,
+                "implementation": "cpython",
+                "bits": 64,
+                "platform": "darwin"
+                if platform.startswith("macosx")
+                else "win32"
+                if platform.startswith("win")
+                else "linux",
+                "machine": platform.rsplit("-", 1)[-1].replace("amd64", "AMD64"),
+                "prefix": prefix,
+                "base_prefix": base_prefix,
+                "env_kind": kind,
+                "externally_managed": externally_managed,
+                "purelib": site,
+                "sys_path": [site],
+            },
+            "platform": {
+                "sysconfig_platform": platform,
+                "abiflags": "",
+                "libc": libc[0] or None,
+                "libc_version": libc[1] or None,
+                "mac_version": mac,
+            },
+            "distributions": records,
+            "torch_locations": [f"{site}/torch"] if info else [],
+            **({"torch_version_py": info} if info else {}),
+            "conda_packages": None,
+            "all_distributions": True,
         }
     )
+
+
+def _version_py(text: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for line in text.splitlines():
+        left, sep, right = line.partition("=")
+        key = left.split(":", 1)[0].strip()
+        if sep:
+            value = right.strip()
+            out[key] = (
+                None
+                if value == "None"
+                else value.strip("'\"")
+                if value[:1] in "'\""
+                else value == "True"
+                if value in ("True", "False")
+                else value
+            )
+    return out
+
+
+def parsed_probe(python: str, **kw: Any) -> TargetPython:
+    """:func:`probe_output` as the one parser reads it."""
+    from torchsetup.detect.parse.target_probe import build_python
+    from torchsetup.detect.probes.record import ProbeRecord
+
+    data = {"executable": python, **json.loads(probe_output(python, **kw))}
+    py = build_python(ProbeRecord("python", ok=True, data=data))
+    assert py is not None
+    return py
 
 
 def torch_version_py(version: str, cuda: Optional[str] = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -22,10 +23,9 @@ import pytest
 from rich.console import Console
 
 from tests.helpers.index import IndexServer
-from tests.helpers.install_driver import cpu_plan, pip_list, prepare_env, restore_cli
+from tests.helpers.install_driver import install_cpu, pip_list, prepare_env, restore_cli
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED, EXIT_USAGE
-from torchsetup.install.session import InstallResult, run_install
-from torchsetup.install.targets import InstallTarget
+from torchsetup.install.session import InstallResult
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -44,12 +44,7 @@ def existing(
 
 def install(venv: Path, index: IndexServer) -> tuple[InstallResult, str]:
     out = io.StringIO()
-    result = run_install(
-        cpu_plan(venv, index.url),
-        target=InstallTarget(venv=str(venv)),
-        yes=True,
-        console=Console(file=out, width=300),
-    )
+    result = install_cpu(venv, index.url, dict(os.environ), console=Console(file=out, width=300))
     return result, out.getvalue()
 
 

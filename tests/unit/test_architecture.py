@@ -213,7 +213,7 @@ def test_the_walker_sees_the_tree(edges: list[Edge]) -> None:
     assert {"torchsetup.cli", "torchsetup.detect.build", "torchsetup.resources"} <= set(modules)
     seen = {(e.importer, e.imported, e.kind) for e in edges}
     assert ("torchsetup.__main__", "torchsetup.cli", "top") in seen
-    assert ("torchsetup.cli.install", "torchsetup.resolve.resolver", "local") in seen
+    assert ("torchsetup.cli.install", "torchsetup.resolve.complete", "local") in seen
     assert any(e.kind == "type-checking" for e in edges)
     assert len({e for e in edges if e.kind == "top"}) > 100
 

@@ -6,28 +6,42 @@ checked as recorded commands against stand-in programs on a private PATH.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import shutil
 import stat
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 from rich.console import Console
 
-from tests.helpers.recording import RecordingRunner, fake_index, probe_output, torch_version_py
+from tests.helpers.recording import (
+    PROBE,
+    RecordingRunner,
+    fake_index,
+    parsed_probe,
+    probe_output,
+    torch_version_py,
+)
+from torchsetup.detect.model import TargetPython, Tools
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_STEP_FAILED, EXIT_USAGE
-from torchsetup.install.preflight import PROBE_SCRIPT
-from torchsetup.install.session import InstallResult, run_install
-from torchsetup.install.targets import InstallTarget
+from torchsetup.install.session import InstallDeps, InstallResult, run_install
+from torchsetup.resolve.complete import Carries, complete_plan
 from torchsetup.resolve.plan import Plan, Step
 
 INDEX = "https://download.example.org/whl/cpu"
 WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
-PROBE = "importlib.metadata"  # a substring of the probe script
-VERIFY = "import json, torch"
-assert PROBE in PROBE_SCRIPT
+
+
+def _recording_verify(seen: list[str]) -> Callable[[str], tuple[bool, str]]:
+    def verify(python: str) -> tuple[bool, str]:
+        seen.append(python)
+        return True, "ok"
+
+    return verify
 
 
 def executable(path: Path) -> Path:
@@ -82,13 +96,36 @@ def pip_plan(
     )
 
 
-def runner_for(
-    python: str, *, verify_version: str = "2.13.0+cpu", cuda: Optional[str] = None, **probe: Any
-) -> RecordingRunner:
-    answer = json.dumps({"version": verify_version, "cuda": cuda, "hip": None})
-    return (
-        RecordingRunner().on(PROBE, output=probe_output(python, **probe)).on(VERIFY, output=answer)
-    )
+def runner_for(python: str, **probe: Any) -> RecordingRunner:
+    """A strict runner that answers the target probe of ``python`` (the plan's own steps are
+    answered with success by :func:`install`)."""
+    return RecordingRunner().on(PROBE, output=probe_output(python, **probe))
+
+
+def tools_on(env: dict[str, str]) -> Tools:
+    names = ("uv", "conda", "mamba", "micromamba")
+    return Tools(paths=tuple((n, p) for n in names if (p := shutil.which(n, path=env.get("PATH")))))
+
+
+def probed(runner: RecordingRunner, python: str) -> Optional[TargetPython]:
+    """The target as the runner's scripted probe answers for ``python`` (what planning saw)."""
+    argv = (python, "/x/target_probe.py", "--all-distributions")
+    script = next((s for s in runner._scripts if s.matches(argv)), None)
+    return parsed_probe(python) if script is None else _parse(python, script.output)
+
+
+def _parse(python: str, output: str) -> TargetPython:
+    from torchsetup.detect.parse.target_probe import build_python
+    from torchsetup.detect.probes.record import ProbeRecord
+
+    data = {"executable": python, **json.loads(output)}
+    result = build_python(ProbeRecord("python", ok=True, data=data))
+    assert result is not None
+    return result
+
+
+def ok_verify(python: str) -> tuple[bool, str]:
+    return True, f"torch imports in {python}"
 
 
 def install(
@@ -96,25 +133,48 @@ def install(
     runner: RecordingRunner,
     env: dict[str, str],
     *,
-    target: Optional[InstallTarget] = None,
+    venv: Optional[str] = None,
+    base: Optional[str] = None,
+    force: bool = False,
+    find_links: Optional[str] = None,
+    index_url: Optional[str] = None,
+    carries: Optional[Carries] = None,
     terminal: bool = False,
     index: Optional[dict[str, Any]] = None,
     **kw: Any,
 ) -> tuple[InstallResult, str]:
+    """Complete ``plan`` for the target the runner's probe describes (as the install command
+    does), then run it; the plan's own steps are scripted to succeed unless a test scripted them."""
+    if plan.target is None:
+        target = probed(runner, base or plan.python)
+        if index_url:
+            from torchsetup.resolve.complete import apply_source
+
+            plan = apply_source(plan, index_url=index_url, find_links=None)
+        plan = complete_plan(
+            plan,
+            target,
+            tools=tools_on(env),
+            venv=venv,
+            find_links=find_links,
+            force=force,
+            carries=carries,
+            uv_venv=plan.method == "uv",
+        )
+    steps = {st.argv for st in plan.steps}
+    runner.on(lambda a: a in steps)
     out = io.StringIO()
     console = Console(file=out, width=300, force_terminal=terminal, color_system=None)
     kw.setdefault("yes", True)
-    result = run_install(
-        plan,
-        target=target or InstallTarget(python=plan.python),
-        console=console,
-        runner=runner,
-        environ=env,
-        get=fake_index(index or {"torch": [(WHEEL, 191_794_682)]}),
-        head=fake_index({}),
-        free_disk=lambda _: 10**12,
-        **kw,
-    )
+    kw.setdefault("verify", ok_verify)
+    effects = {
+        "get": fake_index(index or {"torch": [(WHEEL, 191_794_682)]}),
+        "head": fake_index({}),
+        "free_disk": lambda _: 10**12,
+    }
+    effects.update((k, kw.pop(k)) for k in ("get", "head", "free_disk", "confirm") if k in kw)
+    deps = InstallDeps(runner=runner, environ=env, **effects)  # type: ignore[arg-type]
+    result = run_install(plan, force=force, console=console, deps=deps, **kw)
     return result, out.getvalue()
 
 
@@ -129,7 +189,9 @@ def test_pip_plan_argv_and_env_recorded(py: str, env: dict[str, str]) -> None:
     assert step.argv == (py, "-m", "pip", "install", "torch==2.13.0", "--index-url", INDEX)
     assert step.env_added(env) == {"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     assert result.status == "installed" and result.verify_ok is True
-    assert next(c.argv[-1][:40] for c in runner.calls if c.kind == "run") == PROBE_SCRIPT[:40]
+    (probe,) = [c for c in runner.calls if c.kind == "run"]
+    assert probe.argv[0] == py and probe.argv[1].endswith("target_probe.py"), "the one probe"
+    assert "-I" not in probe.argv, "the target as the user's python sees it"
     assert f"log: {result.log_path}" in out
     assert (
         result.log_path.is_file()
@@ -291,13 +353,12 @@ def test_venv_created_with_python_m_venv_recorded(env: dict[str, str], home: Pat
     runner = (
         RecordingRunner()
         .on(
-            lambda a: a[0] == str(base) and PROBE in a[-1],
+            lambda a: a[0] == str(base) and PROBE in a[1],
             output=probe_output(str(base), prefix=str(home), base_prefix=str(home)),
         )
         .on(PROBE, output=probe_output(new_py, base_prefix=str(home)))
-        .on(VERIFY, output=json.dumps({"version": "2.13.0+cpu", "cuda": None}))
     )
-    result, out = install(pip_plan(new_py), runner, env, target=InstallTarget(venv=str(folder)))
+    result, out = install(pip_plan(new_py), runner, env, venv=str(folder), base=str(base))
     assert result.exit_code == EXIT_OK, out
     create, step = runner.streamed()
     assert create.argv == (str(base), "-m", "venv", str(folder))
@@ -310,25 +371,19 @@ def test_venv_created_with_uv_venv_recorded(env: dict[str, str], home: Path) -> 
     uv = executable(home / "bin" / "uv")
     folder = home / "uv-env"
     new_py = str(folder / "bin" / "python")
+    base = "/opt/py311/bin/python3.11"
     runner = (
         RecordingRunner()
-        .on("python find", output="/opt/py311/bin/python3.11\n")
         .on(
-            lambda a: a[0] == "/opt/py311/bin/python3.11",
-            output=probe_output(
-                "/opt/py311/bin/python3.11", prefix="/opt/py311", base_prefix="/opt/py311"
-            ),
+            lambda a: a[0] == base,
+            output=probe_output(base, prefix="/opt/py311", base_prefix="/opt/py311"),
         )
         .on(PROBE, output=probe_output(new_py, base_prefix="/opt/py311", dists=()))
-        .on(VERIFY, output=json.dumps({"version": "2.13.0+cpu", "cuda": None}))
     )
-    result, out = install(
-        pip_plan(new_py, method="uv"), runner, env, target=InstallTarget(venv=str(folder))
-    )
+    result, out = install(pip_plan(new_py, method="uv"), runner, env, venv=str(folder), base=base)
     assert result.exit_code == EXIT_OK, out
-    assert runner.calls[0].argv == (str(uv), "python", "find", "3.11")
     create, step = runner.streamed()
-    assert create.argv == (str(uv), "venv", "--python", "/opt/py311/bin/python3.11", str(folder))
+    assert create.argv == (str(uv), "venv", "--python", base, str(folder))
     assert step.argv[:5] == (str(uv), "pip", "install", "--python", new_py)
 
 
@@ -336,22 +391,27 @@ def test_existing_venv_with_another_python_refused(env: dict[str, str], home: Pa
     folder = home / "old-env"
     python = str(executable(folder / "bin" / "python"))
     runner = RecordingRunner().on(PROBE, output=probe_output(python, version="3.10.4"))
-    result, out = install(pip_plan(python), runner, env, target=InstallTarget(venv=str(folder)))
+    result, out = install(pip_plan(python), runner, env)
     assert result.exit_code == EXIT_USAGE
     assert "is Python 3.10.4, the plan was resolved for Python 3.11" in out
     assert runner.streamed() == []
 
 
-def test_no_base_python_for_venv_refused_with_hint(env: dict[str, str], home: Path) -> None:
+def test_venv_that_appeared_since_planning_refused(env: dict[str, str], home: Path) -> None:
+    base = str(executable(home / "bin" / "python3.11"))
     folder = home / "env"
-    result, out = install(
+    runner = RecordingRunner().on(PROBE, output=probe_output(base, prefix=str(home)))
+    plan = complete_plan(
         pip_plan(str(folder / "bin" / "python")),
-        RecordingRunner(),
-        env,
-        target=InstallTarget(venv=str(folder)),
+        probed(runner, base),
+        tools=Tools(),
+        venv=str(folder),
     )
+    executable(folder / "bin" / "python")  # someone made it between --dry-run and the run
+    result, out = install(plan, runner, env)
     assert result.exit_code == EXIT_USAGE
-    assert "no python3.11 on PATH" in out and "uv python install 3.11" in out
+    assert f"changed since the plan was made: {folder} now exists" in out
+    assert runner.calls == []
 
 
 # --- idempotence and conflicts ------------------------------------------------------------------
@@ -363,12 +423,12 @@ def test_already_satisfied_runs_nothing(py: str, env: dict[str, str]) -> None:
         dists=[("pip", "24.2"), ("torch", "2.13.0+cpu")],
         torch_version_py=torch_version_py("2.13.0+cpu"),
     )
-    result, out = install(pip_plan(py), runner, env)
+    verified: list[str] = []
+    result, out = install(pip_plan(py), runner, env, verify=_recording_verify(verified))
     assert result.exit_code == EXIT_OK and result.status == "already-satisfied", out
-    assert runner.streamed() == []
-    assert [s.status for s in result.steps] == ["skipped"]
-    assert "already satisfied" in out and result.restore_file is None
-    assert [c for c in runner.calls if VERIFY in c.argv[-1]], "verify still proves it"
+    assert runner.streamed() == [] and result.steps == ()
+    assert "already satisfied: torch 2.13.0+cpu" in out and result.restore_file is None
+    assert verified == [py], "verify still proves it"
 
 
 def test_cpu_torch_replaced_when_cuda_planned(py: str, env: dict[str, str]) -> None:
@@ -376,8 +436,6 @@ def test_cpu_torch_replaced_when_cuda_planned(py: str, env: dict[str, str]) -> N
         py,
         dists=[("pip", "24.2"), ("torch", "2.13.0+cpu")],
         torch_version_py=torch_version_py("2.13.0+cpu"),
-        verify_version="2.13.0+cu128",
-        cuda="12.8",
     )
     plan = pip_plan(py, variant="cu128", index="https://download.example.org/whl/cu128")
     wheel = "torch-2.13.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -388,28 +446,25 @@ def test_cpu_torch_replaced_when_cuda_planned(py: str, env: dict[str, str]) -> N
     assert "cpu build, the plan installs cu128" in result.steps[0].description
 
 
-def test_verify_checks_the_variant_too(py: str, env: dict[str, str]) -> None:
-    runner = runner_for(py, verify_version="2.13.0+cu126", cuda="12.6")
-    plan = pip_plan(py, variant="cu128", index="https://download.example.org/whl/cu128")
-    wheel = "torch-2.13.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"
-    result, out = install(plan, runner, env, index={"torch": [(wheel, 1)]})
-    assert result.exit_code == EXIT_PROBLEMS
-    assert "import torch gives 2.13.0+cu126 (cu126), the plan is 2.13.0 (cu128)" in out
-
-
-def test_verify_mismatch_exit_1(py: str, env: dict[str, str]) -> None:
-    runner = runner_for(py, verify_version="2.12.0+cpu")
-    result, out = install(pip_plan(py), runner, env)
+def test_verify_failure_exit_1_with_the_restore_command(py: str, env: dict[str, str]) -> None:
+    result, out = install(
+        pip_plan(py), runner_for(py), env, verify=lambda p: (False, "import torch gives 2.12.0")
+    )
     assert result.exit_code == EXIT_PROBLEMS and result.status == "verify-failed"
-    assert "import torch gives 2.12.0+cpu" in out
+    assert "import torch gives 2.12.0" in out
     assert f"torchsetup restore {result.restore_file}" in out
 
 
 def test_no_verify_skips_verify(py: str, env: dict[str, str]) -> None:
-    runner = runner_for(py)
-    result, _ = install(pip_plan(py), runner, env, no_verify=True)
-    assert result.exit_code == EXIT_OK and result.verify_ok is None
-    assert not [c for c in runner.calls if VERIFY in c.argv[-1]]
+    called: list[str] = []
+    result, _ = install(
+        pip_plan(py),
+        runner_for(py),
+        env,
+        no_verify=True,
+        verify=_recording_verify(called),
+    )
+    assert result.exit_code == EXIT_OK and result.verify_ok is None and called == []
 
 
 def test_injected_verify_decides(py: str, env: dict[str, str]) -> None:
@@ -523,22 +578,16 @@ def test_force_on_externally_managed_adds_break_system_packages(
     env: dict[str, str], home: Path
 ) -> None:
     system = str(executable(home / "usr" / "bin" / "python3"))
-    runner = (
-        RecordingRunner()
-        .on(
-            PROBE,
-            output=probe_output(
-                system,
-                prefix=str(home / "usr"),
-                base_prefix=str(home / "usr"),
-                externally_managed=True,
-            ),
-        )
-        .on(VERIFY, output=json.dumps({"version": "2.13.0+cpu", "cuda": None}))
+    runner = RecordingRunner().on(
+        PROBE,
+        output=probe_output(
+            system,
+            prefix=str(home / "usr"),
+            base_prefix=str(home / "usr"),
+            externally_managed=True,
+        ),
     )
-    result, out = install(
-        pip_plan(system), runner, env, target=InstallTarget(python=system, force=True)
-    )
+    result, out = install(pip_plan(system), runner, env, force=True)
     assert result.exit_code == EXIT_OK, out
     assert runner.streamed()[0].argv[:5] == (
         system,
@@ -560,7 +609,8 @@ def test_extra_index_url_refused(py: str, env: dict[str, str]) -> None:
 
 def test_plan_for_another_interpreter_refused(py: str, env: dict[str, str], home: Path) -> None:
     other = str(executable(home / "other" / "bin" / "python"))
-    result, out = install(pip_plan(other), runner_for(py), env, target=InstallTarget(python=py))
+    plan = dataclasses.replace(pip_plan(py), steps=pip_plan(other).steps)
+    result, out = install(plan, runner_for(py), env)
     assert (
         result.exit_code == EXIT_USAGE and f"installs into {other}, but the target is {py}" in out
     )
@@ -597,20 +647,10 @@ def test_find_links_installs_with_no_index_and_checks_the_folder(
         raise AssertionError("--find-links must not touch the network")
 
     runner = runner_for(py)
-    out = io.StringIO()
-    result = run_install(
-        pip_plan(py),
-        target=InstallTarget(python=py),
-        yes=True,
-        find_links=str(folder),
-        console=Console(file=out, width=300),
-        runner=runner,
-        environ=env,
-        get=no_network,
-        head=no_network,
-        free_disk=lambda _: 10**12,
+    result, out = install(
+        pip_plan(py), runner, env, find_links=str(folder), get=no_network, head=no_network
     )
-    assert result.exit_code == EXIT_OK, out.getvalue()
+    assert result.exit_code == EXIT_OK, out
     assert runner.streamed()[0].argv == (
         py,
         "-m",
@@ -647,21 +687,9 @@ def test_preflight_refusal_names_what_the_index_offers(py: str, env: dict[str, s
 
 
 def test_not_enough_disk_refused(py: str, env: dict[str, str]) -> None:
-    out = io.StringIO()
-    result = run_install(
-        pip_plan(py),
-        target=InstallTarget(python=py),
-        yes=True,
-        console=Console(file=out, width=300),
-        runner=runner_for(py),
-        environ=env,
-        get=fake_index({"torch": [(WHEEL, 191_794_682)]}),
-        free_disk=lambda _: 300_000_000,
-    )
+    result, out = install(pip_plan(py), runner_for(py), env, free_disk=lambda _: 300_000_000)
     assert result.exit_code == EXIT_USAGE
-    assert (
-        "not enough free disk: 1.2 GB needed" in out.getvalue() and "300 MB free" in out.getvalue()
-    )
+    assert "not enough free disk: 1.2 GB needed" in out and "300 MB free" in out
 
 
 def test_credentials_redacted_on_screen_and_in_log(py: str, env: dict[str, str]) -> None:
@@ -785,81 +813,45 @@ def test_an_internal_error_still_names_the_log(py: str, env: dict[str, str]) -> 
         def stream(self, *a: Any, **k: Any) -> Any:
             raise RuntimeError("bug")
 
-    out = io.StringIO()
-    with pytest.raises(RuntimeError):
-        run_install(
-            pip_plan(py),
-            target=InstallTarget(python=py),
-            yes=True,
-            console=Console(file=out, width=300),
-            runner=Broken().on(PROBE, output=probe_output(py)),
-            environ=env,
-            get=fake_index({"torch": [(WHEEL, 1)]}),
-            free_disk=lambda _: 10**12,
-        )
-    log = Path(out.getvalue().split("log: ")[1].strip())
+    with pytest.raises(RuntimeError) as raised:
+        install(pip_plan(py), Broken().on(PROBE, output=probe_output(py)), env)
+    assert str(raised.value) == "bug"
+    log = max((Path(env["HOME"]) / "cache" / "logs").glob("install-*"))
     assert "RuntimeError: bug" in log.read_text()
 
 
-def test_default_companion_missing_on_the_index_is_dropped_not_fatal() -> None:
-    from torchsetup.install.preflight import DistCheck, PreflightReport
-    from torchsetup.install.session import drop_companions, missing_companions
-    from torchsetup.resolve.plan import Plan, Step
-
-    step = Step(
-        id="install",
-        description="Install torch==2.13.0, torchvision==0.28.0 from http://i/simple",
-        argv=(
-            "/v/bin/python",
-            "-m",
-            "pip",
-            "install",
-            "torch==2.13.0",
-            "torchvision==0.28.0",
-            "--index-url",
-            "http://i/simple",
-        ),
-    )
-    plan = Plan(
-        method="pip",
-        torch="2.13.0",
-        variant="cpu",
-        python="/v/bin/python",
-        torchvision="0.28.0",
-        steps=(step,),
-        extra=(("companions", "default"),),
-    )
-    report = PreflightReport(
-        checks=(
-            DistCheck("torch", "2.13.0"),
-            DistCheck(
-                "torchvision",
-                "0.28.0",
-                problem="the index http://i/simple has no torchvision at all",
-            ),
-        ),
-        problems=("the index http://i/simple has no torchvision at all",),
-    )
-    assert missing_companions(plan, report) == ["torchvision"]
-    new_plan, steps = drop_companions(plan, plan.steps, ["torchvision"])
-    assert new_plan.torchvision is None
-    assert steps[0].argv == (
-        "/v/bin/python",
+def test_default_companion_missing_on_the_index_is_dropped_with_a_note(
+    py: str, env: dict[str, str]
+) -> None:
+    argv = (
+        py,
         "-m",
         "pip",
         "install",
         "torch==2.13.0",
+        "torchvision==0.28.0",
         "--index-url",
-        "http://i/simple",
+        INDEX,
     )
-    assert steps[0].description == "Install torch==2.13.0 from http://i/simple"
-    required = Plan(
-        method="pip",
-        torch="2.13.0",
-        variant="cpu",
-        python="/v/bin/python",
+    plan = dataclasses.replace(
+        pip_plan(py),
         torchvision="0.28.0",
-        steps=(step,),
-        extra=(("companions", "required"),),
+        steps=(Step("install", f"Install torch==2.13.0, torchvision==0.28.0 from {INDEX}", argv),),
+        extra=(("companions", "default"),),
     )
-    assert missing_companions(required, report) == []
+    runner = runner_for(py)
+    result, out = install(plan, runner, env, carries=lambda name: name != "torchvision")
+    assert result.exit_code == EXIT_OK, out
+    (step,) = runner.streamed()
+    assert step.argv == (py, "-m", "pip", "install", "torch==2.13.0", "--index-url", INDEX)
+    assert "note: the index has no torchvision: installing without (--with torchvision" in out
+
+
+def test_required_companion_is_not_dropped(py: str, env: dict[str, str]) -> None:
+    plan = dataclasses.replace(
+        pip_plan(py), torchvision="0.28.0", extra=(("companions", "required"),)
+    )
+    completed = complete_plan(
+        plan, probed(runner_for(py), py), tools=Tools(), carries=lambda n: False
+    )
+    assert completed.torchvision == "0.28.0" and completed.warnings == ()

@@ -81,7 +81,13 @@ def test_source_steps(build: str, argv: tuple[str, ...]) -> None:
 
 
 def test_sh_export_quotes_and_runs_in_order() -> None:
-    plan = plan_for("windows-rtx3060", venv="C:\\my envs\\t", create_venv=True)
+    from tests.unit.test_resolve import snapshot
+    from torchsetup.matrix.load import load_matrix
+    from torchsetup.resolve.complete import plan_install
+    from torchsetup.resolve.request import parse_request
+
+    request = parse_request(venv="C:\\my envs\\t", create_venv=True)
+    plan = plan_install(snapshot("windows-rtx3060"), request, load_matrix())
     script = export_sh(plan)
     lines = script.splitlines()
     assert lines[0] == "#!/usr/bin/env bash"

@@ -8,14 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.recording import RecordingRunner, fake_index, probe_output, torch_version_py
+from tests.helpers.recording import (
+    PROBE,
+    RecordingRunner,
+    fake_index,
+    parsed_probe,
+    probe_output,
+    torch_version_py,
+)
 from torchsetup import net
+from torchsetup.detect.model import TargetPython
 from torchsetup.errors import EXIT_USAGE, UsageError
 from torchsetup.install.preflight import (
     DiskNeed,
     FileLink,
     Refused,
-    TargetState,
     check_disk,
     check_folder,
     check_index,
@@ -24,22 +31,20 @@ from torchsetup.install.preflight import (
     fetch_project,
     install_source,
     match_distribution,
-    parse_probe,
     parse_simple_html,
     parse_simple_json,
-    parse_torch_version_py,
-    probe_target,
     run_preflight,
     target_tags,
 )
+from torchsetup.install.targets import probe
 from torchsetup.resolve.plan import Plan, Step
 
 PY = "/envs/t/bin/python"
 WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
 
 
-def state(**kw: Any) -> TargetState:
-    return parse_probe(PY, probe_output(PY, **kw))
+def state(**kw: Any) -> TargetPython:
+    return parsed_probe(PY, **kw)
 
 
 def plan(variant: str = "cpu", **kw: Any) -> Plan:
@@ -67,43 +72,35 @@ def test_parse_probe_builds_target_python_and_torch_build() -> None:
         torch_version_py=torch_version_py("2.13.0+cu128", "12.8"),
         extra={"Torch": {"requires": ["filelock", "nvidia-cudnn-cu12==9.1"]}},
     )
-    py = s.python
+    py = s
     assert py.env_kind == "venv" and py.minor == "3.11" and py.pip_version == "24.2"
     assert py.dist("torch") is not None and py.dist("torch").version == "2.13.0+cu128"  # type: ignore[union-attr]
     assert py.torch is not None and py.torch.variant == "cu128" and py.torch.cuda == "12.8"
     assert py.torch.requires == ("filelock", "nvidia-cudnn-cu12==9.1")
-    assert s.platform.libc == "glibc" and s.platform.libc_version == "2.36"
+    assert py.libc == "glibc" and py.libc_version == "2.36"
+    assert py.sysconfig_platform == "linux-x86_64" and py.all_distributions
 
 
 def test_parse_probe_environment_kinds() -> None:
-    assert state(prefix="/usr", base_prefix="/usr").python.env_kind == "system"
-    assert (
-        state(prefix="/opt/conda", base_prefix="/opt/conda", conda=True).python.env_kind == "conda"
-    )
-    assert state(
-        prefix="/usr", base_prefix="/usr", externally_managed=True
-    ).python.externally_managed
-
-
-def test_torch_version_py_read_without_import() -> None:
-    build = parse_torch_version_py(torch_version_py("2.13.0+cpu"))
-    assert build is not None and build.version == "2.13.0+cpu" and build.variant == "cpu"
-    assert parse_torch_version_py("this is not python(") is None
-    assert parse_torch_version_py("x = 1\n") is None
+    assert state(prefix="/usr", base_prefix="/usr").env_kind == "system"
+    assert state(prefix="/opt/conda", base_prefix="/opt/conda", conda=True).env_kind == "conda"
+    assert state(prefix="/usr", base_prefix="/usr", externally_managed=True).externally_managed
 
 
 def test_probe_failure_is_a_refusal() -> None:
-    runner = RecordingRunner().on("-c", returncode=None, error="not found: /nope/python")
+    runner = RecordingRunner().on(PROBE, returncode=None, error="not found: /nope/python")
     with pytest.raises(UsageError) as exc:
-        probe_target("/nope/python", runner=runner, env={})
-    assert exc.value.exit_code == EXIT_USAGE and "does not run: not found" in exc.value.message
+        probe("/nope/python", runner=runner, env={})
+    assert exc.value.exit_code == EXIT_USAGE and "does not run: target Python" in exc.value.message
 
 
-def test_probe_runs_isolated_stdlib_script() -> None:
-    runner = RecordingRunner().on("-c", output=probe_output(PY))
-    probe_target(PY, runner=runner, env={"A": "1"})
+def test_probe_is_the_one_target_probe_as_the_users_python_runs_it() -> None:
+    runner = RecordingRunner().on(PROBE, output=probe_output(PY))
+    py = probe(PY, runner=runner, env={"A": "1"})
     (call,) = runner.calls
-    assert call.argv[:3] == (PY, "-I", "-c") and call.env == {"A": "1"}
+    assert call.argv[0] == PY and call.argv[1].endswith("resources/target_probe.py")
+    assert call.argv[2:] == ("--all-distributions",) and call.env == {"A": "1"}
+    assert py.executable == PY and py.pip_version == "24.2"
 
 
 # --- wheel tags --------------------------------------------------------------------------------
@@ -124,12 +121,7 @@ def test_tags_glibc_227_reject_manylinux_2_28() -> None:  # failures.md #23
 
 
 def test_tags_macos_and_windows() -> None:
-    mac = parse_probe(
-        PY,
-        probe_output(PY, platform="macosx-11.0-arm64")
-        .replace('"mac_version": ""', '"mac_version": "14.5"')
-        .replace('"machine": "x86_64"', '"machine": "arm64"'),
-    )
+    mac = state(platform="macosx-11.0-arm64")
     assert "cp311-cp311-macosx_14_0_arm64" in {str(t) for t in target_tags(mac)}
     win = state(platform="win-amd64")
     assert "cp311-cp311-win_amd64" in {str(t) for t in target_tags(win)}
@@ -224,20 +216,20 @@ def test_match_picks_the_best_wheel() -> None:
         link("torch-2.13.0+cpu-cp311-cp311-win_amd64.whl", 2),
         link("torch-2.12.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", 3),
     ]
-    check = match_distribution("torch", "2.13.0", "cpu", files, state=state(), where="the index")
+    check = match_distribution("torch", "2.13.0", "cpu", files, py=state(), where="the index")
     assert check.problem == "" and check.file == files[0]
 
 
 def test_match_missing_version_lists_what_is_offered() -> None:
     files = [link(f"torch-2.{m}.0-cp311-cp311-manylinux_2_28_x86_64.whl") for m in (10, 11, 12)]
-    check = match_distribution("torch", "2.13.0", "cpu", files, state=state(), where="the index X")
+    check = match_distribution("torch", "2.13.0", "cpu", files, py=state(), where="the index X")
     assert check.problem == "the index X has no torch 2.13.0 (it has 2.12.0, 2.11.0, 2.10.0)"
 
 
 def test_match_no_wheel_for_this_python() -> None:  # failures.md #12
     files = [link(f"torch-2.13.0+cpu-cp3{m}-cp3{m}-manylinux_2_28_x86_64.whl") for m in (10, 12)]
     check = match_distribution(
-        "torch", "2.13.0", "cpu", files, state=state(version="3.9.18"), where="the index X"
+        "torch", "2.13.0", "cpu", files, py=state(version="3.9.18"), where="the index X"
     )
     assert check.problem == (
         "the index X has torch 2.13.0 for cp310, cp312 on manylinux_2_28_x86_64; "
@@ -248,7 +240,7 @@ def test_match_no_wheel_for_this_python() -> None:  # failures.md #12
 def test_match_glibc_too_old() -> None:  # failures.md #23
     files = [link("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")]
     check = match_distribution(
-        "torch", "2.13.0", "cpu", files, state=state(libc=("glibc", "2.27")), where="I"
+        "torch", "2.13.0", "cpu", files, py=state(libc=("glibc", "2.27")), where="I"
     )
     assert (
         "for cp311 on manylinux_2_28_x86_64; your Python is cp311 on manylinux_2_27_x86_64 (glibc 2.27)"
@@ -258,15 +250,13 @@ def test_match_glibc_too_old() -> None:  # failures.md #23
 
 def test_match_requires_python_filters() -> None:
     files = [link("torch-2.13.0-py3-none-any.whl", requires_python=">=3.12")]
-    check = match_distribution("torch", "2.13.0", "cpu", files, state=state(), where="I")
+    check = match_distribution("torch", "2.13.0", "cpu", files, py=state(), where="I")
     assert check.file is None and "py3" in check.problem
 
 
 def test_match_wrong_variant_on_the_index() -> None:  # failures.md #1
     files = [link("torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")]
-    check = match_distribution(
-        "torch", "2.13.0", "cu128", files, state=state(), where="the index X"
-    )
+    check = match_distribution("torch", "2.13.0", "cu128", files, py=state(), where="the index X")
     assert check.problem == (
         "the index X offers torch 2.13.0 only as +cpu, but the plan is for cu128: "
         "is it the right index?"
@@ -276,7 +266,7 @@ def test_match_wrong_variant_on_the_index() -> None:  # failures.md #1
 def test_match_unlabelled_wheels_accepted_for_any_variant() -> None:  # PyPI names no variant
     files = [link("torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl")]
     assert (
-        match_distribution("torch", "2.13.0", "cu128", files, state=state(), where="I").file
+        match_distribution("torch", "2.13.0", "cu128", files, py=state(), where="I").file
         == files[0]
     )
 

@@ -357,8 +357,13 @@ def test_mirror_index_url_is_used_and_redacted() -> None:
 
 
 def test_venv_is_created_when_missing() -> None:
-    plan = plan_for("linux-py311-nodriver", venv="/srv/envs/t", create_venv=True)
+    from torchsetup.resolve.complete import plan_install
+
+    request = parse_request(venv="/srv/envs/t", create_venv=True)
+    plan = plan_install(snapshot("linux-py311-nodriver"), request, load_matrix())
     assert plan.steps[0].argv == ("/home/dev/venv/bin/python", "-m", "venv", "/srv/envs/t")
+    assert plan.target is not None and plan.target.exists is False
+    assert plan.target.base_python == "/home/dev/venv/bin/python"
     assert plan.steps[1].argv[0] == "/srv/envs/t/bin/python"
     win = plan_for("windows-rtx3060", venv="C:\\envs\\t")
     assert win.python == "C:\\envs\\t\\Scripts\\python.exe"

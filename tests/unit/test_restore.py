@@ -10,22 +10,22 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.helpers.recording import RecordingRunner, probe_output
+from tests.helpers.recording import PROBE, RecordingRunner, parsed_probe, probe_output
 from torchsetup.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, EXIT_USAGE, UsageError
-from torchsetup.install.preflight import Source, parse_probe
+from torchsetup.install.preflight import Source
 from torchsetup.install.restore import (
     FORMAT,
     RecordedPackage,
     RestoreRecord,
     load_record,
     pep610_origin,
-    record_from_state,
+    record_from_python,
     restore_changes,
     restore_source,
     restore_steps,
     write_record,
 )
-from torchsetup.install.session import run_restore
+from torchsetup.install.session import InstallDeps, run_restore
 
 PY = "/envs/t/bin/python"
 BEFORE = [
@@ -44,10 +44,8 @@ AFTER = [
 
 
 def record(**kw: Any) -> RestoreRecord:
-    state = parse_probe(
-        PY, probe_output(PY, dists=kw.pop("dists", BEFORE), extra=kw.pop("extra", None))
-    )
-    return record_from_state(
+    state = parsed_probe(PY, dists=kw.pop("dists", BEFORE), extra=kw.pop("extra", None))
+    return record_from_python(
         state,
         method=kw.pop("method", "pip"),
         source=kw.pop("source", Source(index_url="https://u:p@idx/simple")),
@@ -57,7 +55,7 @@ def record(**kw: Any) -> RestoreRecord:
 
 
 def now(dists: Any = AFTER, **kw: Any) -> Any:
-    return parse_probe(PY, probe_output(PY, dists=dists, **kw)).python
+    return parsed_probe(PY, dists=dists, **kw)
 
 
 def test_record_round_trip_and_credentials_not_kept(tmp_path: Path) -> None:
@@ -173,8 +171,7 @@ def run(path: Path, runner: RecordingRunner, **kw: Any) -> tuple[Any, str]:
         str(path),
         yes=True,
         console=Console(file=out, width=300),
-        runner=runner,
-        environ={"PATH": ""},
+        deps=InstallDeps(runner=runner, environ={"PATH": ""}),
         **kw,
     )
     return result, out.getvalue()
@@ -187,7 +184,11 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_run_restore_uninstalls_and_reinstalls(tmp_path: Path) -> None:
     path = write_record(record(source=Source(index_url="https://idx/simple")), tmp_path)
-    runner = RecordingRunner().on("importlib.metadata", output=probe_output(PY, dists=AFTER))
+    runner = (
+        RecordingRunner()
+        .on(PROBE, output=probe_output(PY, dists=AFTER))
+        .on(lambda a: a[:3] == (PY, "-m", "pip"))
+    )
     result, out = run(path, runner)
     assert result.exit_code == EXIT_OK and result.status == "restored", out
     assert [c.argv[3] for c in runner.streamed()] == ["uninstall", "install"]
@@ -196,7 +197,7 @@ def test_run_restore_uninstalls_and_reinstalls(tmp_path: Path) -> None:
 
 def test_run_restore_nothing_to_do(tmp_path: Path) -> None:
     path = write_record(record(), tmp_path)
-    runner = RecordingRunner().on("importlib.metadata", output=probe_output(PY, dists=BEFORE))
+    runner = RecordingRunner().on(PROBE, output=probe_output(PY, dists=BEFORE))
     result, _out = run(path, runner)
     assert (
         result.status == "nothing-to-do" and result.exit_code == EXIT_OK and runner.streamed() == []
@@ -208,17 +209,16 @@ def test_run_restore_failure_and_interrupt(tmp_path: Path) -> None:
     probe = probe_output(PY, dists=AFTER)
     failing = (
         RecordingRunner()
-        .on("importlib.metadata", output=probe)
+        .on(PROBE, output=probe)
         .on(" install ", returncode=1, output="boom")
+        .on(" uninstall ")
     )
     result, out = run(path, failing)
     assert (
         result.exit_code == EXIT_STEP_FAILED and "boom" in out and "torchsetup restore" not in out
     )
     stopped = (
-        RecordingRunner()
-        .on("importlib.metadata", output=probe)
-        .on("uninstall", interrupted=True, returncode=-2)
+        RecordingRunner().on(PROBE, output=probe).on("uninstall", interrupted=True, returncode=-2)
     )
     result, _ = run(path, stopped)
     assert result.exit_code == EXIT_INTERRUPTED

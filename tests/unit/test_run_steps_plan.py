@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -11,13 +12,27 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.helpers.recording import RecordingRunner, probe_output
+from tests.helpers.recording import PROBE, RecordingRunner, probe_output
+from torchsetup.detect.model import TargetPython
+from torchsetup.detect.parse.target_probe import build_python
+from torchsetup.detect.probes.record import ProbeRecord
 from torchsetup.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_STEP_FAILED, EXIT_USAGE
 from torchsetup.install.session import run_steps_plan
+from torchsetup.resolve.complete import target_facts
 from torchsetup.resolve.plan import Plan, Step
 
 PY = "/envs/t/bin/python"
 DISTS = (("pip", "24.2"), ("torch", "2.13.0+cpu"), ("torchtriton", "2.0.0"))
+
+
+def _probed(python: str, dists: tuple[tuple[str, str], ...]) -> TargetPython:
+    """The TargetPython the one probe reads from ``probe_output`` (the facts the plan assumes)."""
+    data = {"executable": python, **json.loads(probe_output(python, dists=dists))}
+    record = ProbeRecord("python", ok=True, data=data)
+    py = build_python(record)
+    assert py is not None
+    return py
+
 
 PLAN = Plan(
     method="pip",
@@ -45,6 +60,7 @@ PLAN = Plan(
         ),
     ),
     reasons=("TS014", "TS011"),
+    target=target_facts(_probed(PY, DISTS)),
 )
 
 
@@ -56,7 +72,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _runner() -> RecordingRunner:
     return (
         RecordingRunner()
-        .on("importlib.metadata", output=probe_output(PY, dists=DISTS))
+        .on(PROBE, output=probe_output(PY, dists=DISTS))
         .on("uninstall -y torchtriton")
         .on("install torchvision==0.28.0")
     )
@@ -93,7 +109,7 @@ def test_runs_the_steps_verbatim_after_writing_a_restore_file() -> None:
 def test_stops_at_the_first_failing_step() -> None:
     runner = (
         RecordingRunner()
-        .on("importlib.metadata", output=probe_output(PY, dists=DISTS))
+        .on(PROBE, output=probe_output(PY, dists=DISTS))
         .on("uninstall -y torchtriton", returncode=1, output="ERROR: boom")
         .on("install torchvision==0.28.0")
     )
@@ -121,6 +137,17 @@ def test_without_a_way_to_ask_it_refuses() -> None:
 def test_a_step_for_another_interpreter_is_refused() -> None:
     other = Step("x", "elsewhere", ("/other/bin/python", "-m", "pip", "install", "six"))
     runner = _runner()
-    result, out = _run(runner, plan=Plan("pip", "2.13.0", "cpu", PY, steps=(other,)))
+    result, out = _run(runner, plan=dataclasses.replace(PLAN, steps=(other,)))
     assert result.exit_code == EXIT_USAGE and runner.calls == []
     assert "installs into /other/bin/python" in out
+
+
+def test_a_target_that_changed_since_the_plan_is_refused() -> None:
+    """The fix was planned for torch 2.13.0+cpu; the target now holds another torch."""
+    runner = RecordingRunner().on(
+        PROBE, output=probe_output(PY, dists=(("pip", "24.2"), ("torch", "2.12.0+cpu")))
+    )
+    result, out = _run(runner, plan=PLAN)
+    assert result.exit_code == EXIT_USAGE
+    assert "changed since the plan was made" in out and "2.12.0" in out
+    assert [c.argv for c in runner.calls if "pip" in c.argv] == []

@@ -147,8 +147,8 @@ def install(
     printed); 130 interrupted.
     """
     from torchsetup.matrix.load import load_matrix
+    from torchsetup.resolve.complete import plan_install
     from torchsetup.resolve.request import parse_request
-    from torchsetup.resolve.resolver import resolve
 
     if as_json and export:
         raise UsageError("--json and --export are mutually exclusive")
@@ -179,8 +179,17 @@ def install(
     )
     probe_python = python or (venv_exe if venv_exe and not create_venv else None)
     env = _environment(snapshot, probe_python)
+    carries = None
+    # Does the custom index (asked only for a plan for this machine) or folder carry the default
+    # companions? One it lacks is dropped from the plan, with a note.
+    if find_links or (index_url and not snapshot and not request.overrides_target):
+        from torchsetup.install.preflight import source_carries
+
+        carries = source_carries(index_url=index_url, find_links=find_links)
     try:
-        plan = resolve(env, request, load_matrix()).redacted()
+        plan = plan_install(
+            env, request, load_matrix(), find_links=find_links, force=force, carries=carries
+        ).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
     if export is not None:
@@ -203,36 +212,17 @@ def install(
             "a plan for another machine (--snapshot/--target-*) can be shown or exported, not run here",
             hint="add --dry-run, or --export sh to get a script for that machine",
         )
-    return _run(
-        plan,
-        python=python,
-        venv=venv,
-        force=force,
-        yes=yes,
-        verbose=verbose,
-        find_links=find_links,
-        no_verify=no_verify,
-        as_json=as_json,
-    )
+    return _run(plan, force=force, yes=yes, verbose=verbose, no_verify=no_verify, as_json=as_json)
 
 
 def _run(
-    plan: Plan,
-    *,
-    python: Optional[str],
-    venv: Optional[str],
-    force: bool,
-    yes: bool,
-    verbose: bool,
-    find_links: Optional[str],
-    no_verify: bool,
-    as_json: bool,
+    plan: Plan, *, force: bool, yes: bool, verbose: bool, no_verify: bool, as_json: bool
 ) -> int:
-    """Show why, then hand the plan to the executor; its result decides the exit code."""
+    """Show why, then hand the complete plan to the executor, which runs exactly its steps;
+    its result decides the exit code."""
     from rich.console import Console
 
     from torchsetup.install.session import run_install
-    from torchsetup.install.targets import InstallTarget
 
     console = Console(stderr=as_json, highlight=False)
     if not as_json:
@@ -241,10 +231,9 @@ def _run(
         render_plan(plan, dry_run=False)
     result = run_install(
         plan,
-        target=InstallTarget(python=python, venv=venv, force=force),
+        force=force,
         yes=yes,
         verbose=verbose,
-        find_links=find_links,
         no_verify=no_verify,
         console=console,
         verify=_quick_verify(plan),

@@ -148,6 +148,7 @@ class Distribution(Record):
     requires: tuple[str, ...] = ()
     installer: Optional[str] = None
     wheel_tags: tuple[str, ...] = ()
+    direct_url: Optional[str] = None  # PEP 610 direct_url.json text, when installed from a URL
 
     @property
     def local(self) -> Optional[str]:
@@ -236,6 +237,13 @@ class TargetPython(Record):
     torch_locations: tuple[str, ...] = ()  # every torch package/dist on sys.path (dups!)
     conda_packages: tuple[CondaPackage, ...] = ()
     distributions_checked: bool = True  # False: the package list is unknown (a cut-off report)
+    # what wheel tags need (the target probe's "platform" section; None in older snapshots)
+    sysconfig_platform: Optional[str] = None  # "linux-x86_64", "macosx-11.0-arm64", "win-amd64"
+    abiflags: Optional[str] = None  # "t" for free-threaded builds
+    libc: Optional[str] = None  # "glibc" (the interpreter's own, os.confstr)
+    libc_version: Optional[str] = None  # "2.36"
+    mac_version: Optional[str] = None  # "14.5"
+    all_distributions: bool = False  # True: every distribution was listed, not only torch's kin
 
     def conda(self, name: str) -> Optional[CondaPackage]:
         return next((c for c in self.conda_packages if c.name == name), None)

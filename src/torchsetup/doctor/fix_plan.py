@@ -22,6 +22,7 @@ from torchsetup.detect.model import Environment, TargetPython
 from torchsetup.doctor.fix_commands import install_plan
 from torchsetup.doctor.model import Finding
 from torchsetup.matrix import lookups as kb
+from torchsetup.resolve.complete import target_facts
 from torchsetup.resolve.plan import Plan, Step, pip_install_step
 
 COMPANIONS = ("torchvision", "torchaudio")
@@ -64,6 +65,7 @@ def plan_fixes(env: Environment, findings: Sequence[Finding]) -> Optional[Plan]:
         python_version=py.version,
         steps=tuple(steps),
         reasons=tuple(dict.fromkeys(fixed)),
+        target=target_facts(py),
     )
 
 

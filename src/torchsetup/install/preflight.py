@@ -1,8 +1,8 @@
 """Preflight: everything an install checks before it changes anything.
 
-1. The target interpreter is probed once (:func:`probe_target`, a stdlib-only script run with
-   ``python -I``): version, platform facts for wheel tags, the environment kind, every installed
-   distribution (with where it came from) and ``torch/version.py``, without importing torch.
+1. The target interpreter (a :class:`TargetPython` from the one target probe,
+   :func:`torchsetup.detect.probes.python_target.probe_python`) gives the platform facts wheel
+   tags need.
 2. For each planned distribution (torch, torchvision, torchaudio) the index is asked (PEP 691
    JSON, else the PEP 503 HTML page) whether a wheel of that exact version exists for the
    target's tags (:func:`check_index`; a ``--find-links`` folder is read instead,
@@ -11,14 +11,11 @@
    (from the index) and an installed-size estimate (:func:`disk_needs`, :func:`check_disk`).
 4. Every step's program must exist (:func:`check_programs`).
 
-Nothing here changes the machine; the only side effects are the probe (through the injected
-runner) and HTTP (through :mod:`torchsetup.net`).
+Nothing here changes the machine; the only side effect is HTTP (through :mod:`torchsetup.net`).
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
 import json
 import os
 import re
@@ -29,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -38,203 +35,33 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from torchsetup import net
-from torchsetup.detect.build import externally_managed
-from torchsetup.detect.model import Distribution, TargetPython, TorchBuild
+from torchsetup.detect.model import TargetPython
 from torchsetup.errors import UsageError
-from torchsetup.proc import python_argv
 from torchsetup.redact import redact_url_credentials
+from torchsetup.resolve.complete import option_value, version_matches
 from torchsetup.resolve.plan import Plan, Step
-
-if TYPE_CHECKING:
-    from torchsetup.proc import Runner
-
-# --- the target probe ------------------------------------------------------------------------
-
-PROBE_SCRIPT = r"""
-import json, os, platform, struct, sys, sysconfig
-try:
-    import importlib.metadata as md
-except ImportError:
-    md = None
-dists = []
-if md is not None:
-    for d in md.distributions():
-        try:
-            name = d.metadata["Name"]
-        except Exception:
-            name = None
-        if not name:
-            continue
-        dists.append({
-            "name": name, "version": d.version,
-            "installer": (d.read_text("INSTALLER") or "").strip() or None,
-            "direct_url": d.read_text("direct_url.json"),
-            "requires": list(d.requires or []),
-            "location": str(d.locate_file("")),
-        })
-torch_py = None
-try:
-    import importlib.util
-    spec = importlib.util.find_spec("torch")
-    if spec is not None and spec.submodule_search_locations:
-        p = os.path.join(list(spec.submodule_search_locations)[0], "version.py")
-        if os.path.isfile(p):
-            with open(p, encoding="utf-8") as f:
-                torch_py = [p, f.read()]
-except Exception:
-    pass
-stdlib = sysconfig.get_path("stdlib") or ""
-print(json.dumps({
-    "executable": sys.executable, "version": platform.python_version(),
-    "implementation": sys.implementation.name, "bits": struct.calcsize("P") * 8,
-    "platform": sys.platform, "machine": platform.machine(),
-    "sysconfig_platform": sysconfig.get_platform(),
-    "abiflags": getattr(sys, "abiflags", "") or ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""),
-    "libc": list(platform.libc_ver()), "mac_version": platform.mac_ver()[0],
-    "prefix": sys.prefix, "base_prefix": sys.base_prefix,
-    "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
-    "externally_managed": os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
-    "purelib": sysconfig.get_path("purelib"), "dists": dists, "torch_version_py": torch_py,
-}))
-"""
-
-
-@dataclass(frozen=True)
-class PlatformFacts:
-    """What wheel tags need beyond :class:`TargetPython`."""
-
-    sysconfig_platform: str  # "linux-x86_64", "macosx-11.0-arm64", "win-amd64"
-    abiflags: str = ""  # "t" for free-threaded builds
-    libc: Optional[str] = None  # "glibc"
-    libc_version: Optional[str] = None  # "2.36"
-    mac_version: Optional[str] = None  # "14.5"
-
-
-@dataclass(frozen=True)
-class TargetState:
-    """A probed interpreter: the model (:class:`TargetPython`), tag facts and package origins."""
-
-    python: TargetPython
-    platform: PlatformFacts
-    origins: tuple[tuple[str, str], ...] = ()  # canonical name -> direct_url.json text
-    sys_executable: str = ""  # the interpreter's own path (python.executable may be a shim/link)
-
-    def origin(self, name: str) -> Optional[str]:
-        key = canonicalize_name(name)
-        return next((text for n, text in self.origins if n == key), None)
-
-
-def probe_target(
-    python: str, *, runner: Runner, env: Mapping[str, str], timeout: float = 60.0
-) -> TargetState:
-    """Run the probe in ``python``. An interpreter that does not run is a refusal (exit 2)."""
-    result = runner.run(python_argv(python, "-c", PROBE_SCRIPT), timeout=timeout, env=env)
-    if not result.ok:
-        raise UsageError(f"the target Python {python} does not run: {result.describe_failure()}")
-    try:
-        return parse_probe(python, result.stdout)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(
-            f"the target Python {python} gave an unreadable probe answer: {exc}"
-        ) from None
-
-
-def parse_probe(python: str, text: str) -> TargetState:
-    data = json.loads(text.strip().splitlines()[-1])
-    dists = tuple(
-        Distribution(
-            name=canonicalize_name(d["name"]),
-            version=d["version"],
-            location=d["location"],
-            requires=tuple(d["requires"]),
-            installer=d["installer"],
-        )
-        for d in data["dists"]
-    )
-    prefix, base = data["prefix"], data["base_prefix"]
-    kind = "conda" if data["conda"] else "venv" if prefix != base else "system"
-    torch_py = data["torch_version_py"]
-    torch = parse_torch_version_py(torch_py[1], location=torch_py[0]) if torch_py else None
-    if torch is not None:
-        dist = next((d for d in dists if d.name == "torch"), None)
-        torch = dataclasses.replace(torch, requires=dist.requires if dist else ())
-    pip = next((d.version for d in dists if d.name == "pip"), None)
-    py = TargetPython(
-        executable=python,
-        ok=True,
-        version=data["version"],
-        implementation=data["implementation"],
-        bits=data["bits"],
-        platform=data["platform"],
-        machine=data["machine"],
-        prefix=prefix,
-        base_prefix=base,
-        env_kind=kind,
-        externally_managed=externally_managed(data["externally_managed"], kind),
-        pip_version=pip,
-        purelib=data["purelib"],
-        distributions=dists,
-        torch=torch,
-        torch_checked=True,
-    )
-    libc, libc_version = (data["libc"] + [None, None])[:2]
-    facts = PlatformFacts(
-        data["sysconfig_platform"],
-        data["abiflags"],
-        libc or None,
-        libc_version or None,
-        data["mac_version"] or None,
-    )
-    origins = tuple(
-        (canonicalize_name(d["name"]), d["direct_url"]) for d in data["dists"] if d["direct_url"]
-    )
-    return TargetState(py, facts, origins, data["executable"])
-
-
-def parse_torch_version_py(text: str, *, location: Optional[str] = None) -> Optional[TorchBuild]:
-    """torch/version.py holds literal assignments; read them with ast, never by importing."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
-    values: dict[str, object] = {}
-    for node in tree.body:
-        target = (
-            node.targets[0]
-            if isinstance(node, ast.Assign) and len(node.targets) == 1
-            else (node.target if isinstance(node, ast.AnnAssign) else None)
-        )
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
-            values[target.id] = value.value
-    version = values.get("__version__")
-    if not isinstance(version, str):
-        return None
-
-    def text_or_none(key: str) -> Optional[str]:
-        v = values.get(key)
-        return v if isinstance(v, str) else None
-
-    debug = values.get("debug")
-    return TorchBuild(
-        version=version,
-        cuda=text_or_none("cuda"),
-        hip=text_or_none("hip"),
-        xpu=text_or_none("xpu"),
-        git_version=text_or_none("git_version"),
-        debug=debug if isinstance(debug, bool) else None,
-        location=location,
-    )
-
 
 # --- wheel tags of the target ----------------------------------------------------------------
 
 _MANYLINUX_ALIASES = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 
-def _linux_platforms(arch: str, facts: PlatformFacts) -> list[str]:
+def _sysconfig_platform(py: TargetPython) -> str:
+    """sysconfig's platform as the probe reported it; derived from sys.platform and the machine
+    for a record without it (an older snapshot)."""
+    if py.sysconfig_platform:
+        return py.sysconfig_platform
+    machine = py.machine or "x86_64"
+    if py.platform == "darwin":
+        return f"macosx-11.0-{machine}"
+    if py.platform == "win32":
+        return {"AMD64": "win-amd64", "ARM64": "win-arm64"}.get(machine, "win-amd64")
+    return f"linux-{machine}"
+
+
+def _linux_platforms(arch: str, py: TargetPython) -> list[str]:
     out: list[str] = []
-    m = re.match(r"(\d+)\.(\d+)", facts.libc_version or "") if facts.libc == "glibc" else None
+    m = re.match(r"(\d+)\.(\d+)", py.libc_version or "") if py.libc == "glibc" else None
     if m and int(m.group(1)) == 2:
         lowest = 5 if arch in ("x86_64", "i686") else 17
         for minor in range(int(m.group(2)), lowest - 1, -1):
@@ -246,26 +73,25 @@ def _linux_platforms(arch: str, facts: PlatformFacts) -> list[str]:
     return out
 
 
-def platform_tags(py: TargetPython, facts: PlatformFacts) -> list[str]:
-    plat = facts.sysconfig_platform
+def platform_tags(py: TargetPython) -> list[str]:
+    plat = _sysconfig_platform(py)
     if plat.startswith("linux-"):
-        return _linux_platforms(plat.split("-", 1)[1], facts)
+        return _linux_platforms(plat.split("-", 1)[1], py)
     if plat.startswith("macosx-"):
-        m = re.match(r"(\d+)\.(\d+)", facts.mac_version or plat.split("-")[1])
+        m = re.match(r"(\d+)\.(\d+)", py.mac_version or plat.split("-")[1])
         version = (int(m.group(1)), int(m.group(2))) if m else (11, 0)
         return list(mac_platforms(version, py.machine or plat.rsplit("-", 1)[1]))
     return [re.sub(r"[-.]", "_", plat)]
 
 
-def target_tags(state: TargetState) -> list[Tag]:
+def target_tags(py: TargetPython) -> list[Tag]:
     """The target's supported tags, most preferred first (computed, not read from the target)."""
-    py = state.python
     vt = py.version_tuple
     if vt is None:
         raise UsageError(f"cannot tell the Python version of {py.executable}")
-    platforms = platform_tags(py, state.platform)
-    if py.implementation == "cpython":
-        abi = f"cp{vt[0]}{vt[1]}{state.platform.abiflags}"
+    platforms = platform_tags(py)
+    if py.implementation in ("cpython", None):
+        abi = f"cp{vt[0]}{vt[1]}{py.abiflags or ''}"
         tags = list(cpython_tags(vt, [abi], platforms))
         interpreter = f"cp{vt[0]}{vt[1]}"
     else:
@@ -275,11 +101,10 @@ def target_tags(state: TargetState) -> list[Tag]:
     return tags + list(compatible_tags(vt, interpreter, platforms))
 
 
-def describe_target(state: TargetState) -> str:
+def describe_target(py: TargetPython) -> str:
     """'cp311 on manylinux_2_36_x86_64 (glibc 2.36)': what the user's Python accepts, briefly."""
-    tags = target_tags(state)
-    facts = state.platform
-    libc = f" ({facts.libc} {facts.libc_version})" if facts.libc and facts.libc_version else ""
+    tags = target_tags(py)
+    libc = f" ({py.libc} {py.libc_version})" if py.libc and py.libc_version else ""
     return f"{tags[0].interpreter} on {tags[0].platform}{libc}"
 
 
@@ -377,16 +202,6 @@ class DistCheck:
     problem: str = ""  # why there is none (empty when ``file`` is set)
 
 
-def version_matches(planned: str, offered: str | Version) -> bool:
-    """Does ``offered`` satisfy ``==planned``? 2.13.0 matches 2.13.0+cpu; 2.13.0+cpu only itself."""
-    try:
-        want = Version(planned)
-        have = offered if isinstance(offered, Version) else Version(offered)
-    except InvalidVersion:
-        return planned == str(offered)
-    return have == want if want.local else Version(have.public) == want
-
-
 def _python_ok(requires: Optional[str], python_version: str) -> bool:
     if not requires:
         return True
@@ -408,7 +223,7 @@ def match_distribution(
     variant: Optional[str],
     files: Iterable[FileLink],
     *,
-    state: TargetState,
+    py: TargetPython,
     where: str,
 ) -> DistCheck:
     """Pick the wheel of ``name==version`` the target can install, or say what ``where`` offers."""
@@ -428,9 +243,9 @@ def match_distribution(
         offered = sorted({Version(v.public) for _, v, _ in wheels}, reverse=True)
         shown = ", ".join(str(v) for v in offered[:8]) + (", …" if len(offered) > 8 else "")
         return DistCheck(name, version, problem=f"{where} has no {name} {version} (it has {shown})")
-    tags = target_tags(state)
+    tags = target_tags(py)
     rank = {t: i for i, t in enumerate(tags)}
-    py_version = state.python.version or ""
+    py_version = py.version or ""
     usable = [
         (f, v, t)
         for f, v, t in same
@@ -442,7 +257,7 @@ def match_distribution(
             version,
             problem=(
                 f"{where} has {name} {version} for {_summary([(f, t) for f, _, t in same])}; "
-                f"your Python is {describe_target(state)}"
+                f"your Python is {describe_target(py)}"
             ),
         )
     labelled = {v.local for _, v, _ in usable if v.local}
@@ -467,7 +282,7 @@ def match_distribution(
 
 def check_index(
     plan: Plan,
-    state: TargetState,
+    py: TargetPython,
     index_url: str,
     *,
     get: Get = net.get,
@@ -486,7 +301,7 @@ def check_index(
         if files is None:
             checks.append(DistCheck(name, version, problem=f"{where} has no {name} at all"))
             continue
-        check = match_distribution(name, version, plan.variant, files, state=state, where=where)
+        check = match_distribution(name, version, plan.variant, files, py=py, where=where)
         if check.file is not None and check.file.size is None and head is not None:
             check = DistCheck(name, version, file=_with_head_size(check.file, head))
         checks.append(check)
@@ -504,7 +319,7 @@ def _with_head_size(link: FileLink, head: Get) -> FileLink:
     return link
 
 
-def check_folder(plan: Plan, state: TargetState, folder: str) -> list[DistCheck]:
+def check_folder(plan: Plan, py: TargetPython, folder: str) -> list[DistCheck]:
     """The ``--find-links DIR`` counterpart of :func:`check_index`: read the folder."""
     path = Path(folder)
     if not path.is_dir():
@@ -512,13 +327,44 @@ def check_folder(plan: Plan, state: TargetState, folder: str) -> list[DistCheck]
             DistCheck(name, version, problem=f"--find-links {folder} is not a folder")
             for name, version in plan.packages()
         ]
-    files = [FileLink(p.name, p.as_uri(), p.stat().st_size) for p in sorted(path.glob("*.whl"))]
+    files = folder_files(path)
     return [
-        match_distribution(
-            name, version, plan.variant, files, state=state, where=f"the folder {folder}"
-        )
+        match_distribution(name, version, plan.variant, files, py=py, where=f"the folder {folder}")
         for name, version in plan.packages()
     ]
+
+
+def folder_files(path: Path) -> list[FileLink]:
+    return [FileLink(p.name, p.as_uri(), p.stat().st_size) for p in sorted(path.glob("*.whl"))]
+
+
+def source_carries(
+    *, index_url: Optional[str], find_links: Optional[str], get: Get = net.get
+) -> Callable[[str], Optional[bool]]:
+    """For planning: does the ``--index-url`` or ``--find-links`` folder carry a project at all
+    (None: could not tell, the network failed)? The plan drops a default companion it lacks."""
+
+    def carries(name: str) -> Optional[bool]:
+        key = canonicalize_name(name)
+        if find_links:
+            path = Path(find_links)
+            if not path.is_dir():
+                return None
+            for f in folder_files(path):
+                try:
+                    if parse_wheel_filename(f.filename)[0] == key:
+                        return True
+                except (InvalidWheelFilename, InvalidVersion):
+                    continue
+            return False
+        if not index_url:
+            return None
+        try:
+            return fetch_project(index_url, name, get=get, timeout=10.0) is not None
+        except net.NetError:
+            return None
+
+    return carries
 
 
 # --- disk ------------------------------------------------------------------------------------
@@ -692,16 +538,6 @@ class Source:
     origin: str = ""  # "argv", "PIP_INDEX_URL", ...
 
 
-def option_value(argv: Sequence[str], *names: str) -> Optional[str]:
-    for i, arg in enumerate(argv):
-        for name in names:
-            if arg == name and i + 1 < len(argv):
-                return argv[i + 1]
-            if arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
-    return None
-
-
 def install_source(argv: Sequence[str], method: str, env: Mapping[str, str]) -> Source:
     links = option_value(argv, "--find-links", "-f")
     if links and "--no-index" in argv:
@@ -717,7 +553,7 @@ def install_source(argv: Sequence[str], method: str, env: Mapping[str, str]) -> 
 
 def run_preflight(
     plan: Plan,
-    state: TargetState,
+    py: TargetPython,
     install_argv: Sequence[str],
     *,
     site_dir: str,
@@ -731,9 +567,9 @@ def run_preflight(
     source = install_source(install_argv, plan.method, env)
     notes: list[str] = []
     if source.find_links:
-        checks = check_folder(plan, state, source.find_links)
+        checks = check_folder(plan, py, source.find_links)
     elif source.index_url:
-        checks, notes = check_index(plan, state, source.index_url, get=get, head=head)
+        checks, notes = check_index(plan, py, source.index_url, get=get, head=head)
     else:
         checks = []
         notes.append("index check skipped: the index comes from the installer's own configuration")

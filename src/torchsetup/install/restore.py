@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from torchsetup.detect.model import TargetPython, canonical_name
 from torchsetup.errors import UsageError
-from torchsetup.install.preflight import Source, TargetState
+from torchsetup.install.preflight import Source
 from torchsetup.paths import restore_dir
 from torchsetup.redact import REDACTED, redact_url_credentials
 from torchsetup.resolve.plan import Step
@@ -92,17 +92,17 @@ def pep610_origin(direct_url: Optional[str]) -> tuple[Optional[str], bool]:
     return url, editable
 
 
-def record_from_state(
-    state: TargetState, *, method: str, source: Source, plan: str, created_venv: bool
+def record_from_python(
+    py: TargetPython, *, method: str, source: Source, plan: str, created_venv: bool
 ) -> RestoreRecord:
-    py = state.python
+    """The restore record of ``py`` as probed with every distribution listed."""
     packages = []
     seen: set[str] = set()
     for d in py.distributions:
         if d.name in seen:  # a second copy further down sys.path is shadowed: not restorable
             continue
         seen.add(d.name)
-        url, editable = pep610_origin(state.origin(d.name))
+        url, editable = pep610_origin(d.direct_url)
         packages.append(RecordedPackage(d.name, d.version, d.installer, url, editable))
     return RestoreRecord(
         python=py.executable,

@@ -1,14 +1,15 @@
-"""Install targets: which interpreter an install changes, creating a venv for ``--venv DIR``.
+"""The install's target: re-reading it before a plan runs, and the refusals that apply to it.
 
-- ``--python PATH``: an existing interpreter;
-- ``--venv DIR``: a virtual environment, created first when it does not exist (``python -m venv``
-  with a ``pythonX.Y`` from PATH, or ``uv venv --python`` when the plan's method is uv); its
-  Python must be the version the plan was resolved for;
-- neither: the active virtual or conda environment (:func:`torchsetup.detect.target.choose_target`).
+The plan names its target and the facts it assumed (:class:`torchsetup.resolve.plan.TargetFacts`,
+decided when planning: :mod:`torchsetup.resolve.complete`). Here the executor reads the target
+again through the one target probe (:func:`probe`) and checks it:
 
-A Python that is neither a virtual nor a conda environment (a system or distribution Python, or
-one marked ``EXTERNALLY-MANAGED``, PEP 668) is refused with the command that makes a venv
-instead, unless the user forces it. Also here: finding uv and conda-family programs.
+- a Python that is neither a virtual nor a conda environment (a system or distribution Python,
+  or one marked ``EXTERNALLY-MANAGED``, PEP 668) is refused with the command that makes a venv
+  instead, unless the user forces it (:func:`refuse_unmanaged`);
+- its Python must be the version the plan was resolved for (:func:`version_problem`).
+
+Also here: finding uv and conda-family programs for ``torchsetup restore``.
 """
 
 from __future__ import annotations
@@ -17,41 +18,29 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from torchsetup.detect.target import choose_target, venv_python
+from torchsetup.detect.model import TargetPython
+from torchsetup.detect.target import venv_python
 from torchsetup.errors import UsageError
-from torchsetup.install.preflight import TargetState, probe_target
-from torchsetup.resolve.plan import Plan, Step
+from torchsetup.resolve.plan import Plan
 
 if TYPE_CHECKING:
     from torchsetup.proc import Runner
 
-CREATE_VENV = "create-venv"
 _CONDA_FAMILY = ("conda", "mamba", "micromamba")
 
 
-@dataclass(frozen=True)
-class InstallTarget:
-    """Where to install, as the user said it."""
+def probe(python: str, *, runner: Runner, env: Mapping[str, str]) -> TargetPython:
+    """The target as the one target probe reads it, every distribution listed. An interpreter
+    that does not run is a refusal (exit 2)."""
+    from torchsetup.detect.probes.python_target import probe_python
 
-    python: Optional[str] = None  # --python PATH
-    venv: Optional[str] = None  # --venv DIR (created when missing)
-    force: bool = False  # --force: install into a system / externally managed Python anyway
-
-
-@dataclass(frozen=True)
-class ResolvedTarget:
-    python: str  # the interpreter the plan's steps install into
-    how: str  # "--python", "--venv", "VIRTUAL_ENV", "CONDA_PREFIX", "PATH", "self"
-    state: TargetState  # the target's probe; for a venv still to create, its base interpreter's
-    create: Optional[Step] = None  # creates the venv; None when the target exists
-
-    @property
-    def exists(self) -> bool:
-        return self.create is None
+    py = probe_python(python, runner=runner, env=env)
+    if not py.ok:
+        raise UsageError(f"the target Python {python} does not run: {py.error}")
+    return py
 
 
 # --- programs --------------------------------------------------------------------------------
@@ -98,18 +87,17 @@ def _minor(version: Optional[str]) -> Optional[str]:
     return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
-def version_problem(state: TargetState, plan: Plan) -> Optional[str]:
-    """Why ``state``'s Python is not the one the plan was resolved for (None when it is)."""
+def version_problem(py: TargetPython, plan: Plan) -> Optional[str]:
+    """Why ``py`` is not the Python the plan was resolved for (None when it is)."""
     want = _minor(plan.python_version)
-    have = state.python.minor
+    have = py.minor
     if want and have != want:
-        return f"{state.python.executable} is Python {state.python.version}, the plan was resolved for Python {want}"
+        return f"{py.executable} is Python {py.version}, the plan was resolved for Python {want}"
     return None
 
 
-def refuse_unmanaged(state: TargetState, *, force: bool) -> None:
+def refuse_unmanaged(py: TargetPython, *, force: bool) -> None:
     """A system or externally managed Python is refused (exit 2), with the venv command instead."""
-    py = state.python
     if force or py.env_kind in ("venv", "conda"):
         return
     why = (
@@ -126,95 +114,3 @@ def refuse_unmanaged(state: TargetState, *, force: bool) -> None:
             "--force installs into this Python anyway"
         ),
     )
-
-
-# --- resolving the target --------------------------------------------------------------------
-
-
-def _base_python(plan: Plan, *, runner: Runner, env: Mapping[str, str]) -> str:
-    """The interpreter a new venv is made from: Python X.Y as the plan says."""
-    want = _minor(plan.python_version)
-    if plan.method == "uv":
-        uv = find_uv(env)
-        if uv is None:
-            raise UsageError(
-                "the uv method needs uv, which is neither on PATH nor next to torchsetup",
-                hint="pip install uv",
-            )
-        result = runner.run(
-            [uv, "python", "find", *([want] if want else [])], timeout=60.0, env=env
-        )
-        if result.ok and result.stdout.strip():
-            return result.stdout.strip().splitlines()[-1]
-        raise UsageError(
-            f"uv found no Python {want or ''} here".replace("  ", " "),
-            hint=f"uv python install {want or '3'}",
-        )
-    if want is None:
-        return sys.executable
-    found = _which(f"python{want}", env)
-    if found is None:
-        raise UsageError(
-            f"no python{want} on PATH to create the venv with",
-            hint=f"install Python {want} (for example `uv python install {want}`) or use the uv method",
-        )
-    return found
-
-
-def create_venv_step(plan: Plan, folder: str, base_python: str, env: Mapping[str, str]) -> Step:
-    version = plan.python_version or "default"
-    if plan.method == "uv":
-        uv = find_uv(env) or "uv"
-        return Step(
-            CREATE_VENV,
-            f"Create the virtual environment {folder} (Python {version}, uv)",
-            (uv, "venv", "--python", base_python, folder),
-            timeout_s=300,
-        )
-    return Step(
-        CREATE_VENV,
-        f"Create the virtual environment {folder} (Python {version})",
-        (base_python, "-m", "venv", folder),
-        timeout_s=300,
-    )
-
-
-def resolve_target(
-    plan: Plan, target: InstallTarget, *, runner: Runner, env: Mapping[str, str]
-) -> ResolvedTarget:
-    """Find (or plan to create) the target and probe it; refusals raise UsageError (exit 2)."""
-    if target.venv:
-        return _resolve_venv(
-            plan, str(Path(target.venv).expanduser().absolute()), runner=runner, env=env
-        )
-    choice = choose_target(target.python, environ=env)
-    state = probe_target(choice.python, runner=runner, env=env)
-    refuse_unmanaged(state, force=target.force)
-    problem = version_problem(state, plan)
-    if problem:
-        raise UsageError(problem)
-    return ResolvedTarget(choice.python, choice.how, state)
-
-
-def _resolve_venv(
-    plan: Plan, folder: str, *, runner: Runner, env: Mapping[str, str]
-) -> ResolvedTarget:
-    python = venv_python(folder)
-    if Path(python).exists():
-        state = probe_target(python, runner=runner, env=env)
-        problem = version_problem(state, plan)
-        if problem:
-            raise UsageError(
-                f"--venv {folder} exists but {problem}",
-                hint="choose another folder, or remove this one",
-            )
-        return ResolvedTarget(python, "--venv", state)
-    if Path(folder).exists() and any(Path(folder).iterdir()):
-        raise UsageError(f"--venv {folder} exists and is not a virtual environment (no {python})")
-    base = _base_python(plan, runner=runner, env=env)
-    state = probe_target(base, runner=runner, env=env)
-    problem = version_problem(state, plan)
-    if problem:
-        raise UsageError(problem)
-    create = create_venv_step(plan, folder, state.sys_executable or base, env)
-    return ResolvedTarget(str(python), "--venv", state, create)

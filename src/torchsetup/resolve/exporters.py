@@ -30,8 +30,11 @@ def _credentials_note(text: str) -> list[str]:
 
 
 def export_sh(plan: Plan) -> str:
+    """Every step of the plan, in order, each a line of shell words quoted with shlex."""
     plan = plan.redacted()
     body = ["set -euo pipefail", ""]
+    if plan.already_satisfied:
+        body += [f"# nothing to do: {plan.already_satisfied} is installed already", ""]
     for step in plan.steps:
         body += [f"# {step.description}", step.shell_line(), ""]
     header = [
@@ -45,10 +48,24 @@ def export_sh(plan: Plan) -> str:
 
 
 def export_requirements(plan: Plan) -> str:
+    """The install step's pins and index; refused (exit 2) when the plan has any other step
+    (an uninstall, a venv, a pip upgrade): a requirements file that silently dropped one would
+    install something else than the plan."""
     if plan.method not in ("pip", "uv") or not plan.index_url:
         raise UsageError(
             f"--export requirements needs --method pip or uv (this plan uses {plan.method})",
             hint="use --export sh for conda and source plans",
+        )
+    others = [st for st in plan.steps if st.id != "install"]
+    if others:
+        raise UsageError(
+            "--export requirements cannot express this plan: it also has to "
+            + "; ".join(st.description[:1].lower() + st.description[1:] for st in others),
+            hint="use --export sh, which holds every step",
+        )
+    if not plan.steps:
+        raise UsageError(
+            f"--export requirements: nothing to install ({plan.already_satisfied} is there already)"
         )
     plan = plan.redacted()
     assert plan.index_url is not None

@@ -71,6 +71,23 @@ class Rejection(Record):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class TargetFacts(Record):
+    """What the plan assumed about its target: the executor re-reads the target before it runs
+    anything and refuses (exit 2) when one of these no longer holds."""
+
+    python: str  # the interpreter the steps install into
+    exists: bool = True  # False: a virtual environment the plan creates (``create-venv``)
+    version: Optional[str] = (
+        None  # "3.11.7": the target's, or the base interpreter's for a new venv
+    )
+    base_python: Optional[str] = None  # a new venv: the interpreter that creates it
+    prefix: Optional[str] = None
+    env_kind: Optional[str] = None  # "venv" | "conda" | "system"
+    packages: tuple[tuple[str, str], ...] = ()  # the torch family installed: (name, version)
+    torch_variant: Optional[str] = None  # the installed torch's build: cpu, cu130, ...
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Plan(Record):
     method: str  # "pip" | "uv" | "conda" | "source"
     torch: str
@@ -86,6 +103,10 @@ class Plan(Record):
     rejected: tuple[Rejection, ...] = ()
     warnings: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = field(default=())  # method-specific details
+    target: Optional[TargetFacts] = None  # what the plan assumed (None: not completed yet)
+    already_satisfied: Optional[str] = (
+        None  # "torch 2.13.0+cpu": the target holds the plan; no steps
+    )
 
     def packages(self) -> list[tuple[str, str]]:
         """(distribution, exact version) the plan installs."""
@@ -144,6 +165,8 @@ class Plan(Record):
                     }
                     for s in self.steps
                 ],
+                "target": to_jsonable(self.target) if self.target is not None else None,
+                "already_satisfied": self.already_satisfied,
             },
             "facts": to_jsonable(self.facts),
             "reasons": list(self.reasons),
@@ -155,11 +178,31 @@ class Plan(Record):
 # --- step builders (pure): one per install method ------------------------------------------------
 
 
-def create_venv_step(base_python: str, venv_dir: str) -> Step:
+CREATE_VENV = "create-venv"
+
+
+def create_venv_step(
+    base_python: str,
+    venv_dir: str,
+    *,
+    python_version: Optional[str] = None,
+    uv: Optional[str] = None,
+) -> Step:
+    """``python -m venv DIR`` from the base interpreter, or ``uv venv --python BASE DIR`` (``uv``:
+    the uv program, for the uv method)."""
+    version = f"Python {python_version or 'default'}"
+    if uv is not None:
+        return Step(
+            id=CREATE_VENV,
+            description=f"Create the virtual environment {venv_dir} ({version}, uv)",
+            argv=(uv, "venv", "--python", base_python, venv_dir),
+            timeout_s=300,
+        )
     return Step(
-        id="create-venv",
-        description=f"Create the virtual environment {venv_dir}",
+        id=CREATE_VENV,
+        description=f"Create the virtual environment {venv_dir} ({version})",
         argv=(base_python, "-m", "venv", venv_dir),
+        timeout_s=300,
     )
 
 

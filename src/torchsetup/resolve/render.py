@@ -66,6 +66,11 @@ def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = Tr
 
     lines.append("")
     lines.append(st("Commands", "bold"))
+    if plan.already_satisfied:
+        where = plan.target.python if plan.target is not None else plan.python
+        lines += _wrapped(
+            "  ", f"none: {plan.already_satisfied} is installed in {where} already", width
+        )
     for step in plan.steps:
         lines += [st(x, "dim") for x in _wrapped("  # ", step.description, width)]
         lines += [st(x, "green") for x in _command(step.shell_words(), width)]

@@ -43,7 +43,6 @@ from torchsetup.resolve.plan import (
     Rejection,
     Step,
     conda_install_step,
-    create_venv_step,
     max_build_jobs,
     pip_install_step,
     pip_upgrade_step,
@@ -676,8 +675,6 @@ def build_plan(target: Target, request: Request, matrix: Matrix, found: Search) 
     packages = _packages(release, request)
     steps: list[Step] = []
     python = target.python_executable
-    if request.create_venv and request.venv:
-        steps.append(create_venv_step(target.base_python or "python3", request.venv))
     index_url: Optional[str] = None
     warnings = list(found.warnings) + list(chosen.warnings)
     if request.method == "conda":

@@ -1016,6 +1016,8 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))  # run by path, not -I: never import from here
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
     import faulthandler
 
     faulthandler.enable()  # a segfault leaves a Python traceback in the output tail

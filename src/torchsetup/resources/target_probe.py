@@ -4,6 +4,12 @@ It never imports torch (or anything outside the standard library): installed pac
 read from their metadata files, torch's build from torch/version.py. It prints one JSON
 object on stdout. It must stay fast (it is on doctor's critical path) and must not fail:
 every section is guarded and reports its own error.
+
+It is *the* probe of the target: doctor, install and verify all read the interpreter through it,
+run by path and without ``-I``, so it sees what the user's plain ``python`` imports (user site,
+``PYTHONPATH``); only this script's own folder is taken off ``sys.path`` first.
+``--all-distributions`` lists every installed distribution (install's restore file needs them);
+by default only the torch-related ones are read (doctor's start-up).
 """
 
 import os
@@ -59,7 +65,7 @@ def read_small(path, limit=4096):
         return None
 
 
-def scan_distributions(paths):
+def scan_distributions(paths, everything=False):
     dists = []
     seen_dirs = set()
     for entry in paths:
@@ -82,7 +88,7 @@ def scan_distributions(paths):
                 continue
             stem = fname.rsplit(".", 1)[0]
             guess = canonical(stem.split("-", 1)[0])
-            if not interesting(guess):
+            if not everything and not interesting(guess):
                 continue
             d = os.path.join(entry, fname)
             meta = read_metadata(os.path.join(d, meta_file)) if os.path.isdir(d) else None
@@ -90,7 +96,7 @@ def scan_distributions(paths):
                 continue
             name, version, requires = meta
             cname = canonical(name)
-            if not interesting(cname):
+            if not everything and not interesting(cname):
                 continue
             item = {
                 "name": cname,
@@ -101,6 +107,9 @@ def scan_distributions(paths):
             installer = read_small(os.path.join(d, "INSTALLER"), 200)
             if installer:
                 item["installer"] = installer.strip()
+            direct_url = read_small(os.path.join(d, "direct_url.json"), 8192)
+            if direct_url:
+                item["direct_url"] = direct_url
             wheel = read_small(os.path.join(d, "WHEEL"), 2000)
             if wheel:
                 item["wheel_tags"] = [
@@ -247,6 +256,34 @@ def python_facts():
     }
 
 
+def platform_facts():
+    """What wheel tags need: sysconfig's platform, ABI flags, libc, the macOS version."""
+    import sysconfig  # about 0.5 ms; platform (2 ms) only on macOS
+
+    abiflags = getattr(sys, "abiflags", "") or (
+        "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    )
+    libc = libc_version = None
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+        if name == "glibc":
+            libc, libc_version = "glibc", version
+    except (AttributeError, ValueError, OSError):
+        pass
+    mac = None
+    if sys.platform == "darwin":
+        import platform
+
+        mac = platform.mac_ver()[0] or None
+    return {
+        "sysconfig_platform": sysconfig.get_platform(),
+        "abiflags": abiflags,
+        "libc": libc,
+        "libc_version": libc_version,
+        "mac_version": mac,
+    }
+
+
 def conda_packages(prefix):
     meta = os.path.join(prefix, "conda-meta")
     if not os.path.isdir(meta):
@@ -301,11 +338,17 @@ def user_sys_path():
     return [p for p in sys.path if p and os.path.abspath(p) != here]
 
 
-def main():
+def main(argv=None):
+    # What the user's `python` would import: never a module from this script's own folder.
+    sys.path[:] = user_sys_path()
+    argv = sys.argv[1:] if argv is None else argv
     result = {"probe": "torchsetup-target/1"}
     section(result, "python", python_facts)
+    section(result, "platform", platform_facts)
     paths = user_sys_path()
-    section(result, "distributions", lambda: scan_distributions(paths))
+    everything = "--all-distributions" in argv
+    result["all_distributions"] = everything
+    section(result, "distributions", lambda: scan_distributions(paths, everything))
     section(result, "torch_locations", lambda: find_torch(paths))
     locs = result.get("torch_locations") or []
     if locs:

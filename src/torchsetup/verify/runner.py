@@ -48,7 +48,8 @@ def dynamo_table() -> str:
 
 
 def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str]:
-    argv = proc.python_argv(
+    # As the user's `python` sees it (user site included), like doctor's and install's probe.
+    argv = proc.target_argv(
         python,
         str(smoke_path()),
         f"--mode={options.mode}",

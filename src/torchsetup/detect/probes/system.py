@@ -259,6 +259,16 @@ def _pip_config() -> dict[str, Any]:
 
 def _tools(timeout: float) -> dict[str, Any]:
     paths = {name: found for name in TOOLS if (found := shutil.which(name))}
+    for var, name in (("CONDA_EXE", "conda"), ("MAMBA_EXE", "mamba")):
+        exe = os.environ.get(var)
+        if name not in paths and exe and os.path.isfile(exe):
+            paths[name] = exe
+    if "uv" not in paths:  # `pip install uv` into torchsetup's own environment puts it here
+        beside = os.path.join(
+            os.path.dirname(sys.executable), "uv.exe" if os.name == "nt" else "uv"
+        )
+        if os.path.isfile(beside):
+            paths["uv"] = beside
     data: dict[str, Any] = {"paths": paths}
     if "gcc" in paths:
         res = proc.run([paths["gcc"], "--version"], timeout=timeout)
