@@ -8,7 +8,6 @@ user site. Before the one probe, doctor saw it and install (``python -I``) did n
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.result import unwrap
 from tests.helpers.venvs import TORCH_PYTHON, cached_torch_venv, create_venv, site_packages
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def test_doctor_install_and_verify_see_the_user_site_torch(
     assert own == TORCH
 
     doctor = torchsetup("doctor", "--python", str(python), "--json", env=env)
-    facts = json.loads(doctor.stdout)
+    facts = unwrap(doctor.stdout)
     torch = facts["environment"]["python"]["torch"]
     assert torch is not None and torch["version"] == TORCH, doctor.stderr
 
@@ -101,10 +101,10 @@ def test_doctor_install_and_verify_see_the_user_site_torch(
         env=env,
     )
     assert plan.returncode == 0, plan.stderr
-    data = json.loads(plan.stdout)["plan"]
+    data = unwrap(plan.stdout)["plan"]
     assert data["already_satisfied"] == f"torch {TORCH}" and data["steps"] == [], data["steps"]
     assert ["torch", TORCH] in data["target"]["packages"]
 
     verify = torchsetup("verify", "--python", str(python), "--quick", "--json", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert json.loads(verify.stdout)["torch"]["version"] == TORCH
+    assert unwrap(verify.stdout)["torch"]["version"] == TORCH

@@ -32,13 +32,16 @@ def save_snapshot(snap: Snapshot, path: str) -> None:
 
 
 def load_environment(path: str) -> Environment:
-    """An Environment from any accepted form (see module doc)."""
-    from torchsetup.detect.build import build_environment
-
+    """An Environment from any accepted form (see module doc). The fact builder (and its
+    parsers) is imported only for the forms that need it: a saved Environment does not."""
     if os.path.isdir(path):
+        from torchsetup.detect.build import build_environment
+
         return build_environment(snapshot_from_capture_dir(path))
     data = _read_json(path)
     if data.get("schema") == SNAPSHOT_SCHEMA:
+        from torchsetup.detect.build import build_environment
+
         return build_environment(Snapshot.from_dict(data, source=f"snapshot:{path}"))
     if data.get("schema") == RESULT_SCHEMA and isinstance(data.get("result"), dict):
         data = data["result"]  # the output of `torchsetup doctor --json`

@@ -21,12 +21,11 @@ makes the plan *complete* from the target facts in the :class:`Environment`, so 
 from __future__ import annotations
 
 import dataclasses
+import os
+import posixpath
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
-
-from packaging.version import InvalidVersion, Version
 
 from torchsetup.errors import UsageError
 from torchsetup.resolve.plan import (
@@ -39,6 +38,8 @@ from torchsetup.resolve.plan import (
 )
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from torchsetup.detect.model import Environment, TargetPython, Tools
     from torchsetup.matrix.model import Matrix
     from torchsetup.resolve.request import Request
@@ -65,7 +66,9 @@ def pip_subcommand(argv: Sequence[str]) -> Optional[int]:
 
 
 def _stem(program: str) -> str:
-    return Path(program.replace("\\", "/")).stem
+    """'/usr/bin/pip3' -> 'pip3', 'C:\\x\\uv.exe' -> 'uv' (os.path, not pathlib: start-up)."""
+    name = posixpath.basename(program.replace("\\", "/"))
+    return name.rsplit(".", 1)[0] if "." in name[1:] else name
 
 
 def is_install(step: Step) -> bool:
@@ -95,6 +98,8 @@ def step_python(step: Step) -> Optional[str]:
 
 def version_matches(planned: str, offered: str | Version) -> bool:
     """Does ``offered`` satisfy ``==planned``? 2.13.0 matches 2.13.0+cpu; 2.13.0+cpu only itself."""
+    from packaging.version import InvalidVersion, Version
+
     try:
         want = Version(planned)
         have = offered if isinstance(offered, Version) else Version(offered)
@@ -358,7 +363,11 @@ def target_changes(planned: TargetFacts, now: TargetFacts) -> list[str]:
         out.append(f"Python was {planned.version}, is now {now.version}")
     if not planned.exists:
         return out
-    if planned.prefix and now.prefix and Path(planned.prefix) != Path(now.prefix):
+    if (
+        planned.prefix
+        and now.prefix
+        and os.path.normpath(planned.prefix) != os.path.normpath(now.prefix)
+    ):
         out.append(f"its prefix was {planned.prefix}, is now {now.prefix}")
     if planned.env_kind and now.env_kind != planned.env_kind:
         out.append(f"it was a {planned.env_kind} environment, is now {now.env_kind}")
