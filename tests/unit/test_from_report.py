@@ -158,7 +158,8 @@ def test_no_report_in_file_is_a_usage_error(
     f.write_text("It crashes, please help.")
     assert run(["doctor", "--from-report", str(f)]) == 2
     err = capsys.readouterr().err
-    assert "holds no collect_env report" in err and err.count("\n") == 1
+    assert "holds nothing to diagnose" in err and err.count("\n") == 1
+    assert "python -m torch.utils.collect_env" in err  # what to paste instead
 
 
 @pytest.mark.parametrize(
