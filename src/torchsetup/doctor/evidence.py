@@ -60,9 +60,14 @@ def quotes_for(finding: Finding, evidence: Mapping[str, str]) -> tuple[str, ...]
             if line:
                 out.append(line)
     text = " ".join(filter(None, (finding.title, finding.detail)))
+    low = text.lower()
     for key, line in evidence.items():
         if key.startswith(("signal:", "warning:", "traceback")):
             continue
+        if key.startswith("pkg:") and not re.search(
+            rf"(?<![\w-]){re.escape(key[4:])}(?![\w-])", low.replace("_", "-")
+        ):
+            continue  # a package line only when the finding names the package
         if any(n and n in text for n in _needles(key, line)):
             out.append(line)
     if not out:
