@@ -142,8 +142,10 @@ ImportError: libcudnn.so.8: cannot open shared object file: No such file or dire
             {"need": "2.1", "have": "2.0.1"},
         ),
         (
-            "Found GPU0 GeForce 210 which is of cuda capability 1.2.\n"
-            "    PyTorch no longer supports this GPU because it is too old.",
+            (
+                "Found GPU0 GeForce 210 which is of cuda capability 1.2.\n"
+                "    PyTorch no longer supports this GPU because it is too old."
+            ),
             "gpu-too-old",
             {"name": "GeForce 210", "cc": "1.2"},
         ),
@@ -206,9 +208,11 @@ def test_nvidia_smi_table() -> None:
             "2.2.2",
         ),
         (
-            "# packages in environment at /opt/conda/envs/x:\n#\n# Name Version Build Channel\n"
-            "numpy 1.26.4 py310h5f9d8c6_0\npytorch 2.1.0 py3.10_cuda12.1_cudnn8.9.2_0 pytorch\n"
-            "pytorch-cuda 12.1 ha16c6d3_5 pytorch\n",
+            (
+                "# packages in environment at /opt/conda/envs/x:\n#\n# Name Version Build Channel\n"
+                "numpy 1.26.4 py310h5f9d8c6_0\npytorch 2.1.0 py3.10_cuda12.1_cudnn8.9.2_0 pytorch\n"
+                "pytorch-cuda 12.1 ha16c6d3_5 pytorch\n"
+            ),
             "conda list",
             "2.1.0",
         ),
