@@ -273,20 +273,12 @@ ROCM Version                 : Could not collect
 
 
 def test_a_console_that_wraps_mid_word_is_unwrapped() -> None:
-    line = "GPU models and configuration: GPU 0: NVIDIA GeForce RTX 3060 Laptop GPU"
-    padded = "PyTorch version: 1.13.1+cu117" + " " * 51  # 80 columns, as conhost pads
-    text = (
-        padded
-        + "\nIs debug build: False\n"
-        + (line + " with extra words to fill the line")[:80]
-        + "\n"
-        + (line + " with extra words to fill the line")[80:]
-        + "\n"
-        + "x" * 80
-        + "\ncontinued\n"
-    )
-    r = parse_collect_env(text)
-    assert r.gpus == [(0, "NVIDIA GeForce RTX 3060 Laptop GPU with extra words to fill the line")]
+    path = "cuDNN version: C:\\Program Files\\NVIDIA GPU Computing Toolkit\\CUDA\\v10.0\\bin\\cudnn64_7.dll"
+    text = f"PyTorch version: 1.2.0\nIs debug build: No\n{path[:80]}\n{path[80:]}\n\nok: yes\n"
+    assert parse_collect_env(text).get("cudnn") == path.split(": ", 1)[1]
+    # A longest line that ends at a word boundary is not joined with the next.
+    whole = "OS: " + "x" * 75 + "."
+    assert clean_lines(f"{whole}\nGCC version: 9\n")[:2] == [whole, "GCC version: 9"]
 
 
 def test_torch_not_importable_in_collect_env_is_import_failure() -> None:

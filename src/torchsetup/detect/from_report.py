@@ -445,8 +445,9 @@ def _collect_env_format(rep: CollectEnvReport, lines: list[str]) -> str:
     head = lines[rep.span[0] : rep.span[1]]
     if any(ln == "System Info" for ln in head):
         return "collect_env (sectioned)"
-    if any(ln.startswith(("[pip3]", "[pip]")) for ln in head) and not any(
-        "Is debug build" in ln for ln in head
+    # torch 1.x printed Yes/No where 2.x prints True/False, and "[pip]" lines before "[pip3]".
+    if any(re.match(r"(Is debug build|Is CUDA available): (Yes|No)$", ln) for ln in head) or any(
+        ln.startswith("[pip]") for ln in head
     ):
         return "collect_env (1.x)"
     return "collect_env"
@@ -513,6 +514,8 @@ def _with_packages(env: Environment, rep: CollectEnvReport, paste: Paste) -> Env
     torch = py.torch if py is not None else None
     if torch is None:
         torch = _torch_from_packages(paste)
+    # A list is sorted by name: one cut off before "torch" cannot say torch is absent.
+    past_torch = any(canonical_name(p.name) > "torch" for p in paste.packages)
     base = py or TargetPython(executable="python", chosen_by="report", ok=True)
     return replace(
         env,
@@ -521,7 +524,7 @@ def _with_packages(env: Environment, rep: CollectEnvReport, paste: Paste) -> Env
             distributions=dists if not (py and py.distributions) else py.distributions,
             distributions_checked=True,
             torch=torch,
-            torch_checked=True,
+            torch_checked=torch is not None or past_torch,
             env_kind="conda" if conda else base.env_kind,
             conda_packages=conda_pkgs or base.conda_packages,
         ),
@@ -566,7 +569,7 @@ def _with_signals(env: Environment, rep: CollectEnvReport, paste: Paste) -> Envi
         nv = replace(nv, status="no-driver", source="report")
     devices = deep.devices
     for s in paste.signals:
-        if s.kind == "gpu-too-old" and not devices:
+        if s.kind == "gpu-too-old" and not devices and s.value("cc"):
             devices = (
                 DeepDevice(
                     index=int(s.value("index") or 0), name=s.value("name"), capability=s.value("cc")

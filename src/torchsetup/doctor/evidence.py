@@ -33,6 +33,21 @@ RULE_FACTS: dict[str, tuple[str, ...]] = {
     "TS107": ("cuda_available", "torch"),
 }
 
+# Failing everything else: the first of these facts of the finding's category.
+CATEGORY_FACTS: dict[str, tuple[str, ...]] = {
+    "system": ("os", "python_platform", "libc"),
+    "python": ("python", "python_platform", "pkg:torch"),
+    "nvidia": ("driver", "smi", "gpu:0", "smi:gpu:0"),
+    "torch": ("torch", "pkg:torch", "pkg:pytorch", "cuda_available"),
+    "companions": ("pkg:torchvision", "pkg:torchaudio", "pkg:numpy", "torch"),
+    "libraries": ("cudnn", "nvcc", "cuda_build"),
+    "toolchain": ("gcc", "clang", "cmake", "nvcc"),
+    "resources": (),
+}
+
+# Lines whose numbers are not the fact's value (paths, ldconfig's cuDNN guess, CPU flags).
+_NOT_VALUES = frozenset({"traceback", "cudnn", "cpu", "gpus", "libraries", "allocator"})
+
 _VERSIONISH = re.compile(r"\d+(?:\.\d+)+[\w.+\-]*")
 
 
@@ -45,7 +60,7 @@ def _needles(key: str, line: str) -> list[str]:
             m = re.match(r"^\|\s*\d+\s+(.+?)\s+(?:On|Off|WDDM|TCC)\s+\|", line)
             name = m.group(1) if m else ""
         return [re.sub(r"^NVIDIA\s+", "", name)] if len(name) >= 4 else []
-    if key.startswith(("signal:", "warning:")) or key in ("traceback",):
+    if key.startswith(("signal:", "warning:")) or key in _NOT_VALUES:
         return []
     return [t for t in _VERSIONISH.findall(value) if len(t) >= 4]
 
@@ -77,6 +92,12 @@ def quotes_for(finding: Finding, evidence: Mapping[str, str]) -> tuple[str, ...]
                 out.append(line)
     if not out and "traceback" in evidence and finding.id in ("TS105", "TS009"):
         out.append(evidence["traceback"])
+    if not out:
+        for key in CATEGORY_FACTS.get(finding.category, ()):
+            line = evidence.get(key)
+            if line:
+                out.append(line)
+                break
     return tuple(dict.fromkeys(out))
 
 

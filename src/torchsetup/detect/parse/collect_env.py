@@ -135,18 +135,23 @@ _CONSOLE_WIDTHS = (80, 100, 120)
 
 
 def _unwrap(lines: list[str]) -> list[str]:
-    """Join the lines a console hard-wrapped at its width. A console that wraps fills each
-    wrapped line to exactly its width, so at least two lines of one width (80, 100, 120) and no
-    longer line mark a wrapping console; a line of that width then continues on the next."""
+    """Join the lines a console hard-wrapped at its width. A console that wraps fills the
+    wrapped line to exactly its width (80, 100 or 120 columns), so when the longest line has
+    such a width, each line of that width that ends in the middle of a word (a word character
+    on both sides of the break) continues on the next line."""
     longest = max((len(ln) for ln in lines), default=0)
     if longest not in _CONSOLE_WIDTHS:
         return lines
-    if sum(1 for ln in lines if len(ln) == longest) < 2:
-        return lines
     out: list[str] = []
     carry = ""
-    for line in lines:
-        if len(line) == longest:
+    for i, line in enumerate(lines):
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (
+            len(line) == longest
+            and following
+            and re.match(r"\w", following)
+            and re.search(r"\w$", line)
+        ):
             carry += line
             continue
         out.append(carry + line)

@@ -4,7 +4,7 @@
   (:data:`SIGNALS`, each a kind and the regex that finds it; every match keeps the line it
   was found on, to be quoted);
 * ``nvidia-smi``'s table (driver, the CUDA it supports, the GPUs by name) and its failures;
-* ``pip list``, ``pip freeze`` and ``conda list`` output.
+* ``pip list``, ``pip freeze`` and ``conda list`` output, and conda's transaction list.
 
 :func:`parse_paste` reads them all from one text (already decoded: see
 :func:`torchsetup.sanitize.decode_paste`) and says which formats it found.
@@ -57,8 +57,8 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "gpu-too-old",
             (
-                r"Found GPU ?(?P<index>\d+) (?P<name>.+?) which is of cuda capability "
-                r"(?P<cc>\d+\.\d+)\.?\s*PyTorch no longer supports this GPU because it is too old"
+                r"(?:Found GPU ?(?P<index>\d+) (?P<name>.+?) which is of cuda capability "
+                r"(?P<cc>\d+\.\d+)\.?\s*)?PyTorch no longer supports this GPU because it is too old"
             ),
             False,
         ),
@@ -209,6 +209,12 @@ _FREEZE_ROW = re.compile(
     r"^(?P<name>[A-Za-z0-9][\w.\-]*)(?:\[[^\]]*\])?\s*==\s*(?P<version>[\w.+!\-]+)\s*$"
 )
 _FREEZE_URL = re.compile(r"^(?P<name>[A-Za-z0-9][\w.\-]*) @ (?P<url>\S+)$")
+# conda's transaction ("The following packages will be downloaded"): "pytorch-2.0.0.dev20221216 |
+# py3.8_cpu_0  84.2 MB  pytorch-nightly", possibly after a CI log timestamp.
+_CONDA_PLAN_ROW = re.compile(
+    r"^(?:\S*\d{2}:\d{2}:\S*\s+)?(?P<name>[A-Za-z_][\w.\-]*?)-(?P<version>\d[\w.+!]*)\s*\|\s*"
+    r"(?P<build>\S+)\s+[\d.]+ [KMG]?B(?:\s+(?P<channel>\S+))?$"
+)
 _CONDA_HEADER = re.compile(r"^# packages in environment at (?P<prefix>.+?):?\s*$")
 _CONDA_ROW = re.compile(
     r"^(?P<name>[A-Za-z0-9_][\w.\-]*)\s+(?P<version>[\w.+!\-]+)\s+(?P<build>\S+)(?:\s+(?P<channel>\S+))?$"
@@ -378,6 +384,22 @@ def _packages(paste: Paste, lines: list[str]) -> None:
         if _PIP_LIST_HEADER.match(line):
             _read_rows(paste, lines[i + 1 :], "pip list")
             return
+    plan = [
+        Package(
+            name=m.group("name"),
+            version=m.group("version"),
+            build=m.group("build"),
+            channel=m.group("channel"),
+            line=ln,
+        )
+        for ln in lines
+        if (m := _CONDA_PLAN_ROW.match(ln))
+    ]
+    if plan:
+        paste.packages = plan
+        paste.package_format = "conda list"
+        paste.formats.append("conda transaction")
+        return
     frozen = [
         Package(name=m.group("name"), version=m.group("version"), line=ln)
         for ln in lines

@@ -255,8 +255,26 @@ def gpu_older_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
     placed = {label for label, *_ in _arch_mismatches(ctx)}
     torch = ctx.torch
-    for label, cc, why in _too_old_for_any(ctx):
-        if label in placed or torch is None:
+    too_old = [t for t in _too_old_for_any(ctx) if t[0] not in placed]
+    warned = said(ctx, "gpu-too-old")
+    if warned is not None and not placed and not too_old:
+        named = warned.group("name")
+        cc = warned.group("cc")
+        which = named or ", ".join(f"{label} ({_sm(c)})" for label, c in _gpu_capabilities(ctx))
+        yield r.finding(
+            detail=(
+                f"torch said the GPU{' ' + which if which else ''} is too old for it"
+                + (f" (compute capability {cc})" if cc else "")
+                + ": the installed build has no kernels for it."
+            ),
+            fix=install_command(ctx, "--cpu")
+            + "   (or a build that still carries the GPU's architecture: torchsetup install "
+            "on that machine finds it)",
+            data={"signal": "gpu-too-old"},
+        )
+        return
+    for label, cc, why in too_old:
+        if torch is None:
             continue
         yield r.finding(
             detail=(
