@@ -281,6 +281,16 @@ CASES: dict[str, Case] = {
         "belongs to torch 2.5",
         None,
     ),
+    "TS011-1x-source-build": Case(
+        "TS011",
+        lambda: with_dists(
+            with_torch(linux_gpu(), version="1.9.0a0+gitd69c22d", cuda="10.2", requires=()),
+            Distribution("torchvision", "0.7.0"),
+        ),
+        ERROR,
+        "belongs to torch 1.6",
+        None,
+    ),
     "TS012-no-wheel": Case(
         "TS012",
         lambda: with_python(linux_gpu(), version="3.15.0", torch=None, distributions=()),

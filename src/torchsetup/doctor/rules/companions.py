@@ -22,9 +22,17 @@ from torchsetup.doctor.rules.registry import rule
 from torchsetup.matrix import lookups as kb
 
 
+def _source_build(version: str) -> bool:
+    """A source build of a release branch ("1.9.0a0+gitd69c22d", torchvision "0.10.0a0+300a8a4"):
+    it pairs by its minor like the release, unlike a dated nightly ("2.5.0.dev20240801")."""
+    return bool(re.search(r"a0\+(?:git)?[0-9a-f]{7,}$", version))
+
+
 def _release_pairing(name: str, version: str, torch_version: str) -> Optional[str]:
     """Without Requires-Dist (a pasted report): the release pairing of torchvision/torchaudio."""
-    if kb.is_prerelease(version) or kb.is_prerelease(torch_version):
+    if (kb.is_prerelease(version) and not _source_build(version)) or (
+        kb.is_prerelease(torch_version) and not _source_build(torch_version)
+    ):
         return None  # nightlies pin exact dates, not release pairs
     span = kb.torch_minors_for(name, version)
     have = kb.version_tuple(torch_version)[:2]
