@@ -215,6 +215,7 @@ _CONDA_PLAN_ROW = re.compile(
     r"^(?:\S*\d{2}:\d{2}:\S*\s+)?(?P<name>[A-Za-z_][\w.\-]*?)-(?P<version>\d[\w.+!]*)\s*\|\s*"
     r"(?P<build>\S+)\s+[\d.]+ [KMG]?B(?:\s+(?P<channel>\S+))?$"
 )
+_CONDA_COMMAND = re.compile(r"(?:^|[\s$>])conda list\b")
 _CONDA_HEADER = re.compile(r"^# packages in environment at (?P<prefix>.+?):?\s*$")
 _CONDA_ROW = re.compile(
     r"^(?P<name>[A-Za-z0-9_][\w.\-]*)\s+(?P<version>[\w.+!\-]+)\s+(?P<build>\S+)(?:\s+(?P<channel>\S+))?$"
@@ -322,11 +323,13 @@ def _signals(paste: Paste, lines: list[str]) -> None:
 def _tracebacks(paste: Paste, lines: list[str]) -> None:
     i = 0
     while i < len(lines):
-        if not _TRACEBACK.match(lines[i]):
+        # A traceback, or its tail pasted without the "Traceback (most recent call last):" line.
+        if not (_TRACEBACK.match(lines[i]) or _FILE_LINE.match(lines[i])):
             i += 1
             continue
         start, frames = i, []
-        i += 1
+        if _TRACEBACK.match(lines[i]):
+            i += 1
         while i < len(lines):
             line = lines[i]
             fm = _FILE_LINE.match(line)
@@ -384,6 +387,10 @@ def _packages(paste: Paste, lines: list[str]) -> None:
         if _PIP_LIST_HEADER.match(line):
             _read_rows(paste, lines[i + 1 :], "pip list")
             return
+        if _CONDA_COMMAND.search(line):  # `conda list | grep cuda`: rows without a header
+            _read_rows(paste, lines[i + 1 :], "conda list")
+            if paste.packages:
+                return
     plan = [
         Package(
             name=m.group("name"),

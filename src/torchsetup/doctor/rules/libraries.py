@@ -282,8 +282,8 @@ def library_not_loadable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     torch = ctx.torch
     if m is not None and torch is not None and re.match(r"lib(?:cu|nv)", m.group("lib")):
         return  # TS009 names it with the installed torch
-    if dll is not None and m is None and ctx.env.os.system == "Windows" and torch is not None:
-        return  # TS028 (Visual C++ runtime) reads the same error on a known Windows torch
+    if dll is not None and m is None and ctx.env.os.system == "Windows":
+        return  # TS028 (Visual C++ runtime) reads the same error on Windows
     if m is not None:
         lib = m.group("lib")
     else:

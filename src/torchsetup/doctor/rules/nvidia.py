@@ -136,11 +136,27 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     with limits (no PTX JIT): that is a warning. Across majors (and before CUDA 11) torch fails
     with "The NVIDIA driver on your system is too old".
 
+    In a paste with torch's message but not the installed torch, the message itself is the
+    finding (the CUDA the driver supports comes from its "found version N").
+
     Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
     """
     shortfall = driver_shortfall(ctx)
     torch = ctx.torch
     nv = ctx.env.nvidia
+    warned = said(ctx, "driver-too-old")
+    if (shortfall is None or torch is None) and warned is not None:
+        # Error text alone ("... too old (found version 11040)"): torch said it.
+        supports = (
+            f" (it supports CUDA up to {nv.cuda_driver_version})" if nv.cuda_driver_version else ""
+        )
+        yield r.finding(
+            detail=f"torch said the NVIDIA driver is too old for its CUDA{supports}.",
+            fix=install_command(ctx)
+            + "   (a build for the driver's CUDA, or update the NVIDIA driver)",
+            data={"signal": "driver-too-old"},
+        )
+        return
     if shortfall is None or torch is None:
         return
     detail = (
