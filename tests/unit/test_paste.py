@@ -313,3 +313,14 @@ def test_nothing_to_diagnose_is_one_line_exit_2(
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "stdin holds nothing to diagnose" in captured.err
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_the_bug_report_block_of_a_paste_carries_no_terminal_controls() -> None:
+    text = (REPORTS / "sm120-cu126-pytorch-150733.txt").read_text()
+    text = text.replace("RTX 5090 D", "RTX 5090 D\x1b]8;;http://evil\x07link\x1b]8;;\x07")
+    result = CliRunner().invoke(
+        doctor, ["--from-report", "-", "--report"], input=text.encode(), standalone_mode=False
+    )
+    assert result.exception is None
+    assert "GPU 0: NVIDIA GeForce RTX 5090 Dlink" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output

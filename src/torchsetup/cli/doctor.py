@@ -49,7 +49,8 @@ def _warm_imports() -> None:
     "--from-report",
     "from_report",
     metavar="FILE|-",
-    help="Diagnose a `python -m torch.utils.collect_env` report (a pasted issue is fine).",
+    help="Diagnose a paste (FILE, or - for stdin): a collect_env report of any era, tracebacks "
+    "and error messages, nvidia-smi, pip/conda lists; a whole issue is fine.",
 )
 @click.option(
     "--save-snapshot", "save", metavar="FILE", help="Write the raw probe records to FILE."
@@ -91,7 +92,8 @@ def doctor(
     """Explain this machine's PyTorch setup: one status per category, every problem with its fix.
 
     Exit code: 0 when no error was found, 1 when one was (warnings too with --strict);
-    with --fix, 3 when a fix command failed.
+    with --fix, 3 when a fix command failed; 2 for bad usage, including a --from-report paste
+    with nothing to diagnose.
     """
     if list_rules or explain:
         return _rule_pages(explain)
