@@ -576,8 +576,14 @@ def _with_signals(env: Environment, rep: CollectEnvReport, paste: Paste) -> Envi
                 ),
             )
     unknown = paste.first("cuda-unknown-error")
+    os_info = env.os
+    if os_info.system is None and paste.first("missing-dll"):
+        os_info = replace(
+            os_info, system="Windows", distro_id="windows"
+        )  # only Windows says WinError
     return replace(
         env,
+        os=os_info,
         nvidia=nv,
         deep=replace(
             deep,

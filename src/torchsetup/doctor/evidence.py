@@ -28,6 +28,7 @@ RULE_FACTS: dict[str, tuple[str, ...]] = {
     "TS011": ("pkg:torchvision", "pkg:torchaudio", "torch"),
     "TS025": ("os", "torch"),
     "TS027": ("pkg:numpy", "signal:numpy-init", "signal:numpy-2-abi"),
+    "TS028": ("signal:missing-dll", "os"),
     "TS101": ("torch",),
     "TS105": ("traceback", "torch"),
     "TS107": ("cuda_available", "torch"),
