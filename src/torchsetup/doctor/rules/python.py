@@ -174,11 +174,20 @@ def pip_no_version(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         newest = kb.newest_torch_for_python(py.minor)
         if newest is None:
             why.append(f"no torch release has wheels for Python {py.minor}")
+    versions = [v.strip() for v in (m.groupdict().get("versions") or "").split(",") if v.strip()]
+    wanted = re.split(r"==+", req, maxsplit=1)[1] if "==" in req else None
+    if wanted and versions and versions != ["none"]:
+        public = wanted.split("+")[0]
+        builds = [v for v in versions if v.split("+")[0] == public and v != wanted]
+        if builds:
+            why.append(f"the index has {', '.join(builds)} but not {wanted}")
+        else:
+            why.append(f"the index offers {versions[0]} to {versions[-1]} here, not {wanted}")
     kind = "pip-no-version" if said(ctx, "pip-no-version") else "pip-no-distribution"
     yield r.finding(
         detail=f"pip found no installable {req}"
         + (": " + "; ".join(why) if why else "")
-        + ". The index has no wheel for this Python version, bitness or platform.",
+        + ". The index has no wheel of it for this Python version, bitness or platform.",
         fix=install_command(ctx) + "   (it says which Python and index have the build)",
         data={"signal": kind, "requirement": req},
     )
