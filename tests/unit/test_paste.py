@@ -324,3 +324,40 @@ def test_the_bug_report_block_of_a_paste_carries_no_terminal_controls() -> None:
     assert result.exception is None
     assert "GPU 0: NVIDIA GeForce RTX 5090 Dlink" in result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("packages", "rule"),
+    [
+        ("", "TS105"),  # cut before the package list: torch cannot be imported, cause unknown
+        (
+            "Versions of relevant libraries:\n[pip3] numpy==1.26.4\n[conda] Could not collect\n",
+            "TS101",
+        ),
+    ],
+    ids=["cut-off", "listed-without-torch"],
+)
+def test_every_torch_field_na_always_says_something(packages: str, rule: str) -> None:
+    from torchsetup.doctor import diagnose
+
+    text = (
+        "PyTorch version: N/A\nIs debug build: N/A\nCUDA used to build PyTorch: N/A\n\n"
+        "OS: Microsoft Windows 10 Enterprise\nPython version: 3.5\nIs CUDA available: N/A\n\n"
+        + packages
+    )
+    fired = {f.id for f in diagnose(read_paste(text, "x").env).findings}
+    assert rule in fired, fired
+
+
+def test_json_has_the_paste_formats_and_notes() -> None:
+    import json
+
+    text = (REPORTS / "driver-too-old-warning-lhotse-793.txt").read_bytes()
+    result = CliRunner().invoke(
+        doctor, ["--from-report", "-", "--json"], input=text, standalone_mode=False
+    )
+    data = json.loads(result.output)
+    assert data["paste"]["formats"] == ["collect_env", "error text"]
+    assert "cut off after" in data["paste"]["notes"][0]
+    ts003 = next(f for f in data["findings"] if f["id"] == "TS003")
+    assert any("found version 9010" in line for line in ts003["evidence"])

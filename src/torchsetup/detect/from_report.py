@@ -278,7 +278,11 @@ def _python(rep: CollectEnvReport) -> Optional[TargetPython]:
         distributions=dists,
         distributions_checked=bool(rep.pip) and rep.packages_complete,
         torch=torch,
-        torch_checked=torch is not None,
+        # "PyTorch version: N/A" with a complete package list that lacks torch: not installed.
+        torch_checked=torch is not None
+        or (
+            _absent(rep.fields.get("torch")) and _torch_listed(rep) is None and _lists_packages(rep)
+        ),
         conda_packages=tuple(
             CondaPackage(name=n, version=v, build=b, channel=c) for n, v, b, c in rep.conda
         )
@@ -344,14 +348,16 @@ def _deep(
     failure = next(
         (w for w in said if re.match(r"(ImportError|OSError|ModuleNotFoundError)", w)), None
     )
-    listed = next(
-        (f"{n}=={v}" for n, v in rep.pip if canonical_name(n) == "torch"),
-        next((f"{c[0]} {c[1]}" for c in rep.conda if c[0] in ("torch", "pytorch")), None),
-    )
+    listed = _torch_listed(rep)
     if version_na and failure is None and listed is not None:
         failure = (
             f"collect_env could not import torch (PyTorch version: N/A) although the package "
             f"list has {listed}"
+        )
+    elif version_na and failure is None and not _lists_packages(rep):
+        failure = (
+            "collect_env could not import torch (PyTorch version: N/A): it is not installed in "
+            "that Python, or importing it fails"
         )
     return DeepFacts(
         source="collect_env",
@@ -367,6 +373,19 @@ def _deep(
         numpy_error=numpy,
         warnings=tuple(w for w in said if w not in (init, numpy)),
     )
+
+
+def _torch_listed(rep: CollectEnvReport) -> Optional[str]:
+    """torch as the report's package list has it ("torch==2.1.0"), None when it does not."""
+    return next(
+        (f"{n}=={v}" for n, v in rep.pip if canonical_name(n) == "torch"),
+        next((f"{c[0]} {c[1]}" for c in rep.conda if c[0] in ("torch", "pytorch")), None),
+    )
+
+
+def _lists_packages(rep: CollectEnvReport) -> bool:
+    """Whether the report's package list is there to say what is (not) installed."""
+    return bool(rep.pip or rep.pip_section == "No relevant packages") and rep.packages_complete
 
 
 def _arch_list_field(rep: CollectEnvReport) -> Optional[tuple[str, ...]]:

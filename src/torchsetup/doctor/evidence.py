@@ -6,7 +6,8 @@ keeps the line each fact came from. A finding quotes:
 * the line of the signal it names (``data["signal"]``: an error message it was read from);
 * every fact line whose value the finding's text mentions (the torch version, the GPU, the
   driver, a package's version);
-* failing both, the lines of the facts its rule is about (:data:`RULE_FACTS`).
+* the lines of the facts its rule is about (:data:`RULE_FACTS`), when the paste has them;
+* failing all of these, the first fact line of its category (:data:`CATEGORY_FACTS`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from collections.abc import Mapping
 
 from torchsetup.doctor.model import DoctorReport, Finding
 
-# Rules whose text need not repeat a pasted value: the facts they are about.
+# The facts a rule rests on, quoted whenever the paste has them (its text may not repeat them).
 RULE_FACTS: dict[str, tuple[str, ...]] = {
     "TS001": ("torch", "cuda_build", "gpu:0", "smi:gpu:0"),
-    "TS003": ("torch", "cuda_build", "driver", "smi"),
+    "TS003": ("torch", "cuda_build", "driver", "smi", "signal:driver-too-old"),
     "TS004": ("signal:nvml-mismatch",),
     "TS005": ("gpu:0", "smi:gpu:0", "signal:incompatible-gpu"),
     "TS006": ("gpu:0", "smi:gpu:0", "signal:gpu-too-old", "torch"),
     "TS010": ("pkg:torch", "pkg:pytorch"),
-    "TS011": ("pkg:torchvision", "pkg:torchaudio", "torch"),
+    "TS011": ("torch",),  # and the companion's own line, which its text names
     "TS025": ("os", "torch"),
     "TS027": ("pkg:numpy", "signal:numpy-init", "signal:numpy-2-abi"),
     "TS028": ("signal:missing-dll", "os"),
@@ -86,11 +87,10 @@ def quotes_for(finding: Finding, evidence: Mapping[str, str]) -> tuple[str, ...]
             continue  # a package line only when the finding names the package
         if any(n and n in text for n in _needles(key, line)):
             out.append(line)
-    if not out:
-        for key in RULE_FACTS.get(finding.id, ()):
-            line = evidence.get(key)
-            if line:
-                out.append(line)
+    for key in RULE_FACTS.get(finding.id, ()):
+        line = evidence.get(key)
+        if line:
+            out.append(line)
     if not out and "traceback" in evidence and finding.id in ("TS105", "TS009"):
         out.append(evidence["traceback"])
     if not out:
