@@ -32,6 +32,7 @@ FORMATS = {
     "error text",
     "nvidia-smi",
     "pip freeze",
+    "pip show",
     "conda list",
     "conda transaction",
 }

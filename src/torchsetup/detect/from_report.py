@@ -438,7 +438,9 @@ def read_paste(text: str, source: str) -> PasteReading:
     rep = parse_lines(lines)
     paste = parse_paste(lines, skip=range(*rep.span))
     formats: list[str] = []
-    if rep.found:
+    # A lone "Python version: ..." printed by some launcher is not a collect_env report.
+    is_report = rep.found and ("torch" in rep.fields or len(rep.fields) >= 3)
+    if is_report:
         formats.append(_collect_env_format(rep, lines))
     formats += paste.formats
     env = (
@@ -450,7 +452,7 @@ def read_paste(text: str, source: str) -> PasteReading:
     env = _with_packages(env, rep, paste)
     env = _with_signals(env, rep, paste)
     evidence = _evidence(rep, paste)
-    notes = _notes(rep, paste, env)
+    notes = _notes(rep, paste, env) if is_report else _notes(CollectEnvReport(), paste, env)
     return PasteReading(
         env=env,
         evidence=evidence,

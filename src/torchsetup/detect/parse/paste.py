@@ -4,7 +4,8 @@
   (:data:`SIGNALS`, each a kind and the regex that finds it; every match keeps the line it
   was found on, to be quoted);
 * ``nvidia-smi``'s table (driver, the CUDA it supports, the GPUs by name) and its failures;
-* ``pip list``, ``pip freeze`` and ``conda list`` output, and conda's transaction list.
+* ``pip list``, ``pip freeze``, ``pip show`` and ``conda list`` output, and conda's
+  transaction list.
 
 :func:`parse_paste` reads them all from one text (already decoded: see
 :func:`torchsetup.sanitize.decode_paste`) and says which formats it found.
@@ -391,6 +392,12 @@ def _packages(paste: Paste, lines: list[str]) -> None:
             _read_rows(paste, lines[i + 1 :], "conda list")
             if paste.packages:
                 return
+    shown = _pip_show(lines)
+    if shown:
+        paste.packages = shown
+        paste.package_format = "pip show"
+        paste.formats.append("pip show")
+        return
     plan = [
         Package(
             name=m.group("name"),
@@ -416,6 +423,22 @@ def _packages(paste: Paste, lines: list[str]) -> None:
         paste.packages = frozen
         paste.package_format = "pip freeze"
         paste.formats.append("pip freeze")
+
+
+_SHOW_NAME = re.compile(r"^Name:\s*(?P<name>[A-Za-z0-9][\w.\-]*)\s*$")
+_SHOW_VERSION = re.compile(r"^Version:\s*(?P<version>\d[\w.+!\-]*)\s*$")
+
+
+def _pip_show(lines: list[str]) -> list[Package]:
+    """``pip show NAME ...``: a "Name:" line with its "Version:" line right after it."""
+    out = []
+    for i, line in enumerate(lines[:-1]):
+        name, version = _SHOW_NAME.match(line), _SHOW_VERSION.match(lines[i + 1])
+        if name and version:
+            out.append(
+                Package(name.group("name"), version.group("version"), line=f"{line} {lines[i + 1]}")
+            )
+    return out
 
 
 def _read_rows(paste: Paste, rows: list[str], fmt: str) -> None:

@@ -176,6 +176,16 @@ def pip_no_version(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             why.append(f"no torch release has wheels for Python {py.minor}")
     versions = [v.strip() for v in (m.groupdict().get("versions") or "").split(",") if v.strip()]
     wanted = re.split(r"==+", req, maxsplit=1)[1] if "==" in req else None
+    is_torch = re.split(r"[=<>!~\[;]", req.lower())[0] == "torch"
+    public = wanted.split("+")[0] if wanted else None
+    if (
+        public
+        and is_torch
+        and py is not None
+        and py.minor
+        and kb.python_supported(public, py.minor) is False
+    ):
+        why.append(f"torch {public} has no wheels for Python {py.minor}")
     if wanted and versions and versions != ["none"]:
         public = wanted.split("+")[0]
         builds = [v for v in versions if v.split("+")[0] == public and v != wanted]
