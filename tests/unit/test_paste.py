@@ -361,3 +361,10 @@ def test_json_has_the_paste_formats_and_notes() -> None:
     assert "cut off after" in data["paste"]["notes"][0]
     ts003 = next(f for f in data["findings"] if f["id"] == "TS003")
     assert any("found version 9010" in line for line in ts003["evidence"])
+
+
+def test_torch_1_0_printed_the_full_cuda_version() -> None:
+    text = "PyTorch version: 1.0.0\nIs debug build: No\nCUDA used to build PyTorch: 9.0.176\n"
+    env = read_paste(text, "x").env
+    assert env.python is not None and env.python.torch is not None
+    assert env.python.torch.cuda == "9.0" and env.python.torch.variant == "cu90"

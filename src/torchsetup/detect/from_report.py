@@ -303,7 +303,8 @@ def _torch(rep: CollectEnvReport) -> Optional[TorchBuild]:
     debug = rep.get("debug")
     return TorchBuild(
         version=version,
-        cuda=None if cuda is None or _absent(cuda) else cuda,
+        # torch 1.0/1.1 printed the toolkit's full version ("9.0.176", "10.0.130").
+        cuda=None if cuda is None or _absent(cuda) else ".".join(cuda.split(".")[:2]),
         hip=None if hip is None or _absent(hip) else hip,
         debug=None if debug is None else debug in ("True", "Yes"),
     )
