@@ -120,3 +120,19 @@ def test_the_docs_show_the_current_table() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text()
     names = sorted(p.stem for p in REPORTS.glob("*.txt"))
     assert f"| **all** | {len(names)} |" in docs
+
+
+def test_any_cut_of_any_paste_is_read_without_a_crash() -> None:
+    """Pastes end anywhere (an index's excerpt, a reader's selection): every prefix and suffix
+    at a hundred cut points reads and diagnoses without an exception or a crashed rule."""
+    import random
+
+    rng = random.Random(14)
+    texts = [decode_paste(p.read_bytes()) for p in sorted(REPORTS.glob("*.txt"))]
+    for _ in range(100):
+        text = rng.choice(texts)
+        cut = rng.randrange(len(text) + 1)
+        for piece in (text[:cut], text[cut:], text[:cut] + "\x1b[2J\x00" + text[cut:]):
+            reading = read_paste(piece, "cut")
+            report = diagnose(reading.env)
+            assert report.crashed_rules == (), (piece[:200], report.crashed_rules)
