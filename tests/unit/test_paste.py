@@ -368,3 +368,21 @@ def test_torch_1_0_printed_the_full_cuda_version() -> None:
     env = read_paste(text, "x").env
     assert env.python is not None and env.python.torch is not None
     assert env.python.torch.cuda == "9.0" and env.python.torch.variant == "cu90"
+
+
+@pytest.mark.parametrize(
+    ("build", "cuda"),
+    [
+        ("py3.10_cuda12.1_cudnn8.9.2_0", "12.1"),
+        ("cuda118_py310h1234_0", "11.8"),  # conda-forge
+        ("cuda100py37h53c1284_0", "10.0"),  # anaconda's 1.x builds
+        ("py36_4cu75", "7.5"),  # the soumith channel of 0.x
+        ("py3.10_cpu_0", ""),
+        ("cpu_mkl_py310h1", ""),
+        ("h123abc_0", None),  # says neither: unknown, not CPU
+    ],
+)
+def test_conda_build_strings(build: str, cuda: object) -> None:
+    from torchsetup.detect.from_report import conda_build_cuda
+
+    assert conda_build_cuda(build) == cuda

@@ -559,10 +559,28 @@ def _torch_from_packages(paste: Paste) -> Optional[TorchBuild]:
         if name == "torch":
             m = _CUDA_LOCAL.search(p.version)
             return TorchBuild(version=p.version, cuda=f"{m.group(1)}.{m.group(2)}" if m else None)
-        if name == "pytorch" and p.build:  # conda: py3.10_cuda12.1_cudnn8.9.2_0 / py3.10_cpu_0
-            m = re.search(r"cuda(\d+\.\d+)", p.build)
-            return TorchBuild(version=p.version, cuda=m.group(1) if m else None)
+        if name == "pytorch" and p.build:
+            cuda = conda_build_cuda(p.build)
+            if cuda is None:
+                return None  # a build string that says neither: the variant is unknown
+            return TorchBuild(version=p.version, cuda=cuda or None)
     return None
+
+
+def conda_build_cuda(build: str) -> Optional[str]:
+    """The CUDA of a conda pytorch build string, "" for a CPU build, None when it says neither:
+    py3.10_cuda12.1_cudnn8.9.2_0 -> 12.1, cuda118_py310h... (conda-forge) -> 11.8,
+    py36_4cu75 (0.x) -> 7.5, py3.10_cpu_0 / cpu_mkl_py310h... -> ""."""
+    m = re.search(r"cuda(\d+)\.(\d+)", build)
+    if m:
+        return f"{m.group(1)}.{m.group(2)}"
+    m = re.search(r"cuda_?(\d{2,3})(?!\d)", build) or re.search(
+        r"(?<![a-z])cu(\d{2,3})(?!\d)", build
+    )
+    if m:
+        digits = m.group(1)
+        return f"{digits[:-1]}.{digits[-1]}"
+    return "" if "cpu" in build else None
 
 
 def _with_signals(env: Environment, rep: CollectEnvReport, paste: Paste) -> Environment:
