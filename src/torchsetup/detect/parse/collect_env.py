@@ -72,6 +72,8 @@ SECTION_TITLES = {
     "Environment Variables": "end",
 }
 # Log lines vLLM (and others) print between the fields: "INFO 02-18 21:25:53 __init__.py:190] ..."
+# "/x/y.py:30: UserWarning: ..." and the source line Python prints under it.
+_PY_WARNING = re.compile(r"^(?:\S+\.py:\d+: \w*Warning:|warnings\.warn\(|warn\()")
 _LOG_LINE = re.compile(r"^(?:INFO|WARNING|ERROR|DEBUG)\s+\d\d-\d\d \d\d:\d\d:\d\d")
 
 
@@ -177,8 +179,8 @@ def parse_lines(lines: list[str]) -> CollectEnvReport:
     end = start
     for i in range(start, len(lines)):
         line = lines[i]
-        if _LOG_LINE.match(line) or _RULE.match(line):
-            continue
+        if _LOG_LINE.match(line) or _RULE.match(line) or _PY_WARNING.match(line):
+            continue  # interleaved log lines and Python warnings (stderr into the same paste)
         if line in SECTION_TITLES and i > 0 and _RULE.match(lines[i - 1]):
             what = SECTION_TITLES[line]
             if what == "end" and report.found:
