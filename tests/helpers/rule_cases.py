@@ -281,6 +281,16 @@ CASES: dict[str, Case] = {
         "belongs to torch 2.5",
         None,
     ),
+    "TS011-1x-source-build": Case(
+        "TS011",
+        lambda: with_dists(
+            with_torch(linux_gpu(), version="1.9.0a0+gitd69c22d", cuda="10.2", requires=()),
+            Distribution("torchvision", "0.7.0"),
+        ),
+        ERROR,
+        "belongs to torch 1.6",
+        None,
+    ),
     "TS012-no-wheel": Case(
         "TS012",
         lambda: with_python(linux_gpu(), version="3.15.0", torch=None, distributions=()),
@@ -575,6 +585,174 @@ CASES: dict[str, Case] = {
         ERROR,
         "Error 802",
         "--deep",
+    ),
+    # Rules read from error text (a paste, or what torch said with --deep).
+    "TS108-no-driver": Case(
+        "TS108",
+        lambda: with_nvidia(
+            with_deep(
+                cpu_linux(),
+                warnings=(
+                    "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver",
+                ),
+            ),
+            status="no-driver",
+        ),
+        ERROR,
+        "Found no NVIDIA driver",
+        "nvidia-smi",
+    ),
+    "TS109-libcudnn": Case(
+        "TS109",
+        lambda: with_python(
+            with_deep(
+                cpu_linux(),
+                imported=False,
+                warnings=(
+                    "OSError: libcudnn.so.8: cannot open shared object file: No such file or directory",
+                ),
+            ),
+            torch=None,
+        ),
+        ERROR,
+        "libcudnn.so.8 cannot be loaded",
+        "torchsetup install",
+    ),
+    "TS110-flash-attn": Case(
+        "TS110",
+        lambda: with_deep(
+            linux_gpu(),
+            warnings=(
+                "ImportError: /venv/lib/python3.11/site-packages/flash_attn_2_cuda.cpython-311-x86_64-linux-gnu.so: undefined symbol: _ZN3c104cuda9SetDeviceEi",
+            ),
+        ),
+        ERROR,
+        "flash_attn_2_cuda does not fit",
+        "--force-reinstall",
+    ),
+    "TS111-no-kernel-image": Case(
+        "TS111",
+        lambda: with_nvidia(
+            with_deep(
+                linux_gpu(),
+                devices=(),
+                warnings=(
+                    "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+                ),
+            ),
+            gpus=(),
+        ),
+        ERROR,
+        "no kernel image",
+        "torchsetup doctor",
+    ),
+    "TS112-numpy-c-api": Case(
+        "TS112",
+        lambda: with_deep(
+            cpu_linux(),
+            warnings=(
+                "RuntimeError: module compiled against API version 0xe but this version of numpy is 0xd",
+            ),
+        ),
+        ERROR,
+        "C API 0xe",
+        "install --upgrade numpy",
+    ),
+    "TS113-from-versions-none": Case(
+        "TS113",
+        lambda: with_deep(
+            cpu_linux(),
+            warnings=(
+                "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
+            ),
+        ),
+        ERROR,
+        "no installable torch",
+        "torchsetup install",
+    ),
+    "TS114-conflict": Case(
+        "TS114",
+        lambda: with_deep(
+            linux_gpu(),
+            warnings=(
+                "xformers 0.0.19 requires torch==2.0.0, but you have torch 2.0.1+cu118 which is incompatible.",
+            ),
+        ),
+        WARNING,
+        "xformers 0.0.19 requires torch==2.0.0",
+        "constraints",
+    ),
+    "TS115-nccl": Case(
+        "TS115",
+        lambda: with_deep(
+            linux_gpu(),
+            warnings=(
+                "RuntimeError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1269, unhandled cuda error, NCCL version 2.14.3",
+            ),
+        ),
+        ERROR,
+        "unhandled cuda error",
+        "NCCL_DEBUG=INFO",
+    ),
+    "TS116-not-compiled": Case(
+        "TS116",
+        lambda: with_deep(
+            cpu_linux(),
+            warnings=("AssertionError: Torch not compiled with CUDA enabled",),
+        ),
+        ERROR,
+        "is a CPU build",
+        "torchsetup install",
+    ),
+    "TS118-xformers": Case(
+        "TS118",
+        lambda: with_deep(
+            linux_gpu(),
+            warnings=(
+                "WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for: PyTorch 2.2.0+cu121 with CUDA 1201 (you have 2.2.0+cpu)",
+            ),
+        ),
+        ERROR,
+        "built for torch 2.2.0+cu121",
+        "xformers release",
+    ),
+    "TS119-cuda-home": Case(
+        "TS119",
+        lambda: with_deep(
+            linux_gpu(),
+            warnings=(
+                "OSError: CUDA_HOME environment variable is not set. Please set it to your CUDA install root.",
+            ),
+        ),
+        ERROR,
+        "CUDA_HOME",
+        "export CUDA_HOME",
+    ),
+    "TS120-conda-cpu-with-runtime": Case(
+        "TS120",
+        lambda: with_nvidia(
+            with_python(
+                with_torch(cpu_linux(), version="2.1.0.dev20230530", cuda=None),
+                env_kind="conda",
+                conda_packages=(
+                    CondaPackage("pytorch-cuda", "11.8", "h7e8668a_5", "pytorch-nightly"),
+                ),
+            ),
+            gpus=(),
+        ),
+        WARNING,
+        "pytorch-cuda 11.8",
+        "torchsetup install",
+    ),
+    "TS006-geforce-210-torch-1x": Case(
+        "TS006",
+        lambda: with_nvidia(
+            with_torch(linux_gpu(), version="1.8.1+cu102", cuda="10.2", requires=()),
+            gpus=one_gpu("GeForce 210", None),  # type: ignore[arg-type]
+        ),
+        ERROR,
+        "cannot compile for compute capability below 3.0",
+        "--cpu",
     ),
 }
 

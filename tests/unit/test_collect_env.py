@@ -152,3 +152,19 @@ def test_clean_lines_removes_html_and_fences() -> None:
         "",
         "",
     ]
+
+
+def test_log_lines_and_warnings_interleaved_with_the_fields_are_skipped() -> None:
+    """vLLM's copy (and `2>&1`) put log lines and Python warnings between the fields."""
+    noisy = H200.replace(
+        "[pip3] torch==",
+        "INFO 02-18 21:25:53 __init__.py:190] Automatically detected platform cuda.\n"
+        "/x/site-packages/_distutils_hack/__init__.py:30: UserWarning: Setuptools is replacing "
+        "distutils.\n  warnings.warn(\n[pip3] torch==",
+    ).replace(
+        "CPU:\n",
+        "CPU:\nWARNING 02-18 21:25:54 cuda.py:29] You are using a deprecated `pynvml` package.\n",
+    )
+    plain, r = parse_collect_env(H200), parse_collect_env(noisy)
+    assert r.fields == plain.fields and r.pip == plain.pip and r.cpu == plain.cpu
+    assert r.packages_complete

@@ -11,6 +11,7 @@ import click
 from torchsetup.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from torchsetup.detect.from_report import PasteReading
     from torchsetup.detect.model import Environment
     from torchsetup.detect.probes.record import ProbeRecord
     from torchsetup.doctor.model import DoctorReport
@@ -48,7 +49,8 @@ def _warm_imports() -> None:
     "--from-report",
     "from_report",
     metavar="FILE|-",
-    help="Diagnose a `python -m torch.utils.collect_env` report (a pasted issue is fine).",
+    help="Diagnose a paste (FILE, or - for stdin): a collect_env report of any era, tracebacks "
+    "and error messages, nvidia-smi, pip/conda lists; a whole issue is fine.",
 )
 @click.option(
     "--save-snapshot", "save", metavar="FILE", help="Write the raw probe records to FILE."
@@ -90,7 +92,8 @@ def doctor(
     """Explain this machine's PyTorch setup: one status per category, every problem with its fix.
 
     Exit code: 0 when no error was found, 1 when one was (warnings too with --strict);
-    with --fix, 3 when a fix command failed.
+    with --fix, 3 when a fix command failed; 2 for bad usage, including a --from-report paste
+    with nothing to diagnose.
     """
     if list_rules or explain:
         return _rule_pages(explain)
@@ -106,7 +109,11 @@ def doctor(
         bug_report=bug_report,
     )
 
+    reading = _read_report(from_report) if from_report else None
+
     def look(save_to: Optional[str]) -> Environment:
+        if reading is not None:
+            return reading.env
         return _environment(
             python=python,
             snapshot=snapshot,
@@ -122,12 +129,16 @@ def doctor(
     from torchsetup.doctor import diagnose
 
     report = diagnose(env, elapsed_s=time.perf_counter() - started)
+    if reading is not None:
+        from torchsetup.doctor.evidence import attach_evidence
+
+        report = attach_evidence(report, reading.evidence)
     if bug_report:
         from torchsetup.doctor.bugreport import render_bug_report
 
         click.echo(render_bug_report(env, report, **_who()), nl=False)
         return report.exit_code(strict=strict)
-    _render(env, report, as_json=as_json, verbose=verbose, strict=strict)
+    _render(env, report, as_json=as_json, verbose=verbose, strict=strict, reading=reading)
     if fix:
         return _fix(env, report, yes=yes, strict=strict, look_again=lambda: look(None))
     return report.exit_code(strict=strict)
@@ -197,7 +208,7 @@ def _environment(
 
         return load_environment(snapshot)
     if from_report:
-        return _report_environment(from_report)
+        return _read_report(from_report).env
     from torchsetup.detect.probes.collect import collect
     from torchsetup.detect.target import choose_target
 
@@ -226,41 +237,59 @@ def _environment(
     return build_environment(snap)
 
 
-def _report_environment(path: str) -> Environment:
-    from torchsetup.detect.from_report import environment_from_parsed
-    from torchsetup.detect.parse.collect_env import parse_collect_env
+def _read_report(path: str) -> PasteReading:
+    """Read a paste (a file or ``-``: stdin) as bytes in any console encoding. A paste with
+    nothing to diagnose is a usage error (exit 2, one line saying what to paste instead)."""
+    from torchsetup.detect.from_report import read_paste
     from torchsetup.errors import SnapshotError
+    from torchsetup.sanitize import decode_paste, sanitize
 
+    name = "stdin" if path == "-" else path
     try:
         if path == "-":
-            text = sys.stdin.read()
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
         else:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            with open(path, "rb") as fh:
+                data = fh.read()
     except OSError as exc:
-        raise SnapshotError(f"cannot read report {path}: {exc.strerror or exc}") from exc
-    parsed = parse_collect_env(text)
-    if not parsed.found and not parsed.pip:
         raise SnapshotError(
-            f"{'stdin' if path == '-' else path} holds no collect_env report "
-            "(no 'PyTorch version:' or other collect_env line)"
+            f"cannot read report {sanitize(path, one_line=True)}: {exc.strerror or exc}"
+        ) from exc
+    reading = read_paste(decode_paste(data), name)
+    if not reading.usable:
+        raise SnapshotError(
+            f"{sanitize(name, one_line=True)} holds nothing to diagnose (no collect_env report, "
+            "error message, traceback, nvidia-smi or pip/conda list); paste the output of "
+            "`python -m torch.utils.collect_env` and the full error"
         )
-    return environment_from_parsed(parsed, "stdin" if path == "-" else path)
+    return reading
 
 
 def _render(
-    env: Environment, report: DoctorReport, *, as_json: bool, verbose: bool, strict: bool = False
+    env: Environment,
+    report: DoctorReport,
+    *,
+    as_json: bool,
+    verbose: bool,
+    strict: bool = False,
+    reading: Optional[PasteReading] = None,
 ) -> None:
+    paste = None
+    if reading is not None:
+        paste = {"formats": list(reading.formats), "notes": list(reading.notes)}
     if as_json:
         from torchsetup.doctor.render import report_to_dict
         from torchsetup.result import dumps
 
         result = report_to_dict(env, report)
+        if paste is not None:
+            result["paste"] = paste
         click.echo(dumps("doctor", result, exit_code=report.exit_code(strict=strict)))
     else:
         from torchsetup.doctor.render import print_text
 
-        print_text(env, report, verbose=verbose)
+        print_text(env, report, verbose=verbose, paste=paste)
 
 
 def _who() -> dict[str, Optional[str]]:

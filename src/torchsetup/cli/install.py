@@ -102,7 +102,7 @@ EXPORT_FORMATS = (
 @click.option(
     "--target-gpu",
     metavar="CC[,CC...]",
-    help="Plan for GPUs of these compute capabilities, e.g. 6.1,8.6.",
+    help='Plan for GPUs of these compute capabilities or models, e.g. 6.1,8.6 or "GeForce GTX 1080 Ti".',
 )
 @click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
 def install(

@@ -11,6 +11,7 @@ What torch itself said (CUDA available, its warnings) becomes ``env.deep`` with
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from torchsetup.detect.model import (
@@ -32,7 +33,8 @@ from torchsetup.detect.model import (
 from torchsetup.detect.parse import nvidia as pnv
 from torchsetup.detect.parse import system as psys
 from torchsetup.detect.parse import toolkit as ptk
-from torchsetup.detect.parse.collect_env import CollectEnvReport
+from torchsetup.detect.parse.collect_env import CollectEnvReport, clean_lines, parse_lines
+from torchsetup.detect.parse.paste import Paste, Signal, parse_paste
 
 ABSENT = ("None", "N/A", "No CUDA")
 
@@ -276,7 +278,11 @@ def _python(rep: CollectEnvReport) -> Optional[TargetPython]:
         distributions=dists,
         distributions_checked=bool(rep.pip) and rep.packages_complete,
         torch=torch,
-        torch_checked=torch is not None,
+        # "PyTorch version: N/A" with a complete package list that lacks torch: not installed.
+        torch_checked=torch is not None
+        or (
+            _absent(rep.fields.get("torch")) and _torch_listed(rep) is None and _lists_packages(rep)
+        ),
         conda_packages=tuple(
             CondaPackage(name=n, version=v, build=b, channel=c) for n, v, b, c in rep.conda
         )
@@ -297,7 +303,8 @@ def _torch(rep: CollectEnvReport) -> Optional[TorchBuild]:
     debug = rep.get("debug")
     return TorchBuild(
         version=version,
-        cuda=None if cuda is None or _absent(cuda) else cuda,
+        # torch 1.0/1.1 printed the toolkit's full version ("9.0.176", "10.0.130").
+        cuda=None if cuda is None or _absent(cuda) else ".".join(cuda.split(".")[:2]),
         hip=None if hip is None or _absent(hip) else hip,
         debug=None if debug is None else debug in ("True", "Yes"),
     )
@@ -342,6 +349,17 @@ def _deep(
     failure = next(
         (w for w in said if re.match(r"(ImportError|OSError|ModuleNotFoundError)", w)), None
     )
+    listed = _torch_listed(rep)
+    if version_na and failure is None and listed is not None:
+        failure = (
+            f"collect_env could not import torch (PyTorch version: N/A) although the package "
+            f"list has {listed}"
+        )
+    elif version_na and failure is None and not _lists_packages(rep):
+        failure = (
+            "collect_env could not import torch (PyTorch version: N/A): it is not installed in "
+            "that Python, or importing it fails"
+        )
     return DeepFacts(
         source="collect_env",
         imported=True if torch is not None and not version_na else (False if failure else None),
@@ -356,6 +374,19 @@ def _deep(
         numpy_error=numpy,
         warnings=tuple(w for w in said if w not in (init, numpy)),
     )
+
+
+def _torch_listed(rep: CollectEnvReport) -> Optional[str]:
+    """torch as the report's package list has it ("torch==2.1.0"), None when it does not."""
+    return next(
+        (f"{n}=={v}" for n, v in rep.pip if canonical_name(n) == "torch"),
+        next((f"{c[0]} {c[1]}" for c in rep.conda if c[0] in ("torch", "pytorch")), None),
+    )
+
+
+def _lists_packages(rep: CollectEnvReport) -> bool:
+    """Whether the report's package list is there to say what is (not) installed."""
+    return bool(rep.pip or rep.pip_section == "No relevant packages") and rep.packages_complete
 
 
 def _arch_list_field(rep: CollectEnvReport) -> Optional[tuple[str, ...]]:
@@ -376,3 +407,289 @@ def _loaded_libraries(rep: CollectEnvReport) -> Optional[tuple[LoadedLibrary, ..
 def _gfx(text: str) -> Optional[str]:
     m = re.search(r"\((gfx\w+[^)]*)\)", text)
     return m.group(1) if m else None
+
+
+# --- any paste ---------------------------------------------------------------------------------
+
+# What each kind of signal is evidence for, as the key of the reading's evidence map.
+_CUDA_LOCAL = re.compile(r"\+cu(\d+)(\d)$")
+
+
+@dataclass(frozen=True)
+class PasteReading:
+    """A paste read as facts: the Environment the rules run on, the line each fact came from
+    (``evidence``: fact key -> line; keys are collect_env's field keys, ``gpu:N``, ``pkg:NAME``,
+    ``smi``, ``smi:gpu:N`` and ``signal:KIND``), the formats found, and what it could not say."""
+
+    env: Environment
+    evidence: dict[str, str]
+    formats: tuple[str, ...]
+    notes: tuple[str, ...]
+    signals: tuple[Signal, ...]
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.formats)
+
+
+def read_paste(text: str, source: str) -> PasteReading:
+    """Read a whole paste (decoded text): collect_env of any era, tracebacks and error text,
+    nvidia-smi, pip list/freeze, conda list, in any combination."""
+    lines = [ln.strip() for ln in clean_lines(text)]
+    rep = parse_lines(lines)
+    paste = parse_paste(lines, skip=range(*rep.span))
+    formats: list[str] = []
+    # A lone "Python version: ..." printed by some launcher is not a collect_env report.
+    is_report = rep.found and ("torch" in rep.fields or len(rep.fields) >= 3)
+    if is_report:
+        formats.append(_collect_env_format(rep, lines))
+    formats += paste.formats
+    env = (
+        environment_from_parsed(rep, source)
+        if rep.found
+        else Environment(source=f"report:{source}")
+    )
+    env = _with_smi(env, paste)
+    env = _with_packages(env, rep, paste)
+    env = _with_signals(env, rep, paste)
+    evidence = _evidence(rep, paste)
+    notes = _notes(rep, paste, env) if is_report else _notes(CollectEnvReport(), paste, env)
+    return PasteReading(
+        env=env,
+        evidence=evidence,
+        formats=tuple(formats),
+        notes=tuple(notes),
+        signals=tuple(paste.signals),
+    )
+
+
+def _collect_env_format(rep: CollectEnvReport, lines: list[str]) -> str:
+    head = lines[rep.span[0] : rep.span[1]]
+    if any(ln == "System Info" for ln in head):
+        return "collect_env (sectioned)"
+    # torch 1.x printed Yes/No where 2.x prints True/False, and "[pip]" lines before "[pip3]".
+    if any(re.match(r"(Is debug build|Is CUDA available): (Yes|No)$", ln) for ln in head) or any(
+        ln.startswith("[pip]") for ln in head
+    ):
+        return "collect_env (1.x)"
+    return "collect_env"
+
+
+def _with_smi(env: Environment, paste: Paste) -> Environment:
+    smi = paste.smi
+    nv = env.nvidia
+    if paste.first("nvml-mismatch") and nv.status in ("unknown", "ok"):
+        said = paste.first("nvml-mismatch")
+        return replace(
+            env,
+            nvidia=replace(
+                nv, status="mismatch", smi_error=said.text if said else None, source="report"
+            ),
+        )
+    if smi is None:
+        if paste.first("smi-no-driver") and nv.status == "unknown":
+            said = paste.first("smi-no-driver")
+            return replace(
+                env,
+                nvidia=replace(
+                    nv, status="not-loaded", smi_error=said.text if said else None, source="report"
+                ),
+            )
+        return env
+    gpus = nv.gpus or tuple(Gpu(index=i, name=name) for i, name in smi.gpus)
+    return replace(
+        env,
+        nvidia=replace(
+            nv,
+            status="ok",
+            driver_version=nv.driver_version or smi.driver,
+            cuda_driver_version=nv.cuda_driver_version
+            or smi.cuda
+            or pnv.max_cuda_for_driver(smi.driver),
+            gpus=gpus,
+            source="report",
+        ),
+    )
+
+
+def _with_packages(env: Environment, rep: CollectEnvReport, paste: Paste) -> Environment:
+    """pip list / freeze / conda list: the distributions (and torch) a report lacks."""
+    if not paste.packages:
+        return env
+    py = env.python
+    if py is not None and py.distributions and py.distributions_checked:
+        return env
+    conda = paste.package_format == "conda list"
+    dists = tuple(
+        Distribution(name=canonical_name(p.name), version=p.version)
+        for p in paste.packages
+        if not conda or p.channel in ("pypi", None) or p.build == "pypi_0"
+    )
+    conda_pkgs = (
+        tuple(
+            CondaPackage(name=p.name, version=p.version, build=p.build, channel=p.channel)
+            for p in paste.packages
+        )
+        if conda
+        else ()
+    )
+    torch = py.torch if py is not None else None
+    if torch is None:
+        torch = _torch_from_packages(paste)
+    # A list is sorted by name: one cut off before "torch" cannot say torch is absent.
+    past_torch = any(canonical_name(p.name) > "torch" for p in paste.packages)
+    base = py or TargetPython(executable="python", chosen_by="report", ok=True)
+    return replace(
+        env,
+        python=replace(
+            base,
+            distributions=dists if not (py and py.distributions) else py.distributions,
+            distributions_checked=True,
+            torch=torch,
+            torch_checked=torch is not None or past_torch,
+            env_kind="conda" if conda else base.env_kind,
+            conda_packages=conda_pkgs or base.conda_packages,
+        ),
+    )
+
+
+def _torch_from_packages(paste: Paste) -> Optional[TorchBuild]:
+    for p in paste.packages:
+        name = canonical_name(p.name)
+        if name == "torch":
+            m = _CUDA_LOCAL.search(p.version)
+            return TorchBuild(version=p.version, cuda=f"{m.group(1)}.{m.group(2)}" if m else None)
+        if name == "pytorch" and p.build:
+            cuda = conda_build_cuda(p.build)
+            if cuda is None:
+                return None  # a build string that says neither: the variant is unknown
+            return TorchBuild(version=p.version, cuda=cuda or None)
+    return None
+
+
+def conda_build_cuda(build: str) -> Optional[str]:
+    """The CUDA of a conda pytorch build string, "" for a CPU build, None when it says neither:
+    py3.10_cuda12.1_cudnn8.9.2_0 -> 12.1, cuda118_py310h... (conda-forge) -> 11.8,
+    py36_4cu75 (0.x) -> 7.5, py3.10_cpu_0 / cpu_mkl_py310h... -> ""."""
+    m = re.search(r"cuda(\d+)\.(\d+)", build)
+    if m:
+        return f"{m.group(1)}.{m.group(2)}"
+    m = re.search(r"cuda_?(\d{2,3})(?!\d)", build) or re.search(
+        r"(?<![a-z])cu(\d{2,3})(?!\d)", build
+    )
+    if m:
+        digits = m.group(1)
+        return f"{digits[:-1]}.{digits[-1]}"
+    return "" if "cpu" in build else None
+
+
+def _with_signals(env: Environment, rep: CollectEnvReport, paste: Paste) -> Environment:
+    """Error text becomes what torch said: ``deep.warnings`` (and ``deep.error`` when the
+    traceback is ``import torch`` failing), the driver's CUDA from "found version N", GPUs
+    torch called too old."""
+    if not paste.signals and not paste.tracebacks:
+        return env
+    deep = env.deep or DeepFacts(source="paste")
+    said = [s.text for s in paste.signals]
+    known = set(deep.warnings) | {
+        deep.error or "",
+        deep.cuda_init_warning or "",
+        deep.numpy_error or "",
+    }
+    new = tuple(t for t in dict.fromkeys(said) if not any(t in k or k in t for k in known if k))
+    import_failure = _torch_import_failure(paste)
+    nv = env.nvidia
+    found = paste.first("driver-too-old")
+    if found and found.value("found") and not nv.cuda_driver_version:
+        nv = replace(
+            nv, cuda_driver_version=pnv.cuda_version_from_int(int(found.value("found") or 0))
+        )
+    no_driver = paste.first("no-driver")
+    if no_driver and nv.status == "unknown":
+        nv = replace(nv, status="no-driver", source="report")
+    devices = deep.devices
+    for s in paste.signals:
+        if s.kind == "gpu-too-old" and not devices and s.value("cc"):
+            devices = (
+                DeepDevice(
+                    index=int(s.value("index") or 0), name=s.value("name"), capability=s.value("cc")
+                ),
+            )
+    unknown = paste.first("cuda-unknown-error")
+    os_info = env.os
+    if os_info.system is None and paste.first("missing-dll"):
+        os_info = replace(
+            os_info, system="Windows", distro_id="windows"
+        )  # only Windows says WinError
+    return replace(
+        env,
+        os=os_info,
+        nvidia=nv,
+        deep=replace(
+            deep,
+            warnings=deep.warnings + new,
+            imported=False if import_failure and deep.imported is not True else deep.imported,
+            error=deep.error or import_failure,
+            devices=devices,
+            cuda_init_warning=deep.cuda_init_warning or (unknown.text if unknown else None),
+        ),
+    )
+
+
+def _torch_import_failure(paste: Paste) -> Optional[str]:
+    """The exception of a traceback raised while importing torch itself."""
+    for tb in paste.tracebacks:
+        if any(re.search(r"[/\\]torch[/\\]__init__\.py$", f) for f in tb.frames):
+            return tb.exception
+    return None
+
+
+def _evidence(rep: CollectEnvReport, paste: Paste) -> dict[str, str]:
+    out = dict(rep.field_lines)
+    out.update({f"pkg:{canonical_name(n)}": ln for n, ln in rep.package_lines.items()})
+    for p in paste.packages:
+        out.setdefault(f"pkg:{canonical_name(p.name)}", p.line)
+    if paste.smi is not None and paste.smi.lines:
+        out.setdefault("smi", paste.smi.lines[0])
+        for (i, _), line in zip(paste.smi.gpus, paste.smi.lines[1:]):
+            out.setdefault(f"smi:gpu:{i}", line)
+    for s in paste.signals:
+        out.setdefault(f"signal:{s.kind}", s.text)
+    for tb in paste.tracebacks:
+        out.setdefault("traceback", tb.exception)
+    for i, line in enumerate(rep.preamble):
+        if _WARNING.search(line):
+            out.setdefault(f"warning:{i}", line)
+    return out
+
+
+# Checks that need the package list ([pip3]/[conda] lines) and the rules they feed.
+_PACKAGE_CHECKS = "companion versions (TS011), NumPy (TS027), duplicate torch (TS010)"
+
+
+def _notes(rep: CollectEnvReport, paste: Paste, env: Environment) -> list[str]:
+    """What the paste cannot tell: where a report was cut and which checks that disabled,
+    a traceback without its exception line, collect_env's own crash."""
+    notes = []
+    if rep.found and not rep.packages_complete and not paste.packages:
+        last = rep.last_line or "?"
+        missing = []
+        if "os" not in rep.fields:
+            missing.append("the OS and Python (glibc, macOS and Python checks)")
+        if "driver" not in rep.fields and paste.smi is None:
+            missing.append("the driver (driver checks)")
+        missing.append(f"the package list ({_PACKAGE_CHECKS})")
+        notes.append(
+            f"the report is cut off after {last!r}: not known: " + "; ".join(missing) + "."
+        )
+    for tb in paste.tracebacks:
+        if tb.exception.startswith("(cut off"):
+            notes.append(
+                "a traceback is cut off before its exception line: its cause is not known."
+            )
+        elif any("collect_env" in f for f in tb.frames) and not rep.found:
+            notes.append(
+                f"collect_env itself crashed ({tb.exception}); paste `pip list` and `nvidia-smi` "
+                "output instead."
+            )
+    return notes

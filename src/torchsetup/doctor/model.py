@@ -31,6 +31,9 @@ class Finding:
     # Structured facts of the finding for programs (doctor --fix, --json): which package,
     # which version is installed and which one is wanted, the torch it must match.
     data: tuple[tuple[str, str], ...] = ()
+    # The lines of a pasted report the finding rests on (doctor --from-report), as pasted:
+    # render them through torchsetup.sanitize.
+    evidence: tuple[str, ...] = ()
 
     def value(self, key: str) -> Optional[str]:
         """One entry of :attr:`data` (None when the rule did not set it)."""
@@ -45,6 +48,7 @@ class Finding:
             "fix": self.fix,
             "category": self.category,
             "data": dict(self.data),
+            "evidence": list(self.evidence),
         }
 
 

@@ -8,7 +8,15 @@ from typing import Any, TextIO
 from torchsetup import __version__
 from torchsetup.detect.model import Environment, environment_to_dict
 from torchsetup.doctor.model import CHECK_FAILED, ERROR, INFO, OK, WARNING, DoctorReport
+from torchsetup.sanitize import sanitize
 from torchsetup.term import Style
+
+
+def _clean(text: str) -> str:
+    """Facts can carry pasted text (a report's GPU name, an error message): no terminal
+    controls reach the terminal, whatever the paste held."""
+    return sanitize(text, one_line=True)
+
 
 MARKS = {
     OK: ("[✓]", "green"),
@@ -46,34 +54,48 @@ def report_to_dict(env: Environment, report: DoctorReport) -> dict[str, Any]:
 
 
 def print_text(
-    env: Environment, report: DoctorReport, *, verbose: bool = False, file: TextIO | None = None
+    env: Environment,
+    report: DoctorReport,
+    *,
+    verbose: bool = False,
+    file: TextIO | None = None,
+    paste: dict[str, Any] | None = None,
 ) -> None:
     out = file or sys.stdout
     st = Style(out)
     lines: list[str] = []
     add = lines.append
-    source = "" if env.source == "live" else f" — facts from {env.source}"
+    source = "" if env.source == "live" else f" — facts from {_clean(env.source)}"
     took = f", {report.elapsed_s:.2f} s" if report.elapsed_s is not None else ""
     hint = "" if verbose else "; all facts: torchsetup doctor -v"
     add(f"{st('Doctor summary', 'bold')} (torchsetup {__version__}{took}{hint}){source}")
+    if paste is not None:
+        add(st(f"read: {', '.join(paste['formats'])}", "dim"))
+        for note in paste["notes"]:
+            add(f"{st('note:', 'yellow')} {_clean(note)}")
     for cat in report.categories:
         mark, colour = MARKS[cat.status]
-        summary = " " + st(f"({cat.summary})", "dim") if cat.summary else ""
+        summary = " " + st(f"({_clean(cat.summary)})", "dim") if cat.summary else ""
         add(f"{st(mark, colour)} {cat.title}{summary}")
         if verbose:
-            add_all = [f"    {st('•', 'green')} {fact}" for fact in cat.facts]
+            add_all = [f"    {st('•', 'green')} {_clean(fact)}" for fact in cat.facts]
             lines.extend(add_all)
         for check in cat.failed_checks:
             add(f"    {st('☠', 'red')} check failed: {check}")
         for f in cat.findings:
             if f.severity == INFO and not verbose and cat.status == OK:
-                add(f"    {st('•', 'blue')} {f.title} " + st(f"({f.id}; details with -v)", "dim"))
+                add(
+                    f"    {st('•', 'blue')} {_clean(f.title)} "
+                    + st(f"({f.id}; details with -v)", "dim")
+                )
                 continue
             fmark, fcolour = FINDING_MARKS.get(f.severity, ("•", "blue"))
-            add(f"    {st(fmark, fcolour)} {st(f.title, 'bold')} " + st(f"({f.id})", "dim"))
-            add(f"      {f.detail}")
+            add(f"    {st(fmark, fcolour)} {st(_clean(f.title), 'bold')} " + st(f"({f.id})", "dim"))
+            add(f"      {_clean(f.detail)}")
+            for line in f.evidence:
+                add("      " + st(f"> {_clean(line)}", "dim"))
             if f.fix:
-                add(f"      {st('fix:', 'bold')} {f.fix}")
+                add(f"      {st('fix:', 'bold')} {_clean(f.fix)}")
     for crashed in report.crashed_rules:
         add(f"{st('[☠]', 'red')} a doctor rule crashed: {crashed} (please report it)")
     if verbose:

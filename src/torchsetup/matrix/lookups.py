@@ -8,8 +8,8 @@ its source; :mod:`torchsetup.matrix.model`), and arch coverage is the matrix's o
 (:func:`torchsetup.matrix.model.coverage_of`), so doctor and the resolver agree. What the
 matrix does not hold and doctor still needs lives here, with its sources: the minimum macOS of
 the MPS backend (pytorch/pytorch#78343: 12.3; PR #133141 and #141182: 13 from 2.5; #164943 and
-#177819: 14 for 2.10) and GPU model names with their compute capability (NVIDIA's "CUDA GPUs"
-list). Every function answers ``None`` where it does not know.
+#177819: 14 for 2.10). GPU model names with their compute capability, and which capabilities
+old toolkits and torch 1.x binaries could target, are the GPU table (``resources/gpus.json``). Every function answers ``None`` where it does not know.
 """
 
 from __future__ import annotations
@@ -25,27 +25,6 @@ if TYPE_CHECKING:
 Minor = tuple[int, int]
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
-
-# GPU model name -> compute capability, for reports that name the GPU but not its capability
-# (NVIDIA's "CUDA GPUs" list). First match wins, so the specific patterns come first.
-_CAPABILITY_BY_NAME: tuple[tuple[str, str], ...] = (
-    (r"GB10\b|DGX Spark", "12.1"),
-    (r"B300|GB300", "10.3"),
-    (r"\bB200|\bB100|GB200", "10.0"),
-    (r"RTX 50[5-9]0|RTX PRO \d+ Blackwell", "12.0"),
-    (r"H100|H200|H800|H20\b|GH200", "9.0"),
-    (r"RTX \d+ Ada|L40|\bL4\b|L20\b|RTX 40[5-9]0", "8.9"),
-    (r"A100|A800|\bA30\b", "8.0"),
-    (r"Orin", "8.7"),
-    (r"RTX 30[5-9]0|RTX A\d+|\bA10G?\b|\bA40\b|\bA16\b|\bA2\b", "8.6"),
-    (r"RTX 20[6-8]0|TITAN RTX|\bT4\b|Quadro RTX|RTX [4-8]000\b|GTX 16[5-6]0", "7.5"),
-    (r"V100|TITAN V", "7.0"),
-    (r"P100", "6.0"),
-    (r"GTX 10[5-8]0|TITAN Xp|TITAN X \(Pascal\)|\bP40\b|\bP4\b|Quadro P", "6.1"),
-    (r"GTX 9[5-8]0|GTX TITAN X|\bM40\b|\bM60\b|Quadro M", "5.2"),
-    (r"GTX 750", "5.0"),
-    (r"K80", "3.7"),
-)
 
 # Minimum macOS for the MPS backend, by the first torch minor that required it.
 _MPS_MIN_MACOS: tuple[tuple[Minor, str], ...] = (
@@ -219,10 +198,32 @@ def builds_with_kernels_for(capability: str, platform: str) -> list[tuple[str, s
 
 
 def capability_from_name(name: str) -> Optional[str]:
-    """Compute capability of an NVIDIA GPU model name ("NVIDIA GeForce RTX 5090" -> "12.0")."""
-    for pattern, capability in _CAPABILITY_BY_NAME:
-        if re.search(pattern, name, re.IGNORECASE):
-            return capability
+    """Compute capability of an NVIDIA GPU model name ("NVIDIA GeForce RTX 5090" -> "12.0"),
+    from the one GPU table (``resources/gpus.json``, :mod:`torchsetup.matrix.gpus`)."""
+    from torchsetup.matrix.gpus import capability_from_name as from_table
+
+    return from_table(name)
+
+
+def no_kernels_ever(capability: str, cuda: str, torch_version: str) -> Optional[str]:
+    """Why a torch ``torch_version`` built with CUDA ``cuda`` cannot have kernels for a GPU of
+    ``capability``, from the era facts (CUDA ``cuda`` cannot target it, or the torch 1.x
+    binaries of that CUDA started above it); None when those facts do not exclude it."""
+    from torchsetup.matrix.gpus import gpu_table
+
+    table, major = gpu_table(), version_tuple(cuda)[:1]
+    if not major:
+        return None
+    cc = version_tuple(capability)
+    floor = table.toolkit_floor(major[0])
+    if floor is not None and cc < version_tuple(floor.min_capability):
+        return f"CUDA {cuda} cannot compile for compute capability below {floor.min_capability}"
+    binary = table.torch_1x_floor(major[0]) if version_tuple(torch_version)[:1] == (1,) else None
+    if binary is not None and cc < version_tuple(binary.min_capability):
+        return (
+            f"the official torch 1.x CUDA {major[0]} binaries start at compute capability "
+            f"{binary.min_capability}"
+        )
     return None
 
 

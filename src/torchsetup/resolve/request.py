@@ -187,6 +187,15 @@ def _check(value: Optional[str], pattern: re.Pattern[str], flag: str, hint: str)
     return value.strip()
 
 
+def _gpu_capability(text: str) -> str:
+    """A compute capability as given, or the one the GPU table knows for a model name."""
+    if _MINOR.match(text):
+        return text
+    from torchsetup.matrix.gpus import capability_from_name
+
+    return capability_from_name(text) or ""
+
+
 def parse_targets(
     *,
     platform: Optional[str],
@@ -207,10 +216,11 @@ def parse_targets(
         )
     gpu_list = None
     if gpus is not None:
-        gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip())
-        if not gpu_list or not all(_MINOR.match(g) for g in gpu_list):
+        gpu_list = tuple(_gpu_capability(g.strip()) for g in gpus.split(",") if g.strip())
+        if not gpu_list or not all(g and _MINOR.match(g) for g in gpu_list):
             raise UsageError(
-                f"--target-gpu {gpus}: malformed", hint="compute capabilities, e.g. 6.1,8.6"
+                f"--target-gpu {gpus}: malformed",
+                hint='compute capabilities or NVIDIA model names, e.g. 6.1,8.6 or "GeForce GTX 1080 Ti"',
             )
     return {
         "target_platform": platform,

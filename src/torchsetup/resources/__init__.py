@@ -2,7 +2,9 @@
 
 ``target_probe.py`` (what the target interpreter has: doctor, install and verify read it),
 ``deep_probe.py`` (``doctor --deep``), ``smoke.py`` (``verify``) run in the target interpreter,
-stdlib only, by path; ``matrix.json`` is the compatibility data. Their paths live here only.
+stdlib only, by path; ``matrix.json`` is the compatibility data and ``gpus.json`` the GPU
+table (model names -> compute capability, and the era facts of old toolkits and torch 1.x
+binaries; read by :mod:`torchsetup.matrix.gpus`). Their paths live here only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ TARGET_PROBE = os.path.join(HERE, "target_probe.py")
 DEEP_PROBE = os.path.join(HERE, "deep_probe.py")
 SMOKE = os.path.join(HERE, "smoke.py")
 MATRIX = os.path.join(HERE, "matrix.json")
+GPUS = os.path.join(HERE, "gpus.json")
 
 
 def read_bytes(name: str) -> bytes:

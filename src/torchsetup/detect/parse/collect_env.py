@@ -59,6 +59,22 @@ _LOOSE_TORCH_RE = re.compile(r"^PyTorch version\s+(\d[^\s]*)$")
 _GPU_RE = re.compile(r"^GPU\s+(\d+)\s*[:：]\s*(.+?)\s*$")
 _PKG_RE = re.compile(r"^\[(pip\d?|conda)\]\s*(.*)$")
 _MULTILINE = ("gpus", "cudnn", "cpu")
+# The sectioned format (vLLM's copy since 0.9, and later ones): "=====" rules around titles.
+_RULE = re.compile(r"^={5,}$")
+SECTION_TITLES = {
+    "System Info": None,
+    "PyTorch Info": None,
+    "Python Environment": None,
+    "CUDA / GPU Info": None,
+    "CPU Info": "cpu",
+    "Versions of relevant libraries": "libraries",
+    "vLLM Info": "end",
+    "Environment Variables": "end",
+}
+# Log lines vLLM (and others) print between the fields: "INFO 02-18 21:25:53 __init__.py:190] ..."
+# "/x/y.py:30: UserWarning: ..." and the source line Python prints under it.
+_PY_WARNING = re.compile(r"^(?:\S+\.py:\d+: \w*Warning:|warnings\.warn\(|warn\()")
+_LOG_LINE = re.compile(r"^(?:INFO|WARNING|ERROR|DEBUG)\s+\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 @dataclass
@@ -75,6 +91,10 @@ class CollectEnvReport:
     conda: list[tuple[str, str, Optional[str], Optional[str]]] = field(default_factory=list)
     conda_section: Optional[str] = None
     preamble: list[str] = field(default_factory=list)  # lines before the first field: warnings
+    field_lines: dict[str, str] = field(default_factory=dict)  # key -> the line it was read from
+    package_lines: dict[str, str] = field(default_factory=dict)  # name -> its [pip3]/[conda] line
+    span: tuple[int, int] = (0, 0)  # [start, end) of the report in the cleaned lines
+    last_line: Optional[str] = None  # the report's last line (where a cut-off report ends)
 
     def get(self, key: str) -> Optional[str]:
         """A field's value, None when absent or "Could not collect"."""
@@ -94,8 +114,9 @@ class CollectEnvReport:
 
 
 def clean_lines(text: str) -> list[str]:
-    """Lines without markdown/HTML wrapping: fences, <details>/<summary>, "> " quotes."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """Lines without markdown/HTML wrapping: fences, <details>/<summary>, "> " quotes; lines a
+    Windows console wrapped mid-word at its width are joined again."""
+    lines = _unwrap(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     quoted = sum(1 for ln in lines if ln.lstrip().startswith(">"))
     out = []
     for raw in lines:
@@ -111,28 +132,85 @@ def clean_lines(text: str) -> list[str]:
     return out
 
 
+# Console widths: cmd.exe and PowerShell wrap at 80 or 120 columns (conhost's defaults).
+_CONSOLE_WIDTHS = (80, 100, 120)
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join the lines a console hard-wrapped at its width. A console that wraps fills the
+    wrapped line to exactly its width (80, 100 or 120 columns), so when the longest line has
+    such a width, each line of that width that ends in the middle of a word (a word character
+    on both sides of the break) continues on the next line."""
+    longest = max((len(ln) for ln in lines), default=0)
+    if longest not in _CONSOLE_WIDTHS:
+        return lines
+    out: list[str] = []
+    carry = ""
+    for i, line in enumerate(lines):
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (
+            len(line) == longest
+            and following
+            and re.match(r"\w", following)
+            and re.search(r"\w$", line)
+        ):
+            carry += line
+            continue
+        out.append(carry + line)
+        carry = ""
+    if carry:
+        out.append(carry)
+    return out
+
+
 def parse_collect_env(text: str) -> CollectEnvReport:
     """Parse the first collect_env report in ``text`` (see module doc)."""
     lines = [ln.strip() for ln in clean_lines(text)]
+    return parse_lines(lines)
+
+
+def parse_lines(lines: list[str]) -> CollectEnvReport:
+    """:func:`parse_collect_env` of already cleaned, stripped lines; ``span`` of the result
+    says which of them the report took."""
     start = _report_start(lines)
     report = CollectEnvReport(preamble=lines[:start])
     current: Optional[str] = None  # the multi-line field being read
     in_libraries = False
-    for line in lines[start:]:
+    end = start
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if _LOG_LINE.match(line) or _RULE.match(line) or _PY_WARNING.match(line):
+            continue  # interleaved log lines and Python warnings (stderr into the same paste)
+        if line in SECTION_TITLES and i > 0 and _RULE.match(lines[i - 1]):
+            what = SECTION_TITLES[line]
+            if what == "end" and report.found:
+                break
+            current = "cpu" if what == "cpu" else None
+            in_libraries = what == "libraries"
+            if in_libraries:
+                report.fields.setdefault("libraries", "")
+            continue
+        end = i + 1
         pkg = _PKG_RE.match(line)
         if in_libraries and not pkg:
             if not line and not (report.pip or report.conda or report.pip_section):
                 continue
+            end = i
             break  # the report ended
         if pkg:
             in_libraries = True
             _package(report, pkg.group(1), pkg.group(2))
+            words = pkg.group(2).replace("==", " ").split()
+            if words:
+                report.package_lines.setdefault(words[0].lower(), line)
             continue
         key, value = _label(line)
         if key is not None:
             if key == "torch" and "torch" in report.fields:
+                end = i
                 break  # a second report follows
             report.fields.setdefault(key, value)
+            report.field_lines.setdefault(key, line)
             current = key if key in _MULTILINE else None
             if key == "gpus" and value:
                 _gpu_line(report, value)
@@ -141,7 +219,16 @@ def parse_collect_env(text: str) -> CollectEnvReport:
         if current is not None and _continue_multiline(report, current, line):
             continue
         current = None
+    report.span = (start, end) if report.found or report.pip else (0, 0)
+    report.last_line = _last_report_line(lines, report.span)
     return report
+
+
+def _last_report_line(lines: list[str], span: tuple[int, int]) -> Optional[str]:
+    for i in range(span[1] - 1, span[0] - 1, -1):
+        if lines[i] and not _LOG_LINE.match(lines[i]):
+            return lines[i]
+    return None
 
 
 def _label(line: str) -> tuple[Optional[str], str]:
@@ -156,6 +243,9 @@ def _label(line: str) -> tuple[Optional[str], str]:
 def _report_start(lines: list[str]) -> int:
     """Where the report begins: a "PyTorch version" line followed by the next fields (a script's
     own "PyTorch version: ..." print before the report does not count), else the first field."""
+    for i, ln in enumerate(lines):
+        if ln == "System Info" and i > 0 and _RULE.match(lines[i - 1]):
+            return i - 1
     keyed = [(i, _label(ln)[0]) for i, ln in enumerate(lines)]
     fields = [(i, k) for i, k in keyed if k is not None]
     for i, key in fields:
@@ -173,6 +263,7 @@ def _gpu_line(report: CollectEnvReport, text: str) -> None:
     if m:
         name = re.sub(r"\s*\(UUID:[^)]*\)", "", m.group(2)).strip()
         report.gpus.append((int(m.group(1)), name))
+        report.field_lines.setdefault(f"gpu:{m.group(1)}", text)
     elif text not in (NOT_COLLECTED, "No CUDA", "N/A"):
         report.gpu_text.append(text)
 

@@ -134,3 +134,14 @@ def first_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return text.strip()
+
+
+def said(ctx: RuleContext, kind: str) -> Optional[re.Match[str]]:
+    """The first message of ``kind`` (:data:`torchsetup.detect.parse.paste.SIGNALS`) in what
+    torch said (``--deep``) or what a paste holds (``--from-report``); None when absent."""
+    from torchsetup.detect.parse.paste import signal_pattern
+
+    text = error_text(deep_facts(ctx))
+    if not text.strip():
+        return None
+    return signal_pattern(kind).search(" ".join(text.split("\n")))

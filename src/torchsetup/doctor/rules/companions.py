@@ -15,15 +15,24 @@ from torchsetup.doctor.rules._facts import (
     deep_facts,
     error_text,
     is_reported,
+    said,
     unmet_requirements,
 )
 from torchsetup.doctor.rules.registry import rule
 from torchsetup.matrix import lookups as kb
 
 
+def _source_build(version: str) -> bool:
+    """A source build of a release branch ("1.9.0a0+gitd69c22d", torchvision "0.10.0a0+300a8a4"):
+    it pairs by its minor like the release, unlike a dated nightly ("2.5.0.dev20240801")."""
+    return bool(re.search(r"a0\+(?:git)?[0-9a-f]{7,}$", version))
+
+
 def _release_pairing(name: str, version: str, torch_version: str) -> Optional[str]:
     """Without Requires-Dist (a pasted report): the release pairing of torchvision/torchaudio."""
-    if kb.is_prerelease(version) or kb.is_prerelease(torch_version):
+    if (kb.is_prerelease(version) and not _source_build(version)) or (
+        kb.is_prerelease(torch_version) and not _source_build(torch_version)
+    ):
         return None  # nightlies pin exact dates, not release pairs
     span = kb.torch_minors_for(name, version)
     have = kb.version_tuple(torch_version)[:2]
@@ -280,4 +289,112 @@ def numpy_abi(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             title="tensor <-> numpy conversion failed",
             detail=f"torch {torch.version if torch else ''} with numpy {deep.numpy_version or '?'}: {deep.numpy_error}",
             fix=ctx.pip("install", "--force-reinstall", "numpy"),
+        )
+
+
+@rule(
+    "TS112",
+    title="A package was compiled against a newer NumPy than the one installed",
+    category="companions",
+    severity=ERROR,
+    sources=("numpy/numpy#655", "pytorch/pytorch#35397"),
+)
+def numpy_c_api(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """ "RuntimeError: module compiled against API version 0xe but this version of numpy is 0xd"
+    (or "numpy.core.multiarray failed to import"): a compiled module (torch, OpenCV, pandas,
+    ...) was built against a newer NumPy C API than the NumPy installed, usually after pip
+    installed an old numpy pinned by another package, or conda and pip each brought one.
+    (The NumPy 1.x/2.x ABI break in the other direction is TS027.) Read from error text.
+
+    Fix: upgrade numpy to the version the module was built with (or reinstall the module).
+    """
+    m = said(ctx, "numpy-c-api")
+    multiarray = said(ctx, "numpy-multiarray")
+    if m is None and multiarray is None:
+        return
+    py = ctx.py
+    numpy = py.dist("numpy") if py is not None else None
+    have = f"numpy {numpy.version}" if numpy else "the installed numpy"
+    if m is not None:
+        detail = (
+            f"A module was compiled against NumPy C API {m.group('built')}, but {have} "
+            f"provides {m.group('have')}."
+        )
+    else:
+        detail = f"numpy.core.multiarray failed to import: {have} does not fit a compiled module."
+    yield r.finding(
+        detail=detail,
+        fix=ctx.pip("install", "--upgrade", "numpy")
+        + "   (if something pins an old numpy, reinstall that package instead)",
+        data={"signal": "numpy-c-api" if m is not None else "numpy-multiarray"},
+    )
+
+
+# kind -> (what it means, the fix), from the LLM-stack failure list (docs/doctor.md).
+_LLM_STACK: dict[str, tuple[str, str]] = {
+    "flash-attn-arch": (
+        "FlashAttention 2 needs an Ampere (sm_80) or newer GPU",
+        'use attn_implementation="sdpa" (or "eager") instead of flash-attn on this GPU',
+    ),
+    "xformers-built-for": (
+        "xFormers' C++/CUDA extensions were built for another torch",
+        "install the xformers release built for the installed torch, from the same index as torch",
+    ),
+    "triton-api": (
+        "triton is not the version the installed torch's inductor was built with",
+        'pip install --force-reinstall --no-deps "triton==<the pin in torch\'s metadata>"',
+    ),
+    "transformers-torch-gate": (
+        "transformers requires a newer torch and silently disabled PyTorch",
+        "upgrade torch (torchsetup install) or install a transformers release that accepts this torch",
+    ),
+    "peft-transformers": (
+        "peft and transformers are versions that do not fit each other",
+        "install peft and transformers together (peft >= 0.18 for transformers 5)",
+    ),
+    "bitsandbytes-cuda": (
+        "bitsandbytes has no CUDA library for this torch's CUDA",
+        "upgrade bitsandbytes (>= 0.43; >= 0.48 for CUDA 13) and unset BNB_CUDA_VERSION",
+    ),
+}
+
+
+@rule(
+    "TS118",
+    title="A package of the LLM stack does not fit torch",
+    category="companions",
+    severity=ERROR,
+    sources=(
+        "Dao-AILab/flash-attention#762",
+        "facebookresearch/xformers#982",
+        "pytorch/pytorch#123042",
+        "huggingface/transformers#27214",
+        "huggingface/peft#2754",
+        "bitsandbytes-foundation/bitsandbytes#1559",
+    ),
+)
+def llm_stack(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The error text of a package that sits on torch: flash-attn ("FlashAttention only
+    supports Ampere GPUs or newer"), xFormers ("xFormers was built for: PyTorch X with CUDA Y
+    (you have Z)"), triton ("cannot import name 'triton_key'"), transformers ("Disabling
+    PyTorch because PyTorch >= X is required"), peft ("cannot import name 'HybridCache'"),
+    bitsandbytes ("CUDA Setup failed despite GPU being available"). Each names a version pairing
+    the installer did not check. Read from error text.
+
+    Fix: the package's release built for the installed torch (each finding says which way).
+    """
+    for kind, (what, fix) in _LLM_STACK.items():
+        m = said(ctx, kind)
+        if m is None:
+            continue
+        extra = ""
+        if kind == "xformers-built-for":
+            extra = f": built for torch {m.group('built')} with CUDA {m.group('cuda')}, you have {m.group('have')}"
+        elif kind == "transformers-torch-gate":
+            extra = f": it needs torch >= {m.group('need')}, found {m.group('have')}"
+        yield r.finding(
+            title=what[0].upper() + what[1:],
+            detail=f"{what}{extra}.",
+            fix=fix,
+            data={"signal": kind},
         )

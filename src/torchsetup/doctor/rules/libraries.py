@@ -14,6 +14,7 @@ from torchsetup.doctor.model import ERROR, WARNING, Finding, Rule
 from torchsetup.doctor.rules._facts import (
     deep_facts,
     error_text,
+    said,
     unmet_requirements,
 )
 from torchsetup.doctor.rules.registry import rule
@@ -253,4 +254,57 @@ def conda_mkl_2024_1(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     yield r.finding(
         detail="; ".join(facts) + ".",
         fix="conda install mkl==2024.0   (in the same environment), or switch to pip wheels",
+    )
+
+
+@rule(
+    "TS109",
+    title="A library torch needs cannot be loaded",
+    category="libraries",
+    severity=ERROR,
+    sources=("pytorch/pytorch#101314", "pytorch/pytorch#131662"),
+)
+def library_not_loadable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Loading torch (or an extension) failed because a shared library is missing: "libcudnn.so.8:
+    cannot open shared object file", "libcudart.so.12 ...", or on Windows "[WinError 126] ...
+    Error loading ...\\torch\\lib\\cudnn_cnn_infer64_8.dll". The library belongs to a CUDA
+    major, cuDNN or runtime the install expected and the environment lacks: a torch whose
+    nvidia-* wheels are missing (TS009 when torch is known), an extension built for another
+    CUDA major than torch's, or a missing Visual C++ runtime (TS028). Read from error text.
+
+    Fix: reinstall torch so its libraries come with it, from one index; keep one CUDA major
+    per environment.
+    """
+    m = said(ctx, "missing-library")
+    dll = said(ctx, "missing-dll")
+    if m is None and dll is None:
+        return
+    torch = ctx.torch
+    if m is not None and torch is not None and re.match(r"lib(?:cu|nv)", m.group("lib")):
+        return  # TS009 names it with the installed torch
+    if dll is not None and m is None and ctx.env.os.system == "Windows":
+        return  # TS028 (Visual C++ runtime) reads the same error on Windows
+    if m is not None:
+        lib = m.group("lib")
+    else:
+        lib = (dll.group("dll") or dll.group("dll2")) if dll is not None else None
+        lib = lib or "a DLL"
+    cuda = re.search(r"\.so\.(\d+)", lib) if m is not None else None
+    mixed = ""
+    if (
+        cuda
+        and torch is not None
+        and torch.cuda
+        and "cud" in lib
+        and cuda.group(1) != torch.cuda.split(".")[0]
+    ):
+        mixed = (
+            f" (it is CUDA {cuda.group(1)}'s, torch {torch.version} is CUDA {torch.cuda}: "
+            "mixed CUDA majors)"
+        )
+    on = f" torch {torch.version}:" if torch else ""
+    yield r.finding(
+        detail=f"{on} {lib} cannot be loaded{mixed}.".strip(),
+        fix=install_command(ctx) + "   (one CUDA major per environment)",
+        data={"signal": "missing-library" if m is not None else "missing-dll"},
     )

@@ -15,6 +15,7 @@ from torchsetup.doctor.rules._facts import (
     first_line,
     gpu_list,
     is_reported,
+    said,
 )
 from torchsetup.doctor.rules.registry import rule
 
@@ -135,11 +136,27 @@ def driver_too_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     with limits (no PTX JIT): that is a warning. Across majors (and before CUDA 11) torch fails
     with "The NVIDIA driver on your system is too old".
 
+    In a paste with torch's message but not the installed torch, the message itself is the
+    finding (the CUDA the driver supports comes from its "found version N").
+
     Fix: update the driver, or install the build that matches the driver (torchsetup picks it).
     """
     shortfall = driver_shortfall(ctx)
     torch = ctx.torch
     nv = ctx.env.nvidia
+    warned = said(ctx, "driver-too-old")
+    if (shortfall is None or torch is None) and warned is not None:
+        # Error text alone ("... too old (found version 11040)"): torch said it.
+        supports = (
+            f" (it supports CUDA up to {nv.cuda_driver_version})" if nv.cuda_driver_version else ""
+        )
+        yield r.finding(
+            detail=f"torch said the NVIDIA driver is too old for its CUDA{supports}.",
+            fix=install_command(ctx)
+            + "   (a build for the driver's CUDA, or update the NVIDIA driver)",
+            data={"signal": "driver-too-old"},
+        )
+        return
     if shortfall is None or torch is None:
         return
     detail = (
@@ -286,4 +303,58 @@ def cuda_unknown_error(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     yield r.finding(
         detail=f"CUDA initialisation failed: {first_line(deep.cuda_init_warning)}",
         fix="sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm   (or reboot)",
+    )
+
+
+@rule(
+    "TS108",
+    title="torch found no NVIDIA driver",
+    category="nvidia",
+    severity=ERROR,
+    sources=("pytorch/pytorch#4546",),
+)
+def torch_found_no_driver(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """A CUDA build of torch said "Found no NVIDIA driver on your system", or nvidia-smi said it
+    "couldn't communicate with the NVIDIA driver": the kernel module is not loaded (not
+    installed, not built for the running kernel after an upgrade, blocked by Secure Boot) or
+    the machine has no NVIDIA GPU. Read from error text (a paste, or --deep).
+
+    Fix: install or rebuild the driver (`nvidia-smi` must list the GPU), or use a CPU build.
+    """
+    m = said(ctx, "no-driver") or said(ctx, "smi-no-driver")
+    if m is None or ctx.env.nvidia.status == "ok":
+        return
+    kind = "no-driver" if said(ctx, "no-driver") else "smi-no-driver"
+    yield r.finding(
+        detail="No NVIDIA driver answers: " + m.group(0) + ".",
+        fix="install the NVIDIA driver (or reboot after a kernel update) until `nvidia-smi` lists "
+        "the GPU; without a GPU: " + install_command(ctx, "--cpu"),
+        data={"signal": kind},
+    )
+
+
+@rule(
+    "TS115",
+    title="NCCL failed",
+    category="nvidia",
+    severity=ERROR,
+    sources=("pytorch/pytorch#92011",),
+)
+def nccl_error(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch.distributed's NCCL backend failed ("NCCL error ... unhandled cuda error",
+    "ncclSystemError", "ncclInternalError"). The usual causes: GPUs that cannot talk peer to
+    peer (IOMMU/ACS on, a consumer board), a too-small /dev/shm in a container, a firewall or a
+    wrong network interface, or two processes on one GPU. Read from error text.
+
+    Fix: rerun with NCCL_DEBUG=INFO for the real cause; try NCCL_P2P_DISABLE=1, give the
+    container --ipc=host (or a larger --shm-size), set NCCL_SOCKET_IFNAME to the right interface.
+    """
+    m = said(ctx, "nccl")
+    if m is None:
+        return
+    yield r.finding(
+        detail=f"NCCL reported: {m.group(0).strip()}",
+        fix="rerun with NCCL_DEBUG=INFO; then try NCCL_P2P_DISABLE=1, docker --ipc=host "
+        "(or --shm-size), NCCL_SOCKET_IFNAME=<interface>",
+        data={"signal": "nccl"},
     )

@@ -1,12 +1,15 @@
-"""Rules of the Python category: the target interpreter itself (TS012 TS013 TS016 TS102)."""
+"""Rules of the Python category: the target interpreter itself and what pip said about it
+(TS012 TS013 TS016 TS102 TS113 TS114)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.fix_commands import install_command
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding, Rule
+from torchsetup.doctor.rules._facts import said
 from torchsetup.doctor.rules.registry import rule
 from torchsetup.matrix import lookups as kb
 
@@ -140,3 +143,101 @@ def dynamo_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     else:
         return
     yield r.finding(detail=detail, fix=fix)
+
+
+@rule(
+    "TS113",
+    title="pip found no version of the package for this Python and platform",
+    category="python",
+    severity=ERROR,
+    sources=("pytorch/pytorch#47354", "pytorch/pytorch#110436"),
+)
+def pip_no_version(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """pip said "Could not find a version that satisfies the requirement torch (from versions:
+    none)" / "No matching distribution found for torch": the index has no wheel for this
+    interpreter. For torch the usual reasons are a Python newer (or older) than any release
+    supports, a 32-bit Python, an unsupported platform (Intel macOS after 2.2, Linux on ARM32)
+    or a `--index-url` without the requested build. Read from error text.
+
+    Fix: a supported 64-bit Python, or the index that has the build; `torchsetup install`
+    picks both.
+    """
+    m = said(ctx, "pip-no-version") or said(ctx, "pip-no-distribution")
+    if m is None:
+        return
+    req = m.group("req")
+    py = ctx.py
+    why = []
+    if py is not None and py.bits == 32:
+        why.append("this Python is 32-bit (torch publishes 64-bit wheels only)")
+    if py is not None and py.minor and re.split(r"[=<>!~\[;]", req.lower())[0] == "torch":
+        newest = kb.newest_torch_for_python(py.minor)
+        if newest is None:
+            why.append(f"no torch release has wheels for Python {py.minor}")
+    versions = [v.strip() for v in (m.groupdict().get("versions") or "").split(",") if v.strip()]
+    wanted = re.split(r"==+", req, maxsplit=1)[1] if "==" in req else None
+    is_torch = re.split(r"[=<>!~\[;]", req.lower())[0] == "torch"
+    public = wanted.split("+")[0] if wanted else None
+    if (
+        public
+        and is_torch
+        and py is not None
+        and py.minor
+        and kb.python_supported(public, py.minor) is False
+    ):
+        why.append(f"torch {public} has no wheels for Python {py.minor}")
+    if wanted and versions and versions != ["none"]:
+        public = wanted.split("+")[0]
+        builds = [v for v in versions if v.split("+")[0] == public and v != wanted]
+        if builds:
+            why.append(f"the index has {', '.join(builds)} but not {wanted}")
+        else:
+            why.append(f"the index offers {versions[0]} to {versions[-1]} here, not {wanted}")
+    kind = "pip-no-version" if said(ctx, "pip-no-version") else "pip-no-distribution"
+    yield r.finding(
+        detail=f"pip found no installable {req}"
+        + (": " + "; ".join(why) if why else "")
+        + ". The index has no wheel of it for this Python version, bitness or platform.",
+        fix=install_command(ctx) + "   (it says which Python and index have the build)",
+        data={"signal": kind, "requirement": req},
+    )
+
+
+@rule(
+    "TS114",
+    title="pip's dependency resolver reported a conflict",
+    category="python",
+    severity=WARNING,
+    sources=("vllm-project/vllm#34224", "facebookresearch/xformers#752"),
+)
+def pip_conflict(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """pip said "X requires Y, but you have Z which is incompatible" (it installed anyway) or
+    "ResolutionImpossible" / "conflicting dependencies" (it installed nothing). With torch, the
+    common case is a package that pins torch exactly (vLLM, xformers, torchvision) next to
+    another torch. Read from error text.
+
+    Fix: install the packages in one command with torch pinned (a constraints file), choosing
+    the releases that pin the same torch.
+    """
+    m = said(ctx, "pip-conflict")
+    if m is not None:
+        yield r.finding(
+            detail=(
+                f"{m.group('pkg')} {m.group('pkgver')} requires {m.group('req')}, but "
+                f"{m.group('have')} {m.group('havever')} is installed."
+            ),
+            fix=f"install the {m.group('pkg')} release built for {m.group('have')} "
+            f"{m.group('havever')}, or let pip install both together with the pin in a "
+            "constraints file (pip install -c constraints.txt ...)",
+            data={"signal": "pip-conflict", "package": m.group("pkg")},
+        )
+        return
+    if said(ctx, "pip-resolution-impossible") is not None:
+        yield r.finding(
+            severity=ERROR,
+            detail="pip could not find versions that satisfy every requirement together "
+            "(ResolutionImpossible): nothing was installed.",
+            fix="read the 'because' lines above pip's error: relax the pin that conflicts with "
+            "torch, or pick the package release built for the installed torch",
+            data={"signal": "pip-resolution-impossible"},
+        )

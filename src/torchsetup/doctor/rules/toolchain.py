@@ -1,4 +1,5 @@
-"""Rules of the Compiler toolchain category: what torch.compile needs to build (TS015 TS018)."""
+"""Rules of the Compiler toolchain category: what torch.compile and CUDA extensions need to
+build (TS015 TS018 TS119)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Iterator
 
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.fix_commands import compiler_install_command
-from torchsetup.doctor.model import WARNING, Finding, Rule
+from torchsetup.doctor.model import ERROR, WARNING, Finding, Rule
+from torchsetup.doctor.rules._facts import said
 from torchsetup.doctor.rules.registry import rule
 
 
@@ -72,3 +74,48 @@ def python_headers_missing(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         "torch.compile on the GPU will fail when Triton builds its helper.",
         fix=fix,
     )
+
+
+@rule(
+    "TS119",
+    title="Building a CUDA extension needs an nvcc that matches torch",
+    category="toolchain",
+    severity=ERROR,
+    sources=(
+        "deepspeedai/DeepSpeed#2772",
+        "deepspeedai/DeepSpeed#2902",
+        "Dao-AILab/flash-attention#779",
+    ),
+)
+def extension_build_toolkit(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Compiling a CUDA extension (flash-attn, DeepSpeed ops, apex, a JIT-built op) failed
+    before it started: "CUDA_HOME environment variable is not set" / "MissingCUDAException"
+    (no toolkit: pip's torch brings the CUDA runtime but no nvcc), or "Installed CUDA version X
+    does not match the version torch was compiled with Y" / "The detected CUDA version (X)
+    mismatches the version that was used to compile PyTorch (Y)". Read from error text.
+
+    Fix: install a CUDA toolkit of torch's CUDA major.minor and point CUDA_HOME at it, or take
+    a prebuilt wheel of the extension for this torch.
+    """
+    torch = ctx.torch
+    cuda = f" {torch.cuda}" if torch is not None and torch.cuda else ""
+    home = said(ctx, "cuda-home")
+    mismatch = said(ctx, "nvcc-mismatch")
+    if mismatch is not None:
+        nvcc = mismatch.group("nvcc") or mismatch.group("nvcc2")
+        built = mismatch.group("torch") or mismatch.group("torch2")
+        yield r.finding(
+            detail=f"nvcc {nvcc} is not the CUDA {built} torch was built with: extensions "
+            "compiled now would not load.",
+            fix=f"install the CUDA {built} toolkit and export CUDA_HOME to it (or a torch built "
+            f"for CUDA {nvcc})",
+            data={"signal": "nvcc-mismatch"},
+        )
+    elif home is not None:
+        yield r.finding(
+            detail="No CUDA toolkit (nvcc) was found to compile the extension: CUDA_HOME is "
+            "not set or does not exist.",
+            fix=f"install the CUDA{cuda} toolkit (or pip install nvidia-cuda-nvcc-cu12) and "
+            "export CUDA_HOME; or install a prebuilt wheel of the extension",
+            data={"signal": "cuda-home"},
+        )

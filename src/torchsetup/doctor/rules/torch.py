@@ -15,6 +15,7 @@ from torchsetup.doctor.rules._facts import (
     driver_shortfall,
     first_line,
     gpu_list,
+    said,
 )
 from torchsetup.doctor.rules.registry import rule
 from torchsetup.matrix import lookups as kb
@@ -223,6 +224,9 @@ def gpu_newer_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 def gpu_older_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """The GPU is older than the oldest architecture of the installed torch: Maxwell and Pascal
     (sm_50-sm_61) left the cu128 wheels in 2.7, Volta (sm_70) is gone from every CUDA 13 build.
+    For a torch the matrix has no arch list for (1.x), the era facts of the GPU table decide: a
+    GPU below what the build's CUDA can compile for (Tesla sm_1x after CUDA 7, Fermi sm_2x after
+    CUDA 9) or below the torch 1.x binaries' floor (sm_35, sm_37 for CUDA 11) has no kernels.
     torch.cuda.is_available() is still True, but every kernel fails with "no kernel image is
     available for execution on the device".
 
@@ -248,6 +252,38 @@ def gpu_older_than_wheel(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
                 f"(from {where}).{hint}"
             ),
             fix=fix,
+        )
+    placed = {label for label, *_ in _arch_mismatches(ctx)}
+    torch = ctx.torch
+    too_old = [t for t in _too_old_for_any(ctx) if t[0] not in placed]
+    warned = said(ctx, "gpu-too-old")
+    if warned is not None and not placed and not too_old:
+        named = warned.group("name")
+        cc = warned.group("cc")
+        which = named or ", ".join(f"{label} ({_sm(c)})" for label, c in _gpu_capabilities(ctx))
+        yield r.finding(
+            detail=(
+                f"torch said the GPU{' ' + which if which else ''} is too old for it"
+                + (f" (compute capability {cc})" if cc else "")
+                + ": the installed build has no kernels for it."
+            ),
+            fix=install_command(ctx, "--cpu")
+            + "   (or a build that still carries the GPU's architecture: torchsetup install "
+            "on that machine finds it)",
+            data={"signal": "gpu-too-old"},
+        )
+        return
+    for label, cc, why in too_old:
+        if torch is None:
+            continue
+        yield r.finding(
+            detail=(
+                f"{label} has compute capability {cc} ({_sm(cc)}): torch {torch.version} "
+                f"(CUDA {torch.cuda}) has no kernels for it: {why}."
+            ),
+            fix=install_command(ctx, "--cpu")
+            + "   (no current CUDA build of torch runs on this GPU)",
+            data={"signal": "gpu-too-old"} if said(ctx, "gpu-too-old") else None,
         )
 
 
@@ -385,4 +421,157 @@ def cuda_unavailable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
             f"with {gpu_list(ctx)} and driver {nv.driver_version or '?'}.{said}"
         ),
         fix="torchsetup doctor --deep -v   (then: " + install_command(ctx) + ")",
+    )
+
+
+def _extension_of(path: Optional[str]) -> str:
+    """The package a compiled module belongs to: .../site-packages/flash_attn_2_cuda... ->
+    flash_attn_2_cuda; .../torchvision/_C.so -> torchvision."""
+    if not path:
+        return "a compiled extension"
+    parts = [p for p in path.replace("\\", "/").split("/") if p]
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].split(".")[0]
+    return parts[-1].split(".")[0] if parts else "a compiled extension"
+
+
+@rule(
+    "TS110",
+    title="A compiled extension was built for another torch (undefined symbol)",
+    category="torch",
+    severity=ERROR,
+    sources=("Dao-AILab/flash-attention#940", "pytorch/vision#4995"),
+)
+def undefined_symbol(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Loading a compiled module failed with "undefined symbol: _ZN3c10...": the module (a
+    torchvision/torchaudio `_C`, flash-attn, vLLM, xformers, torch-scatter, a JIT-built
+    DeepSpeed op) was compiled against another torch minor, CUDA major or C++ ABI than the
+    torch now installed, usually because torch was upgraded after it. Read from error text.
+
+    Fix: reinstall the extension built for the installed torch (or rebuild it against it with
+    `--no-build-isolation`), installing torch first and the extension last.
+    """
+    m = said(ctx, "undefined-symbol")
+    if m is None:
+        return
+    owner = _extension_of(m.group("so"))
+    torch = ctx.torch
+    on = f" next to torch {torch.version}" if torch else ""
+    yield r.finding(
+        detail=f"{owner} does not fit the installed torch{on}: undefined symbol {m.group('symbol')}.",
+        fix=f"reinstall {owner} for this torch: {ctx.pip('install', '--force-reinstall', '--no-deps', '--no-build-isolation', owner)}"
+        if owner != "a compiled extension"
+        else "reinstall the extension named in the error after torch, built for the installed torch",
+        data={"signal": "undefined-symbol", "package": owner},
+    )
+
+
+@rule(
+    "TS111",
+    title="No kernel image for this GPU",
+    category="torch",
+    severity=ERROR,
+    sources=("pytorch/pytorch#31285",),
+)
+def no_kernel_image(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """CUDA said "no kernel image is available for execution on the device": the torch (or an
+    extension) in use has no code for this GPU's architecture. When the GPU and the arch list
+    are known TS005 (GPU too new) or TS006 (too old) says which; this rule quotes the error
+    when the paste names neither.
+
+    Fix: `torchsetup doctor` on that machine names the GPU and the build that has kernels for it.
+    """
+    if said(ctx, "no-kernel-image") is None or _arch_mismatches(ctx) or _too_old_for_any(ctx):
+        return
+    gpus = _gpu_capabilities(ctx)
+    which = ", ".join(f"{label} ({_sm(cc)})" for label, cc in gpus) or "the GPU (not in the paste)"
+    yield r.finding(
+        detail=f"The torch in use has no kernels for {which}: CUDA said no kernel image is available.",
+        fix="torchsetup doctor   (on that machine: it names the GPU and a build with its kernels), then "
+        + install_command(ctx),
+        data={"signal": "no-kernel-image"},
+    )
+
+
+def _too_old_for_any(ctx: RuleContext) -> list[tuple[str, str, str]]:
+    """GPUs that no build like the installed one can have kernels for, from the era facts
+    (CUDA's own floor, the torch 1.x binaries' floor): (GPU, capability, why)."""
+    torch = ctx.torch
+    if torch is None or not torch.cuda:
+        return []
+    out = []
+    for label, cc in _gpu_capabilities(ctx):
+        why = kb.no_kernels_ever(cc, torch.cuda, torch.public_version)
+        if why:
+            out.append((label, cc, why))
+    return out
+
+
+@rule(
+    "TS116",
+    title='torch is a CPU build ("Torch not compiled with CUDA enabled")',
+    category="torch",
+    severity=ERROR,
+    sources=("pytorch/pytorch#30664",),
+)
+def not_compiled_with_cuda(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The code asked for CUDA and torch raised "AssertionError: Torch not compiled with CUDA
+    enabled": the torch in use is a CPU build (the default wheel on Windows and macOS, a "+cpu"
+    build picked by a resolver, or a later install that replaced the CUDA build). TS001 says
+    the same with the GPU named; this rule quotes the error when the paste has no GPU facts.
+
+    Fix: install a CUDA build from the PyTorch index that fits the driver.
+    """
+    torch, nv = ctx.torch, ctx.env.nvidia
+    if said(ctx, "cuda-not-compiled") is None:
+        return
+    if torch is not None and torch.variant == "cpu" and nv.gpus:
+        return  # TS001
+    what = f"torch {torch.version}" if torch else "The torch in use"
+    yield r.finding(
+        detail=f'{what} is a CPU build: it raised "Torch not compiled with CUDA enabled".',
+        fix=install_command(ctx),
+        data={"signal": "cuda-not-compiled"},
+    )
+
+
+_CUDA_RUNTIME_PACKAGES = ("pytorch-cuda", "cudatoolkit", "cuda-runtime", "cuda-cudart")
+
+
+@rule(
+    "TS120",
+    title="CPU torch next to a CUDA runtime",
+    category="torch",
+    severity=WARNING,
+    sources=("pytorch/pytorch#100974",),
+)
+def cpu_torch_with_cuda_runtime(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch is a CPU build, yet the environment holds a CUDA runtime meant for it (conda's
+    `pytorch-cuda`/`cudatoolkit`/`cuda-runtime`, or pip's `nvidia-cuda-runtime-cu1x`): the
+    install asked for CUDA and got the CPU build, typically when a conda nightly or a mixed
+    channel list resolved `pytorch` to its cpu variant, or pip replaced the CUDA wheel. torch
+    ignores the runtime and runs on the CPU. (With a GPU in the facts TS001 says it as an
+    error.)
+
+    Fix: reinstall torch as a CUDA build, from one channel or index.
+    """
+    torch, py, nv = ctx.torch, ctx.py, ctx.env.nvidia
+    if torch is None or py is None or torch.variant != "cpu" or torch.hip or nv.gpus:
+        return
+    runtime = next(
+        (f"conda's {c.name} {c.version}" for n in _CUDA_RUNTIME_PACKAGES if (c := py.conda(n))),
+        None,
+    ) or next(
+        (
+            f"{d.name} {d.version}"
+            for d in py.distributions
+            if d.name.startswith("nvidia-cuda-runtime")
+        ),
+        None,
+    )
+    if runtime is None:
+        return
+    yield r.finding(
+        detail=f"torch {torch.version} is a CPU build, but {runtime} is installed next to it.",
+        fix=install_command(ctx),
     )
