@@ -147,10 +147,21 @@ def test_the_training_loss_falls(full_run: dict[str, Any]) -> None:
 
 def test_distributed_gloo_all_reduce(full_run: dict[str, Any]) -> None:
     check = checks_of(full_run["doc"])["distributed"]
-    assert check["detail"].startswith("torchrun, 2 local ranks, gloo: all_reduce sum = 3")
+    assert check["detail"].startswith(
+        "torchrun, 2 local ranks, gloo: all_reduce, all_gather, broadcast, barrier exact on all 2"
+    )
     ranks = check["data"]["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    assert all(r["result"] == [3.0] * 4 and r["backend"] == "gloo" for r in ranks)
+    assert all(r["ok"] and r["backend"] == "gloo" for r in ranks)
+    assert check["data"]["verdict"] == {
+        "ok": True,
+        "world_size": 2,
+        "failed": [],
+        "missing": [],
+        "joined_but_silent": [],
+    }
+    rows = check["data"]["rows"]
+    assert {(r["rank"], r["check"]) for r in rows} >= {(0, "all_reduce"), (1, "barrier")}
 
 
 def test_junit_parses(full_run: dict[str, Any]) -> None:

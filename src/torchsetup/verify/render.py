@@ -6,7 +6,8 @@ rich is imported inside the functions, so importing this module costs nothing.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
 
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, Status, VerifyResult
 
@@ -18,6 +19,9 @@ _STYLE: dict[Status, tuple[str, str]] = {
     FAIL: ("✗ FAIL", "bold red"),
     NOT_RUN: ("– not run", "yellow"),
 }
+
+
+_ROW_STYLE: dict[str, tuple[str, str]] = {str(k): v for k, v in _STYLE.items()}
 
 
 def render_json(result: VerifyResult) -> str:
@@ -65,5 +69,38 @@ def render_table(
             escape(check.name), f"[{style}]{label}[/{style}]", f"{check.seconds:.2f} s", detail
         )
     console.print(table)
+    for check in result.checks:
+        if check.name == "distributed" and check.data.get("rows"):
+            _rank_table(check.data, console)
     style = "bold green" if result.ok else "bold red"
     console.print(f"[{style}]{escape(summary_line(result))}[/{style}]")
+
+
+def rank_table_title(data: Mapping[str, Any]) -> str:
+    ranks = data.get("ranks") or []
+    world = ranks[0].get("world_size") if ranks and isinstance(ranks[0], dict) else None
+    scope = "every rank (gathered by rank 0)" if data.get("gathered") else "this node's ranks"
+    missing = data.get("missing") or []
+    gone = f"; missing: {', '.join(f'rank {r}' for r in missing)}" if missing else ""
+    return f"distributed: {scope}, world size {world}{gone}"
+
+
+def _rank_table(data: Mapping[str, Any], console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(rank_table_title(data)), expand=False, title_justify="left")
+    for column in ("node", "rank", "device", "check", "status"):
+        table.add_column(column, no_wrap=True)
+    for row in data.get("rows") or ():
+        status = row.get("status")
+        label, style = _ROW_STYLE.get(str(status), (str(status), ""))
+        node = f"{row.get('node')} ({row.get('host')})"
+        table.add_row(
+            escape(node),
+            str(row.get("rank")),
+            escape(str(row.get("device"))),
+            escape(str(row.get("check"))),
+            f"[{style}]{label}[/{style}]" if style else label,
+        )
+    console.print(table)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,13 +19,7 @@ from torchsetup.resources import SMOKE
 from torchsetup.verify import distributed
 from torchsetup.verify.judge import judge, parse_expectations
 from torchsetup.verify.model import FAIL, CheckResult, VerifyOptions, VerifyResult
-from torchsetup.verify.protocol import (
-    OUTPUT_TAIL,
-    SmokeSession,
-    parse_event,
-    result_from_event,
-    timeout_for,
-)
+from torchsetup.verify.protocol import SmokeSession, timeout_for
 
 ProgressCallback = Callable[[str], None]
 
@@ -82,10 +75,10 @@ def run_verify(
     parse_expectations(expect.torch, expect.cuda, expect.variant)
     started = time.perf_counter()
     raw = _run_smoke(python, options, on_start, environ)
-    if options.distributed:
+    if options.distributed or options.bandwidth:
         if on_start is not None:
             on_start(distributed.NAME)
-        raw.append(_run_distributed(python, options, environ))
+        raw += _run_distributed(python, options, environ)
     checks, info = judge(raw, options)
     return VerifyResult(
         python=python,
@@ -117,34 +110,48 @@ def _run_smoke(
 
 def _run_distributed(
     python: str, options: VerifyOptions, environ: Optional[Mapping[str, str]]
-) -> CheckResult:
+) -> list[CheckResult]:
+    """The distributed check (and, with --bandwidth, the bandwidth check) of this node."""
+    env = os.environ if environ is None else environ
     launch = distributed.plan_launch(
         python,
         str(smoke_path()),
-        os.environ if environ is None else environ,
+        env,
         timeout=timeout_for(distributed.NAME, options.timeout_scale),
         backend=options.dist_backend,
+        nodes=options.nodes,
+        deadline=options.dist_timeout,
+        gpus=local_gpu_count(env),
+        bandwidth=options.bandwidth,
+        bandwidth_max_bytes=options.bandwidth_max_bytes,
     )
     if launch.problem:
-        return CheckResult(distributed.NAME, FAIL, detail=launch.problem)
-    results: list[CheckResult] = []
-    noise: deque[str] = deque(maxlen=OUTPUT_TAIL)
-
-    def on_line(line: str) -> None:
-        event = parse_event(line)
-        parsed = result_from_event(event) if event and event["event"] == "result" else None
-        if parsed is not None:
-            results.append(parsed)
-        elif line.strip():
-            noise.append(line.rstrip())
-
+        return [CheckResult(distributed.NAME, FAIL, detail=launch.problem)]
+    out = distributed.DistOutput()
     result = proc.stream(
         launch.argv,
         timeout=launch.timeout,
-        on_line=on_line,
+        on_line=out.feed,
         env=environ,
         extra_env=launch.extra_env,
     )
     if result.interrupted:
         raise InterruptedError_("verify interrupted")
-    return distributed.aggregate(results, result, launch, list(noise))
+    checks = [distributed.aggregate(out, result, launch)]
+    if options.bandwidth:
+        from torchsetup.verify.bandwidth import bandwidth_check
+        from torchsetup.verify.topology import read_topology
+
+        checks.append(bandwidth_check(distributed.bandwidth_rows(out), read_topology()))
+    return checks
+
+
+def local_gpu_count(environ: Mapping[str, str]) -> int:
+    """NVIDIA GPUs this node's ranks may use: CUDA_VISIBLE_DEVICES, else the driver's list."""
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        return len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return 0
