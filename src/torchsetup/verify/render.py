@@ -89,7 +89,8 @@ def _rank_table(data: Mapping[str, Any], console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(rank_table_title(data)), expand=False, title_justify="left")
+    console.print(escape(rank_table_title(data)), soft_wrap=True)
+    table = Table(expand=False)
     for column in ("node", "rank", "device", "check", "status"):
         table.add_column(column, no_wrap=True)
     for row in data.get("rows") or ():
