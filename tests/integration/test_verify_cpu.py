@@ -265,3 +265,15 @@ def test_torchsetup_never_imports_torch(torch_python: Path) -> None:
     imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.MULTILINE)
     assert "torchsetup.verify.runner" in imported  # the trace covers verify's own code
     assert not [m for m in imported if m == "torch" or m.startswith("torch.")]
+
+
+def test_cpu_compile_in_its_own_process_beside_the_rest(torch_python: Path) -> None:
+    """What a GPU box does (split_cpu_compile), forced here on the CPU venv."""
+    result = run_verify(str(torch_python), VerifyOptions(mode="full", train_steps=5), split=True)
+    assert result.ok, [(c.name, c.detail) for c in result.checks if c.failed]
+    names = [c.name for c in result.checks]
+    assert names.count("cpu.compile") == 1
+    assert names.index("cpu.compile") == names.index("cpu.train") - 1
+    compiled = result.check("cpu.compile")
+    assert compiled is not None and compiled.status == "pass"
+    assert "forward+backward match eager" in compiled.detail

@@ -200,3 +200,38 @@ def test_a_node_that_never_arrives_is_named_after_the_deadline(
     assert time.monotonic() - started < DEADLINE + 60
     assert "did not bring 2 nodes together" in check["detail"], check["detail"]
     assert f"127.0.0.1:{port}" in check["detail"]
+
+
+def test_bandwidth_on_one_node_with_gloo(torchsetup_exe: str, torch_python: Path) -> None:
+    proc = subprocess.run(
+        [
+            torchsetup_exe,
+            "verify",
+            "--python",
+            str(torch_python),
+            "--quick",
+            "--bandwidth",
+            "--bandwidth-max-mib",
+            "4",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    doc = json.loads(proc.stdout)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert proc.returncode == 0, checks.get("bandwidth")
+    bandwidth = checks["bandwidth"]
+    assert bandwidth["status"] == "pass"
+    rows = bandwidth["data"]["rows"]
+    assert [r["bytes"] for r in rows] == [256 * 1024, 2**20, 4 * 2**20]
+    for r in rows:
+        assert r["scope"] == "intra-node" and r["ranks"] == 2
+        assert r["busbw_gbps"] == pytest.approx(r["algbw_gbps"] * 2 * (2 - 1) / 2)
+        assert r["busbw_gbps"] > 0
+    assert "gloo on the CPU: no link promise to compare" in bandwidth["detail"]
+    assert {r["backend"] for r in rows} == {"gloo"}
+    assert bandwidth["data"]["definition"].startswith("busbw = algbw * 2(n-1)/n")
+    assert checks["distributed"]["status"] == "pass"

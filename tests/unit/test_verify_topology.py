@@ -162,3 +162,12 @@ def test_inactive_links_fail_even_when_fast_enough() -> None:
     assert check.status == FAIL
     assert "GPU 3: 2 NVLink(s) inactive, 4 active" in check.detail
     assert check.hint is not None and "nvlink -s" in check.hint
+
+
+def test_gloo_figures_are_not_compared_with_gpu_links() -> None:
+    slow = row("intra-node", 2**30, 1.0)
+    slow["backend"] = "gloo"
+    check = bandwidth_check([slow], Topology(topo_links=18))
+    assert check.status == PASS
+    assert "gloo on the CPU: no link promise to compare" in check.detail
+    assert check.data["summary"][0]["promise_gbps"] is None

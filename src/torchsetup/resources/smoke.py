@@ -892,7 +892,11 @@ def main_checks(args):
     if run_check("build", check_build, state) != "pass" and "facts" not in state:
         return  # nothing known about this torch: the runner marks the rest "not run"
     run_check("gpu", check_gpu, state)
-    plan = make_plan(args, state["devices"])
+    plan = [
+        step
+        for step in make_plan(args, state["devices"])
+        if step[0] not in args.skip and (not args.only or step[0] in args.only)
+    ]
     emit("plan", checks=[name for name, _, _ in plan])
     for name, fn, extra in plan:
         run_check(name, fn, state, *extra)
@@ -1067,6 +1071,7 @@ def bandwidth_check(ctx):
             rows.append(
                 {
                     "scope": scope,
+                    "backend": ctx["backend"],
                     "node": ident["node"] if scope == "intra-node" else None,
                     "ranks": n,
                     "bytes": size,
@@ -1333,6 +1338,8 @@ def parse_args(argv):
         help="JSON: the first torch whose torch.compile supports each Python (from torchsetup)",
     )
     p.add_argument("--json-lines", action="store_true", help="the only output format")
+    p.add_argument("--skip", action="append", default=[], help="leave out this check")
+    p.add_argument("--only", action="append", default=[], help="run only these checks")
     p.add_argument("--worker", action="store_true", help="one rank of a distributed check")
     p.add_argument("--dist-timeout", type=float, default=120.0)
     p.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto")

@@ -8,6 +8,7 @@ imported once), a deadline per check that moves on as results arrive, and, for
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ from torchsetup.errors import InterruptedError_
 from torchsetup.resources import SMOKE
 from torchsetup.verify import distributed
 from torchsetup.verify.judge import judge, parse_expectations
-from torchsetup.verify.model import FAIL, CheckResult, VerifyOptions, VerifyResult
+from torchsetup.verify.model import FAIL, NOT_RUN, CheckResult, VerifyOptions, VerifyResult
 from torchsetup.verify.protocol import SmokeSession, timeout_for
 
 ProgressCallback = Callable[[str], None]
@@ -40,7 +41,9 @@ def dynamo_table() -> str:
     return json.dumps({"floors": dict(dynamo.floors), "older": dynamo.older}, separators=(",", ":"))
 
 
-def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str]:
+def smoke_argv(
+    python: str, options: VerifyOptions, cache_dir: Path, extra: tuple[str, ...] = ()
+) -> list[str]:
     argv = proc.python_argv(
         python,
         str(smoke_path()),
@@ -53,7 +56,45 @@ def smoke_argv(python: str, options: VerifyOptions, cache_dir: Path) -> list[str
     )
     if options.compile_train:
         argv.append("--compile-train")
-    return argv
+    return argv + list(extra)
+
+
+CPU_COMPILE = "cpu.compile"
+
+
+def split_cpu_compile(options: VerifyOptions, gpus: int) -> bool:
+    """Whether ``cpu.compile`` runs in a second target process, beside the other checks.
+
+    On a GPU box it is independent of every GPU check and the slowest of all (Inductor's C++
+    path: its per-process vector-ISA probe, then a C++ compile), so it starts at the same time
+    in its own process instead of after them; on a CPU-only box it would compete for the
+    same cores and is not split. See docs/verify.md, "Where the CPU compile check runs".
+    """
+    return options.mode == "full" and options.compile != "off" and gpus > 0
+
+
+def merge_split(main: list[CheckResult], side: list[CheckResult]) -> list[CheckResult]:
+    """The main run's results with the side run's ``cpu.compile`` where the plan has it: before
+    the first GPU compile (or the training step). The side run's own import/build/gpu are
+    dropped: they repeat the main run's."""
+    mine = [r for r in side if r.name == CPU_COMPILE]
+    if not mine:  # the side run died before planning: say so under the check's own name
+        failed = next((r for r in side if r.failed), None)
+        mine = [
+            CheckResult(
+                CPU_COMPILE,
+                FAIL if failed else NOT_RUN,
+                detail=(
+                    f"its own process failed at {failed.name}: {failed.detail}"
+                    if failed
+                    else "its own process did not plan it"
+                ),
+            )
+        ]
+    if any(r.name == CPU_COMPILE for r in main):
+        return main
+    at = next((i for i, r in enumerate(main) if r.name.endswith((".compile", ".train"))), len(main))
+    return [*main[:at], *mine, *main[at:]]
 
 
 def run_verify(
@@ -62,19 +103,29 @@ def run_verify(
     *,
     on_start: Optional[ProgressCallback] = None,
     environ: Optional[Mapping[str, str]] = None,
+    split: Optional[bool] = None,
 ) -> VerifyResult:
     """Verify torch in the interpreter ``python``; the default options are the quick check.
 
     ``on_start`` is told the name of each check as it starts (from a reader thread);
     ``environ`` is the target's environment (default: this process's), which also decides
-    whether ``--distributed`` launches torchrun or runs as one rank of a job. Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
+    whether ``--distributed`` launches torchrun or runs as one rank of a job; ``split``
+    runs ``cpu.compile`` in its own process beside the rest (default: on a GPU box, see
+    :func:`split_cpu_compile`). Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
     the target does (crash, hang, garbage) is a failed check in the result, never an error.
     """
     options = options or VerifyOptions()
     expect = options.expect
     parse_expectations(expect.torch, expect.cuda, expect.variant)
     started = time.perf_counter()
-    raw = _run_smoke(python, options, on_start, environ)
+    if split is None:
+        split = split_cpu_compile(
+            options, local_gpu_count(os.environ if environ is None else environ)
+        )
+    if split:
+        raw = _run_split(python, options, on_start, environ)
+    else:
+        raw = _run_smoke(python, options, on_start, environ)
     if options.distributed or options.bandwidth:
         if on_start is not None:
             on_start(distributed.NAME)
@@ -89,18 +140,57 @@ def run_verify(
     )
 
 
-def _run_smoke(
+def _run_split(
     python: str,
     options: VerifyOptions,
     on_start: Optional[ProgressCallback],
     environ: Optional[Mapping[str, str]],
 ) -> list[CheckResult]:
+    """The checks in two target processes at once: ``cpu.compile`` alone, and the rest."""
+    side: list[CheckResult] = []
+    failure: list[BaseException] = []
+    cancel = threading.Event()  # the main run was interrupted: stop the side one too
+
+    def run_side() -> None:
+        try:
+            side.extend(_run_smoke(python, options, None, environ, ("--only", CPU_COMPILE), cancel))
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_side, name="verify-cpu-compile", daemon=True)
+    thread.start()
+    try:
+        main = _run_smoke(python, options, on_start, environ, ("--skip", CPU_COMPILE))
+    except BaseException:
+        cancel.set()
+        thread.join(15)
+        raise
+    if on_start is not None and thread.is_alive():
+        on_start(CPU_COMPILE)
+    thread.join()
+    if failure:
+        raise failure[0]
+    return merge_split(main, side)
+
+
+def _run_smoke(
+    python: str,
+    options: VerifyOptions,
+    on_start: Optional[ProgressCallback],
+    environ: Optional[Mapping[str, str]],
+    extra: tuple[str, ...] = (),
+    cancel: Optional[threading.Event] = None,
+) -> list[CheckResult]:
     session = SmokeSession(scale=options.timeout_scale, on_start=on_start)
+
+    def deadline() -> Optional[float]:
+        return 0.0 if cancel is not None and cancel.is_set() else session.deadline()
+
     result = proc.stream(
-        smoke_argv(python, options, paths.inductor_cache_dir()),
+        smoke_argv(python, options, paths.inductor_cache_dir(), extra),
         timeout=None,
         on_line=session.feed,
-        deadline=session.deadline,
+        deadline=deadline,
         env=environ,
     )
     if result.interrupted:
