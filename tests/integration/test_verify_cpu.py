@@ -159,6 +159,7 @@ def test_distributed_gloo_all_reduce(full_run: dict[str, Any]) -> None:
         "failed": [],
         "missing": [],
         "joined_but_silent": [],
+        "failures": {},
     }
     rows = check["data"]["rows"]
     assert {(r["rank"], r["check"]) for r in rows} >= {(0, "all_reduce"), (1, "barrier")}

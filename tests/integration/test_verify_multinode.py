@@ -235,3 +235,39 @@ def test_bandwidth_on_one_node_with_gloo(torchsetup_exe: str, torch_python: Path
     assert {r["backend"] for r in rows} == {"gloo"}
     assert bandwidth["data"]["definition"].startswith("busbw = algbw * 2(n-1)/n")
     assert checks["distributed"]["status"] == "pass"
+
+
+def test_another_launcher_that_sets_torchruns_variables(
+    torchsetup_exe: str, torch_python: Path
+) -> None:
+    """What mpirun, a Kubernetes operator or a hand-written script does: start every rank with
+    RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and LOCAL_RANK set; no flags, no torchrun."""
+    port = free_port()
+    procs = []
+    for rank in (0, 1):
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            RANK=str(rank),
+            WORLD_SIZE="2",
+            LOCAL_RANK=str(rank),
+            LOCAL_WORLD_SIZE="2",
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+        )
+        argv = [torchsetup_exe, "verify", "--python", str(torch_python), "--quick"]
+        procs.append(
+            subprocess.Popen(
+                [*argv, "--distributed", "--dist-timeout", "60", "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
+    results = [result_of(p, 180) for p in procs]
+    for rank, (rc, doc) in enumerate(results):
+        check = dist_check(doc)
+        assert rc == 0, check["detail"]
+        assert check["detail"].startswith(f"rank {rank} of 2 (torchrun job), gloo")
+    assert [dist_check(doc)["data"]["gathered"] for _, doc in results] == [True, False]

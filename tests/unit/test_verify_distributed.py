@@ -311,3 +311,19 @@ def test_slurm_port_is_the_same_for_every_task_and_differs_per_step() -> None:
     b = slurm_port({"SLURM_JOB_ID": "1234", "SLURM_STEP_ID": "1"})
     assert a != b and 20000 <= int(a) < 40000
     assert slurm_port({}) == "29500"
+
+
+def test_other_nodes_hear_why_a_remote_rank_failed() -> None:
+    told = dict(verdict(failed=[5]), failures={"5": "all_gather: all_gather gave [[1.0]]"})
+    out = feed({"event": "rank", "record": record(1)}, {"event": "verdict", "verdict": told})
+    check = aggregate(out, proc(1), launch_for({}))
+    assert check.status == FAIL
+    assert "rank 5: all_gather: all_gather gave [[1.0]]" in check.detail
+
+
+def test_nodes_options_inside_a_job_are_a_problem_not_a_second_launch() -> None:
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}
+    nodes = Nodes(nnodes=2, rdzv_endpoint="n1:29400")
+    launch = plan_launch(PY, SMOKE, env, timeout=100.0, nodes=nodes)
+    assert launch.problem is not None
+    assert "already is one rank of a torchrun or Slurm job: drop them" in launch.problem

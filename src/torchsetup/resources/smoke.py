@@ -1187,6 +1187,7 @@ class RankReport:
             "failed": failed,
             "missing": missing,
             "joined_but_silent": joined,
+            "failures": {str(r): first_failure(records[r]) for r in failed},
         }
         emit("gathered", records=[records[r] for r in sorted(records)], verdict=verdict)
         self.exit_code = 0 if verdict["ok"] else 1
@@ -1215,6 +1216,14 @@ class RankReport:
                 emit("verdict", verdict=None, error="rank 0 gave no verdict within the deadline")
                 return
             time.sleep(0.05)
+
+
+def first_failure(record):
+    """ "check: detail" of a rank's first failed check (what the other nodes are told)."""
+    for check in record.get("checks") or ():
+        if check.get("status") == "fail":
+            return "%s: %s" % (check.get("name"), check.get("detail"))
+    return "failed"
 
 
 def watchdog(rep):

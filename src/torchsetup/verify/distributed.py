@@ -92,6 +92,19 @@ def plan_launch(
             worker.append(f"--bandwidth-max-bytes={bandwidth_max_bytes}")
     direct = tuple(python_argv(python, *worker))
     run_for = deadline + 30.0
+    in_job = "RANK" in environ or "WORLD_SIZE" in environ or slurm_rank_env(environ) is not None
+    if in_job and nodes.multi:
+        return Launch(
+            direct,
+            1,
+            "inside a job",
+            run_for,
+            problem=(
+                "--nnodes/--rdzv-endpoint start torchrun's agent, but this process already is "
+                "one rank of a torchrun or Slurm job: drop them (the job's variables say it all)"
+            ),
+            deadline=deadline,
+        )
     if "RANK" in environ or "WORLD_SIZE" in environ:
         missing = [v for v in _TORCHRUN_VARS if not environ.get(v)]
         how = f"rank {environ.get('RANK', '?')} of {environ.get('WORLD_SIZE', '?')} (torchrun job)"
@@ -304,9 +317,12 @@ def aggregate(out: DistOutput, proc: ProcResult, launch: Launch) -> CheckResult:
             f"rank {r}" + (" (joined, then went silent)" if r in silent else "") for r in missing
         )
         problems.append(f"{named} of {world} did not report within {launch.deadline:g} s")
+    failures = verdict.get("failures")
+    told: Mapping[str, Any] = failures if isinstance(failures, dict) else {}
     for r in failed_ranks:
         rec = next((x for x in records if x.get("rank") == r), None)
-        problems.append(f"{_who(r, records)}: {_first_failure(rec) if rec else 'failed'}")
+        why = _first_failure(rec) if rec else str(told.get(str(r), "failed"))
+        problems.append(f"{_who(r, records)}: {why}")
     if out.verdict is None and records and out.gathered is None:
         why = out.verdict_error or "rank 0 gave no verdict"
         mine = ", ".join(f"rank {_int(r.get('rank'))}" for r in records)
