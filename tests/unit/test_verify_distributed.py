@@ -327,3 +327,9 @@ def test_nodes_options_inside_a_job_are_a_problem_not_a_second_launch() -> None:
     launch = plan_launch(PY, SMOKE, env, timeout=100.0, nodes=nodes)
     assert launch.problem is not None
     assert "already is one rank of a torchrun or Slurm job: drop them" in launch.problem
+
+
+def test_bandwidth_on_one_node_uses_every_gpu() -> None:
+    assert plan_launch(PY, SMOKE, {}, timeout=100.0, gpus=8, bandwidth=True).ranks == 8
+    assert plan_launch(PY, SMOKE, {}, timeout=100.0, gpus=1, bandwidth=True).ranks == 2
+    assert plan_launch(PY, SMOKE, {}, timeout=100.0, gpus=8).ranks == 2

@@ -125,7 +125,8 @@ def plan_launch(
         return Launch(direct, 1, how, run_for, extra_env=slurm, problem=problem, deadline=deadline)
     extra = {} if "OMP_NUM_THREADS" in environ else {"OMP_NUM_THREADS": "1"}
     if not nodes.multi:
-        per_node = nodes.nproc_per_node or LOCAL_RANKS
+        # Bandwidth wants every GPU of the box in the ring; the collectives need only two.
+        per_node = nodes.nproc_per_node or (max(gpus, LOCAL_RANKS) if bandwidth else LOCAL_RANKS)
         argv = python_argv(
             python,
             "-m",
