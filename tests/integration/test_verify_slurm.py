@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -36,6 +36,12 @@ class Slurm:
     log_dir: Path
 
 
+def _which(name: str) -> str | None:
+    """On PATH, or in an sbin folder a user's PATH may lack (Debian puts the daemons there)."""
+    extra = os.pathsep.join(("/usr/sbin", "/usr/local/sbin", "/sbin"))
+    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + extra)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,7 +53,7 @@ def _has_plugin(name: str) -> bool:
     return any(glob.glob(os.path.join(d, f"{name}.so")) for d in PLUGIN_DIRS)
 
 
-def _not_run(why: str) -> None:
+def _not_run(why: str) -> NoReturn:
     pytest.skip(f"NOT RUN: {why}")
 
 
@@ -77,15 +83,16 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def _munge(root: Path, env: dict[str, str], procs: list[subprocess.Popen[bytes]]) -> str:
     """Start a private munged; the AuthInfo line that points Slurm at its socket."""
-    if not (shutil.which("munged") and shutil.which("mungekey")):
+    munged, mungekey = _which("munged"), _which("mungekey")
+    if not (munged and mungekey):
         _not_run("this Slurm has no auth/none and munge is not installed (apt-get install munge)")
     key, sock = root / "munge.key", root / "munge.socket"
-    subprocess.run(["mungekey", "--create", f"--keyfile={key}"], check=True, capture_output=True)
+    subprocess.run([mungekey, "--create", f"--keyfile={key}"], check=True, capture_output=True)
     key.chmod(0o400)
     procs.append(
         _start(
             [
-                "munged",
+                munged,
                 "--foreground",
                 "--force",
                 f"--key-file={key}",
@@ -103,7 +110,6 @@ def _munge(root: Path, env: dict[str, str], procs: list[subprocess.Popen[bytes]]
             return f"AuthInfo=socket={sock}\n"
         time.sleep(0.05)
     _not_run(f"munged did not start: {_tail(root / 'munged.out')}")
-    return ""  # unreachable
 
 
 def slurm_conf(root: Path, host: str, cpus: int, auth: str, auth_info: str) -> str:
@@ -137,7 +143,7 @@ PartitionName=main Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscr
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
-    missing = [d for d in DAEMONS if shutil.which(d) is None]
+    missing = [d for d in DAEMONS if _which(d) is None]
     if missing:
         _not_run(
             f"Slurm is not installed ({', '.join(missing)} not on PATH; "
@@ -160,9 +166,10 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
         host = socket.gethostname().split(".")[0]
         cpus = max(os.cpu_count() or 1, 1)
         (root / "slurm.conf").write_text(slurm_conf(root, host, cpus, auth, auth_info))
-        procs.append(_start(["slurmctld", "-D", "-f", env["SLURM_CONF"]], root / "ctld.out", env))
+        ctld, slurmd = _which("slurmctld") or "slurmctld", _which("slurmd") or "slurmd"
+        procs.append(_start([ctld, "-D", "-f", env["SLURM_CONF"]], root / "ctld.out", env))
         procs.append(
-            _start(["slurmd", "-D", "-f", env["SLURM_CONF"], "-N", host], root / "d.out", env)
+            _start([slurmd, "-D", "-f", env["SLURM_CONF"], "-N", host], root / "d.out", env)
         )
         deadline = time.monotonic() + 45
         state = ""

@@ -249,3 +249,16 @@ def test_the_cli_exits_1_with_strict_on_drift(
     )
     doc = json.loads(capsys.readouterr().out)
     assert [n["name"] for n in doc["nodes"]] == ["gpu01", "gpu03", "gpu02"]
+
+
+def test_a_split_fleet_has_no_majority_and_says_so(tmp_path: Path) -> None:
+    folder = write_fleet(tmp_path, {"gpu01": None, "gpu02": another_driver})
+    report = compare(load_nodes([str(folder)]))
+    driver = fact(report, "driver")
+    assert driver.majority is None
+    assert driver.drift == ("gpu01", "gpu02")
+    assert "NVIDIA driver: no majority (570.172.08, 580.159.04)" in report.notes
+    out = io.StringIO()
+    render_text(report, out)
+    assert "NVIDIA driver: majority none; gpu01 (580.159.04), gpu02 (570.172.08)" in out.getvalue()
+    assert "note: NVIDIA driver: no majority" in out.getvalue()
