@@ -18,7 +18,7 @@ from tests.unit.test_verify_cli import FakeRunner
 from torchsetup.cli import cli, run
 from torchsetup.cli import verify as verify_cli
 from torchsetup.verify.model import PASS, CheckResult, Nodes, VerifyResult
-from torchsetup.verify.render import rank_table_title, render_table
+from torchsetup.verify.render import bandwidth_rows, rank_table_title, render_table
 from torchsetup.verify.slurm import sbatch_script
 
 
@@ -197,3 +197,39 @@ def test_a_node_without_rank_0_titles_its_table_as_its_own() -> None:
     assert rank_table_title({"gathered": False, "ranks": [{"world_size": 8}]}) == (
         "distributed: this node's ranks, world size 8"
     )
+
+
+def test_the_bandwidth_table_lists_every_size() -> None:
+    data = {
+        "rows": [
+            {
+                "scope": "intra-node",
+                "node": 0,
+                "ranks": 8,
+                "bytes": 2**18,
+                "algbw_gbps": 1.5,
+                "busbw_gbps": 2.625,
+            },
+            {
+                "scope": "inter-node",
+                "node": None,
+                "ranks": 16,
+                "bytes": 2**30,
+                "algbw_gbps": 100.0,
+                "busbw_gbps": 187.5,
+            },
+        ]
+    }
+    assert bandwidth_rows(data) == [
+        ("intra-node (node 0)", "8", "256 KiB", "1.50", "2.62"),
+        ("inter-node", "16", "1024 MiB", "100.00", "187.50"),
+    ]
+    result = VerifyResult(
+        python="/py",
+        mode="quick",
+        checks=(CheckResult("import", PASS), CheckResult("bandwidth", PASS, data=data)),
+    )
+    console = Console(width=120, record=True, highlight=False)
+    render_table(result, console)
+    text = console.export_text()
+    assert "bandwidth: all_reduce, GB/s" in text and "187.50" in text

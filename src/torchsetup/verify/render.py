@@ -72,6 +72,8 @@ def render_table(
     for check in result.checks:
         if check.name == "distributed" and check.data.get("rows"):
             _rank_table(check.data, console)
+        if check.name == "bandwidth" and check.data.get("rows"):
+            _bandwidth_table(check.data, console)
     style = "bold green" if result.ok else "bold red"
     console.print(f"[{style}]{escape(summary_line(result))}[/{style}]")
 
@@ -104,4 +106,37 @@ def _rank_table(data: Mapping[str, Any], console: Console) -> None:
             escape(str(row.get("check"))),
             f"[{style}]{label}[/{style}]" if style else label,
         )
+    console.print(table)
+
+
+def bandwidth_rows(data: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """(scope, ranks, size, algbw, busbw) per measured message, as printed."""
+    out: list[tuple[str, ...]] = []
+    for row in data.get("rows") or ():
+        size = int(row.get("bytes") or 0)
+        label = f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 1024} KiB"
+        node = row.get("node")
+        scope = str(row.get("scope")) + (f" (node {node})" if node is not None else "")
+        out.append(
+            (
+                scope,
+                str(row.get("ranks")),
+                label,
+                f"{float(row.get('algbw_gbps') or 0.0):.2f}",
+                f"{float(row.get('busbw_gbps') or 0.0):.2f}",
+            )
+        )
+    return out
+
+
+def _bandwidth_table(data: Mapping[str, Any], console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print("bandwidth: all_reduce, GB/s (busbw = algbw * 2(n-1)/n)", soft_wrap=True)
+    table = Table(expand=False)
+    for column in ("scope", "ranks", "size", "algbw", "busbw"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "scope" else "right")
+    for row in bandwidth_rows(data):
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
