@@ -262,3 +262,17 @@ def test_a_split_fleet_has_no_majority_and_says_so(tmp_path: Path) -> None:
     render_text(report, out)
     assert "NVIDIA driver: majority none; gpu01 (580.159.04), gpu02 (570.172.08)" in out.getvalue()
     assert "note: NVIDIA driver: no majority" in out.getvalue()
+
+
+def test_a_wide_fleet_shows_the_majority_and_how_many_differ(tmp_path: Path) -> None:
+    changes: dict[str, Alter | None] = {f"gpu{i:02d}": None for i in range(1, 11)}
+    changes["gpu07"] = another_driver
+    report = compare(load_nodes([str(write_fleet(tmp_path, changes))]))
+    out = io.StringIO()
+    render_text(report, out)
+    text = out.getvalue()
+    assert text.startswith("torchsetup doctor --fleet: 10 nodes (every value per node: --json)")
+    assert "gpu01" not in text.split("drift")[0]  # no per-node columns
+    driver = next(ln for ln in text.splitlines() if ln.startswith("NVIDIA driver "))
+    assert driver.split() == ["NVIDIA", "driver", "580.159.04", "(1", "of", "10", "differ)"]
+    assert "NVIDIA driver: majority 580.159.04; gpu07 (570.172.08)" in text

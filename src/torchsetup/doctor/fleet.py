@@ -325,12 +325,19 @@ def load_nodes(paths: Sequence[str]) -> list[Node]:
 # ---------------------------------------------------------------------------- rendering
 
 
+MAX_COLUMNS = 8  # more nodes than this: the majority and the drift only (all in --json)
+
+
 def render_text(report: FleetReport, out: TextIO) -> None:
-    """Facts down, nodes across; a drifting value is marked ``*`` (and red on a terminal)."""
+    """Facts down, nodes across; a drifting value is marked ``*`` (and red on a terminal).
+    A fleet wider than ``MAX_COLUMNS`` shows each fact's majority and how many nodes differ."""
     from torchsetup.term import Style
 
     st = Style(out)
     names = [n.name for n in report.nodes]
+    if len(names) > MAX_COLUMNS:
+        _render_wide(report, out, st)
+        return
     header = ["fact", "majority", *names]
     rows = []
     for fact in report.facts:
@@ -355,10 +362,31 @@ def render_text(report: FleetReport, out: TextIO) -> None:
     out.write(st(line(header, None), "bold") + "\n")
     for fact, cells in rows:
         out.write(line(cells, fact) + "\n")
+    _render_drift(report, out, st)
+
+
+def _render_wide(report: FleetReport, out: TextIO, st: Callable[[str, str], str]) -> None:
+    nodes = len(report.nodes)
+    out.write(f"torchsetup doctor --fleet: {nodes} nodes (every value per node: --json)\n")
+    width = max(len(f.title) for f in report.facts)
+    out.write(st(f"{'fact'.ljust(width)}  majority", "bold") + "\n")
+    for fact in report.facts:
+        known = sum(1 for v in fact.values.values() if v is not None)
+        line = f"{fact.title.ljust(width)}  {fact.majority or '-'}"
+        if fact.drift:
+            line += st(f"  ({len(fact.drift)} of {known} differ)", "bold red")
+        out.write(line + "\n")
+    _render_drift(report, out, st, marked=False)
+
+
+def _render_drift(
+    report: FleetReport, out: TextIO, st: Callable[[str, str], str], *, marked: bool = True
+) -> None:
     if not report.drifted:
         out.write(st("no drift: every node agrees with the majority", "green") + "\n")
         return
-    out.write(f"\n{st('drift', 'bold red')} (* = differs from the majority):\n")
+    legend = " (* = differs from the majority)" if marked else ""
+    out.write(f"\n{st('drift', 'bold red')}{legend}:\n")
     for fact in report.drifted:
         who = ", ".join(f"{n} ({fact.values[n]})" for n in fact.drift)
         out.write(f"  {fact.title}: majority {fact.majority or 'none'}; {who}\n")
