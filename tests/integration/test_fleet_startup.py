@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_doctor_fleet import another_driver, write_fleet
+from tests.helpers.fleet import another_driver, write_fleet
 
 HEAVY = ("rich", "packaging", "requests", "psutil", "pynvml")
 
