@@ -255,7 +255,10 @@ def test_srun_json_every_task_passes_and_rank_0_holds_the_table(
             "verify",
             "--python",
             str(torch_python),
-            "--quick",
+            "--compile",
+            "off",
+            "--train-steps",
+            "5",
             "--distributed",
             "--json",
         ],
@@ -267,6 +270,9 @@ def test_srun_json_every_task_passes_and_rank_0_holds_the_table(
     assert {c["status"] for c in dist} == {"pass"}
     gathered = [c for c in dist if c["data"]["gathered"]]
     assert len(gathered) == 1
+    # The node's full checks run once, on local rank 0; the other task runs the quick ones.
+    modes = {d["checks"][-1]["data"]["ranks"][0]["local_rank"]: d["mode"] for d in docs}
+    assert modes == {0: "full", 1: "quick"}
     rows = gathered[0]["data"]["rows"]
     assert {r["rank"] for r in rows} == {0, 1}
     assert {r["check"] for r in rows} >= {"all_reduce", "all_gather", "broadcast", "barrier"}

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, CheckResult, VerifyOptions
-from torchsetup.verify.runner import CPU_COMPILE, merge_split, smoke_argv, split_cpu_compile
+from torchsetup.verify.runner import (
+    CPU_COMPILE,
+    merge_split,
+    node_options,
+    smoke_argv,
+    split_cpu_compile,
+)
 
 
 def names(results: list[CheckResult]) -> list[str]:
@@ -59,3 +65,14 @@ def test_a_side_process_that_died_fails_the_check_under_its_name() -> None:
     assert compile_.status == FAIL
     assert compile_.detail == "its own process failed at import: killed by SIGKILL"
     assert merge_split(MAIN, [])[5].status == NOT_RUN
+
+
+def test_inside_a_job_only_local_rank_0_runs_the_full_checks() -> None:
+    full = VerifyOptions(mode="full", distributed=True)
+    slurm = {"SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_LOCALID": "3"}
+    assert node_options(full, slurm).mode == "quick"
+    assert node_options(full, dict(slurm, SLURM_LOCALID="0")).mode == "full"
+    torchrun = {"RANK": "9", "WORLD_SIZE": "16", "LOCAL_RANK": "1"}
+    assert node_options(full, torchrun).mode == "quick"
+    assert node_options(full, {}).mode == "full"  # not in a job: this process launches torchrun
+    assert node_options(VerifyOptions(mode="full"), torchrun).mode == "full"  # no --distributed

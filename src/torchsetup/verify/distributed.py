@@ -175,6 +175,17 @@ def plan_launch(
     )
 
 
+def local_rank_in_job(environ: Mapping[str, str]) -> Optional[int]:
+    """This process's local rank when it is one rank of a torchrun or Slurm job, else None."""
+    if "RANK" in environ or "WORLD_SIZE" in environ:
+        value = environ.get("LOCAL_RANK", "0")
+    elif slurm_rank_env(environ) is not None:
+        value = environ.get("SLURM_LOCALID", "0")
+    else:
+        return None
+    return int(value) if value.isdigit() else 0
+
+
 def slurm_port(environ: Mapping[str, str]) -> str:
     """A MASTER_PORT every task of this step agrees on, different for other jobs and steps."""
     job, step = environ.get("SLURM_JOB_ID", ""), environ.get("SLURM_STEP_ID", "0")

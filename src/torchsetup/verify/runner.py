@@ -62,6 +62,19 @@ def smoke_argv(
 CPU_COMPILE = "cpu.compile"
 
 
+def node_options(options: VerifyOptions, environ: Mapping[str, str]) -> VerifyOptions:
+    """Inside a job every task runs verify: the node's full checks once (local rank 0), a quick
+    check on the other local ranks, whose own device is checked by their distributed rank."""
+    if not (options.distributed or options.bandwidth) or options.mode == "quick":
+        return options
+    local = distributed.local_rank_in_job(environ)
+    if local is None or local == 0:
+        return options
+    from dataclasses import replace
+
+    return replace(options, mode="quick")
+
+
 def split_cpu_compile(options: VerifyOptions, gpus: int) -> bool:
     """Whether ``cpu.compile`` runs in a second target process, beside the other checks.
 
@@ -114,7 +127,7 @@ def run_verify(
     :func:`split_cpu_compile`). Raises UsageError for malformed expectations and InterruptedError_ on Ctrl-C; anything
     the target does (crash, hang, garbage) is a failed check in the result, never an error.
     """
-    options = options or VerifyOptions()
+    options = node_options(options or VerifyOptions(), os.environ if environ is None else environ)
     expect = options.expect
     parse_expectations(expect.torch, expect.cuda, expect.variant)
     started = time.perf_counter()
