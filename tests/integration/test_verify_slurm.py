@@ -24,6 +24,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.helpers import venvs
+
 pytestmark = pytest.mark.slow
 
 DAEMONS = ("slurmctld", "slurmd", "srun", "sinfo")
@@ -200,7 +202,12 @@ def run_srun(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["srun", "--overcommit", "--kill-on-bad-exit=1", *argv],
-        env=dict(slurm.env, OMP_NUM_THREADS="1"),
+        # the tests' inductor cache, not the user's (as in test_verify_cpu.py)
+        env=dict(
+            slurm.env,
+            OMP_NUM_THREADS="1",
+            TORCHSETUP_CACHE_DIR=str(venvs.cache_root() / "torchsetup-cache"),
+        ),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -223,6 +230,7 @@ def json_docs(text: str) -> list[dict[str, Any]]:
 def test_srun_two_tasks_verify_distributed_passes(
     slurm: Slurm, torchsetup_exe: str, torch_python: Path
 ) -> None:
+    """The issue's command as is: `srun -N1 -n2 torchsetup verify --distributed`."""
     proc = run_srun(
         slurm,
         [
@@ -233,7 +241,6 @@ def test_srun_two_tasks_verify_distributed_passes(
             "verify",
             "--python",
             str(torch_python),
-            "--quick",
             "--distributed",
         ],
     )
