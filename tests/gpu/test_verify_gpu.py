@@ -202,3 +202,34 @@ def test_quick_check_with_a_gpu_required(cache: Path) -> None:
     names = [c["name"] for c in doc["checks"]]
     assert "cuda:0.tensor" in names
     assert "cuda:0.arch" in names
+
+
+def test_cpu_compile_ran_beside_the_gpu_checks(full: dict[str, Any]) -> None:
+    """On a GPU box cpu.compile runs in its own process (split_cpu_compile): still one result,
+    in the plan's place, passing."""
+    names = [c["name"] for c in full["doc"]["checks"]]
+    assert names.count("cpu.compile") == 1
+    assert full["checks"]["cpu.compile"]["status"] == "pass"
+    first_gpu_compile = next(
+        i for i, n in enumerate(names) if n.startswith("cuda:") and n.endswith(".compile")
+    )
+    assert names.index("cpu.compile") == first_gpu_compile - 1
+
+
+def test_bandwidth_on_this_node(cache: Path) -> None:
+    """The single-node bandwidth parts: NCCL with a GPU per rank (and then a promise from
+    NVLink or PCIe to compare with), gloo otherwise; figures in --json either way."""
+    proc = torchsetup("--quick", "--bandwidth", "--require-gpu", "--json", cache=cache)
+    doc = unwrap(proc.stdout, "verify")
+    checks = {c["name"]: c for c in doc["checks"]}
+    bandwidth = checks["bandwidth"]
+    rows = bandwidth["data"]["rows"]
+    assert rows and all(r["busbw_gbps"] > 0 for r in rows), bandwidth
+    backends = {r["backend"] for r in rows}
+    if len(devices({"doc": doc})) >= 2:
+        assert backends == {"nccl"}
+        assert max(r["bytes"] for r in rows) == 2**30
+        assert bandwidth["data"]["summary"][0]["promise_gbps"], bandwidth["data"]["topology"]
+    else:
+        assert backends == {"gloo"}
+    assert bandwidth["status"] == "pass", bandwidth["detail"]

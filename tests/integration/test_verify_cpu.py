@@ -147,10 +147,22 @@ def test_the_training_loss_falls(full_run: dict[str, Any]) -> None:
 
 def test_distributed_gloo_all_reduce(full_run: dict[str, Any]) -> None:
     check = checks_of(full_run["doc"])["distributed"]
-    assert check["detail"].startswith("torchrun, 2 local ranks, gloo: all_reduce sum = 3")
+    assert check["detail"].startswith(
+        "torchrun, 2 local ranks, gloo: all_reduce, all_gather, broadcast, barrier exact on all 2"
+    )
     ranks = check["data"]["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    assert all(r["result"] == [3.0] * 4 and r["backend"] == "gloo" for r in ranks)
+    assert all(r["ok"] and r["backend"] == "gloo" for r in ranks)
+    assert check["data"]["verdict"] == {
+        "ok": True,
+        "world_size": 2,
+        "failed": [],
+        "missing": [],
+        "joined_but_silent": [],
+        "failures": {},
+    }
+    rows = check["data"]["rows"]
+    assert {(r["rank"], r["check"]) for r in rows} >= {(0, "all_reduce"), (1, "barrier")}
 
 
 def test_junit_parses(full_run: dict[str, Any]) -> None:
@@ -254,3 +266,15 @@ def test_torchsetup_never_imports_torch(torch_python: Path) -> None:
     imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.MULTILINE)
     assert "torchsetup.verify.runner" in imported  # the trace covers verify's own code
     assert not [m for m in imported if m == "torch" or m.startswith("torch.")]
+
+
+def test_cpu_compile_in_its_own_process_beside_the_rest(torch_python: Path) -> None:
+    """What a GPU box does (split_cpu_compile), forced here on the CPU venv."""
+    result = run_verify(str(torch_python), VerifyOptions(mode="full", train_steps=5), split=True)
+    assert result.ok, [(c.name, c.detail) for c in result.checks if c.failed]
+    names = [c.name for c in result.checks]
+    assert names.count("cpu.compile") == 1
+    assert names.index("cpu.compile") == names.index("cpu.train") - 1
+    compiled = result.check("cpu.compile")
+    assert compiled is not None and compiled.status == "pass"
+    assert "forward+backward match eager" in compiled.detail

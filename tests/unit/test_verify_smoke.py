@@ -179,3 +179,34 @@ def test_clip_keeps_both_ends(smoke: ModuleType) -> None:
     clipped = smoke.clip(text)
     assert len(clipped) < 1600
     assert clipped.endswith("Python.h: No such file")
+
+
+def test_worker_identity_and_store_prefix(smoke: ModuleType) -> None:
+    env = {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "4"}
+    ident = smoke.rank_identity(dict(env, GROUP_RANK="1"))
+    assert (ident["rank"], ident["world_size"], ident["local_rank"], ident["node"]) == (5, 8, 1, 1)
+    assert smoke.rank_identity(dict(env, SLURM_NODEID="3"))["node"] == 3
+    torchrun = {"TORCHELASTIC_RUN_ID": "abc", "TORCHELASTIC_RESTART_COUNT": "2"}
+    assert smoke.store_prefix(torchrun) == "torchsetup-verify/abc/2/"
+    slurm = {"SLURM_JOB_ID": "77", "SLURM_STEP_ID": "1"}
+    assert smoke.store_prefix(slurm) == "torchsetup-verify/77.1/0/"
+
+
+def test_bandwidth_sizes_go_up_by_four_to_the_largest(smoke: ModuleType) -> None:
+    assert smoke.bandwidth_sizes(16 * 2**20) == [2**18, 2**20, 2**22, 2**24]
+    assert smoke.bandwidth_sizes(2**30)[-1] == 2**30
+    assert smoke.bandwidth_sizes(1000) == [1000]
+
+
+def test_first_failure_names_the_check(smoke: ModuleType) -> None:
+    record = {
+        "checks": [{"name": "a", "status": "pass"}, {"name": "b", "status": "fail", "detail": "x"}]
+    }
+    assert smoke.first_failure(record) == "b: x"
+    assert smoke.first_failure({"checks": []}) == "failed"
+
+
+def test_skip_and_only_are_parsed(smoke: ModuleType) -> None:
+    args = smoke.parse_args(["--mode", "full", "--skip", "cpu.compile"])
+    assert args.skip == ["cpu.compile"] and args.only == []
+    assert smoke.parse_args(["--only", "cpu.compile"]).only == ["cpu.compile"]

@@ -63,6 +63,16 @@ def _warm_imports() -> None:
 )
 @click.option("--fix", is_flag=True, help="Run the safe fixes of the findings, after asking.")
 @click.option("-y", "--yes", is_flag=True, help="With --fix: do not ask.")
+@click.option(
+    "--fleet",
+    "fleet",
+    multiple=True,
+    metavar="FILE|DIR...",
+    help="Compare many nodes' `doctor --json` outputs or snapshots (files, or folders of "
+    "*.json) side by side, marking every value that differs from the majority; with "
+    "--strict, exit 1 on any drift.",
+)
+@click.argument("more", nargs=-1, metavar="")
 @click.option("--explain", "explain", metavar="ID", help="Print the page of rule ID and exit.")
 @click.option("--list-rules", is_flag=True, help="List every rule id and title and exit.")
 @click.option(
@@ -88,6 +98,8 @@ def doctor(
     explain: Optional[str],
     list_rules: bool,
     timeout: float,
+    fleet: tuple[str, ...] = (),
+    more: tuple[str, ...] = (),
 ) -> int:
     """Explain this machine's PyTorch setup: one status per category, every problem with its fix.
 
@@ -97,6 +109,23 @@ def doctor(
     """
     if list_rules or explain:
         return _rule_pages(explain)
+    if fleet or more:
+        return _fleet(
+            (*fleet, *more),
+            given=bool(fleet),
+            as_json=as_json,
+            strict=strict,
+            others={
+                "--python": python,
+                "--snapshot": snapshot,
+                "--from-report": from_report,
+                "--save-snapshot": save,
+                "--deep": deep,
+                "--fix": fix,
+                "--report": bug_report,
+                "-v": verbose,
+            },
+        )
     _check_options(
         python=python,
         snapshot=snapshot,
@@ -142,6 +171,32 @@ def doctor(
     if fix:
         return _fix(env, report, yes=yes, strict=strict, look_again=lambda: look(None))
     return report.exit_code(strict=strict)
+
+
+def _fleet(
+    paths: tuple[str, ...],
+    *,
+    given: bool,
+    as_json: bool,
+    strict: bool,
+    others: dict[str, object],
+) -> int:
+    if not given:
+        raise UsageError(f"unexpected argument {paths[0]!r} (several files go with --fleet)")
+    clash = [flag for flag, value in others.items() if value]
+    if clash:
+        raise UsageError(f"--fleet reads saved outputs; it cannot be combined with {clash[0]}")
+    from torchsetup.doctor.fleet import compare, load_nodes, render_text
+
+    report = compare(load_nodes(paths))
+    code = report.exit_code(strict=strict)
+    if as_json:  # the fleet table in the one --json envelope, like every command's result
+        from torchsetup.result import dumps
+
+        click.echo(dumps("doctor", report.to_json(), exit_code=code))
+    else:
+        render_text(report, sys.stdout)
+    return code
 
 
 def _check_options(

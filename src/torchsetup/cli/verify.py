@@ -13,8 +13,10 @@ from torchsetup.detect.target import choose_target
 from torchsetup.errors import UsageError
 from torchsetup.verify.judge import parse_expectations
 from torchsetup.verify.model import (
+    DEFAULT_RDZV_ID,
     DEFAULT_TRAIN_STEPS,
     CompileBackend,
+    Nodes,
     VerifyOptions,
     VerifyResult,
 )
@@ -39,6 +41,66 @@ from torchsetup.verify.runner import run_verify
     is_flag=True,
     help="Also all_reduce across 2 ranks with torchrun (gloo, or NCCL with a GPU "
     "per rank); inside a torchrun/Slurm job, run as this rank.",
+)
+@click.option(
+    "--nnodes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --distributed: N nodes meet through torchrun's c10d rendezvous (run the same "
+    "command on every node).",
+)
+@click.option(
+    "--node-rank",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="R",
+    help="This node's rank, passed to torchrun (c10d assigns the ranks at the rendezvous).",
+)
+@click.option(
+    "--rdzv-endpoint",
+    metavar="HOST:PORT",
+    help="Where the nodes meet (one node's address and a free port, the same everywhere).",
+)
+@click.option(
+    "--rdzv-id",
+    metavar="ID",
+    default=None,
+    help="Rendezvous id, the same on every node [default: torchsetup-verify].",
+)
+@click.option(
+    "--nproc-per-node",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="K",
+    help="Ranks per node [default: 2 on one node; one per GPU (at least 1) with --nnodes].",
+)
+@click.option(
+    "--dist-timeout",
+    type=click.FloatRange(min=5),
+    default=None,
+    metavar="SECONDS",
+    help="How long every rank (and the rendezvous) waits for the others before naming "
+    "the missing ones [default: 240 s x --timeout-scale].",
+)
+@click.option(
+    "--bandwidth",
+    is_flag=True,
+    help="Also time all_reduce (bus bandwidth, nccl-tests' definition) within and across "
+    "nodes and compare it with what NVLink/PCIe/InfiniBand promise (implies --distributed).",
+)
+@click.option(
+    "--bandwidth-max-mib",
+    type=click.IntRange(min=1, max=4096),
+    default=None,
+    metavar="MIB",
+    help="Largest all_reduce message [default: 1024 with NCCL, 16 with gloo].",
+)
+@click.option(
+    "--print-sbatch",
+    is_flag=True,
+    help="Print a Slurm batch script that runs this verify on --nnodes nodes "
+    "(--nproc-per-node tasks each) and exit.",
 )
 @click.option(
     "--compile",
@@ -85,6 +147,15 @@ def verify(
     quick: bool,
     require_gpu: bool,
     distributed: bool,
+    nnodes: Optional[int],
+    node_rank: Optional[int],
+    rdzv_endpoint: Optional[str],
+    rdzv_id: Optional[str],
+    nproc_per_node: Optional[int],
+    dist_timeout: Optional[float],
+    bandwidth: bool,
+    bandwidth_max_mib: Optional[int],
+    print_sbatch: bool,
     compile_backend: str,
     compile_train: bool,
     train_steps: int,
@@ -102,18 +173,46 @@ def verify(
     autograd against float64; per GPU a matmul per precision, a cuDNN convolution forward and
     backward, the compute capability in the build's arch list and a 256 MiB allocation;
     torch.compile on the CPU and each GPU; a few training steps of a tiny GPT whose loss must
-    fall; torchvision ops when torchvision is installed; --distributed adds an all_reduce.
+    fall; torchvision ops when torchvision is installed; --distributed adds collectives
+    (all_reduce, all_gather, broadcast, barrier) on every rank, across nodes with --nnodes
+    or inside a torchrun/Slurm job; --bandwidth times all_reduce.
 
     Exit codes: 0 all passed, 1 a check failed, 2 bad usage.
     """
+    nodes = _nodes(
+        distributed=distributed or bandwidth,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        rdzv_endpoint=rdzv_endpoint,
+        rdzv_id=rdzv_id,
+        nproc_per_node=nproc_per_node,
+        dist_timeout=dist_timeout,
+        bandwidth_max_mib=bandwidth_max_mib,
+        print_sbatch=print_sbatch,
+    )
     target = choose_target(python)
+    if print_sbatch:
+        _print_sbatch(
+            target.python,
+            nodes,
+            quick=quick,
+            require_gpu=require_gpu,
+            bandwidth=bandwidth,
+            dist_timeout=dist_timeout,
+            as_json=as_json,
+        )
+        return
     options = VerifyOptions(
         mode="quick" if quick else "full",
         require_gpu=require_gpu,
         compile=cast(CompileBackend, compile_backend),
         compile_train=compile_train,
         train_steps=train_steps,
-        distributed=distributed,
+        distributed=distributed or bandwidth,
+        nodes=nodes,
+        dist_timeout=dist_timeout,
+        bandwidth=bandwidth,
+        bandwidth_max_bytes=(bandwidth_max_mib or 0) * 2**20,
         expect=parse_expectations(expect_torch, expect_cuda, expect_variant),
         timeout_scale=timeout_scale,
     )
@@ -125,6 +224,96 @@ def verify(
         _write_junit(result, junit_xml)
     # ctx.exit, not a return value: the code must survive click's standalone mode too.
     click.get_current_context().exit(result.exit_code)
+
+
+def _nodes(
+    *,
+    distributed: bool,
+    nnodes: Optional[int],
+    node_rank: Optional[int],
+    rdzv_endpoint: Optional[str],
+    rdzv_id: Optional[str],
+    nproc_per_node: Optional[int],
+    dist_timeout: Optional[float],
+    bandwidth_max_mib: Optional[int],
+    print_sbatch: bool,
+) -> Nodes:
+    """The --nnodes family checked together (a usage error, exit 2, names the problem)."""
+    given = {
+        "--nnodes": nnodes,
+        "--node-rank": node_rank,
+        "--rdzv-endpoint": rdzv_endpoint,
+        "--rdzv-id": rdzv_id,
+        "--nproc-per-node": nproc_per_node,
+        "--dist-timeout": dist_timeout,
+        "--bandwidth-max-mib": bandwidth_max_mib,
+    }
+    named = [k for k, v in given.items() if v is not None]
+    if not distributed and (named or print_sbatch):
+        first = named[0] if named else "--print-sbatch"
+        raise UsageError(f"{first} goes with --distributed (or --bandwidth)")
+    if print_sbatch:
+        if nnodes is None:
+            raise UsageError("--print-sbatch needs --nnodes N (the nodes the job asks for)")
+        for flag in ("--node-rank", "--rdzv-endpoint", "--rdzv-id"):
+            if given[flag] is not None:
+                raise UsageError(f"--print-sbatch: Slurm places the ranks, drop {flag}")
+        return Nodes(nnodes=nnodes, nproc_per_node=nproc_per_node)
+    if rdzv_endpoint is not None:
+        from torchsetup.verify.distributed import parse_endpoint
+
+        try:
+            parse_endpoint(rdzv_endpoint)
+        except ValueError as exc:
+            raise UsageError(f"--rdzv-endpoint {exc}") from None
+    if (nnodes or 1) > 1 and rdzv_endpoint is None:
+        raise UsageError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (where the nodes meet)")
+    if node_rank is not None and node_rank >= (nnodes or 1):
+        raise UsageError(f"--node-rank {node_rank} is not below --nnodes {nnodes or 1}")
+    if rdzv_id is not None and not rdzv_id.strip():
+        raise UsageError("--rdzv-id must not be empty")
+    return Nodes(
+        nnodes=nnodes or 1,
+        nproc_per_node=nproc_per_node,
+        node_rank=node_rank,
+        rdzv_endpoint=rdzv_endpoint,
+        rdzv_id=rdzv_id or DEFAULT_RDZV_ID,
+    )
+
+
+def _print_sbatch(
+    python: str,
+    nodes: Nodes,
+    *,
+    quick: bool,
+    require_gpu: bool,
+    bandwidth: bool,
+    dist_timeout: Optional[float],
+    as_json: bool,
+) -> None:
+    from torchsetup.verify.slurm import sbatch_script
+
+    args = ["--python", python, "--distributed"]
+    if quick:
+        args.append("--quick")
+    if require_gpu:
+        args.append("--require-gpu")
+    if bandwidth:
+        args.append("--bandwidth")
+    if dist_timeout is not None:
+        args.append(f"--dist-timeout={dist_timeout:g}")
+    if as_json:
+        args.append("--json")
+    click.echo(
+        sbatch_script(
+            nodes=nodes.nnodes,
+            tasks_per_node=nodes.nproc_per_node or 1,
+            gpus=require_gpu,
+            torchsetup=[sys.executable, "-m", "torchsetup"],
+            verify_args=args,
+        ),
+        nl=False,
+    )
 
 
 def _write_junit(result: VerifyResult, path: Path) -> None:

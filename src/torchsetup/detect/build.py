@@ -135,11 +135,19 @@ def build_resources(rec: ProbeRecord, disk: ProbeRecord) -> Resources:
 # --- NVIDIA ----------------------------------------------------------------------------------
 
 
+def _first_flag(value: Any) -> Optional[bool]:
+    """NVML's (current, pending) mode pair, or the current mode alone (a capture's int)."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return bool(value) if isinstance(value, int) else None
+
+
 def _gpus_from_nvml(data: dict[str, Any]) -> tuple[Gpu, ...]:
     gpus = []
     for i, g in enumerate(data.get("gpus") or []):
         cc = g.get("cc")
         mig = g.get("mig")
+        ecc = g.get("ecc")
         gpus.append(
             Gpu(
                 index=i,
@@ -149,6 +157,7 @@ def _gpus_from_nvml(data: dict[str, Any]) -> tuple[Gpu, ...]:
                 uuid=g.get("uuid"),
                 pci_bus_id=g.get("pci"),
                 mig_enabled=bool(mig[0]) if mig else None,
+                ecc_enabled=_first_flag(ecc),
             )
         )
     return tuple(gpus)

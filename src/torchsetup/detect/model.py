@@ -82,6 +82,7 @@ class Gpu(Record):
     uuid: Optional[str] = None
     pci_bus_id: Optional[str] = None
     mig_enabled: Optional[bool] = None
+    ecc_enabled: Optional[bool] = None  # NVML's current ECC mode; None: unknown or no ECC
 
     @property
     def sm(self) -> Optional[str]:

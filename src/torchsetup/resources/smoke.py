@@ -4,7 +4,7 @@ Stdlib + torch only; Python 3.8+ and any torch 2.x. torchsetup starts it as a fi
 
     python -I smoke.py --mode quick|full [--compile inductor|aot_eager|off]
                        [--train-steps N] [--compile-train] [--cache-dir DIR] --json-lines
-    python -I smoke.py --worker [--dist-timeout S] [--dist-backend auto|gloo|nccl]
+    python -I smoke.py --worker [--dist-timeout S] [--dist-backend auto|gloo|nccl] [--bandwidth]
 
 Every event is one line on stdout, ``SENTINEL`` + JSON, written with a single os.write as
 soon as it is known, so stray prints from torch or C libraries never corrupt it and
@@ -16,7 +16,8 @@ torchsetup can time out each check on its own. Events, in order:
     result <name>               one per planned check
     done
 
-A worker (one rank of a distributed check) prints one ``result`` named ``distributed``.
+A worker (one rank of a distributed check) prints a ``rank`` event with its record; rank 0
+adds ``gathered`` (every rank's record and the verdict), the others ``verdict``.
 This file knows nothing of torchsetup: judging the facts (GPU required? arch list?
 expected versions?) happens on torchsetup's side.
 """
@@ -79,8 +80,8 @@ def first_line(text):
     return lines[0][:300] if lines else ""
 
 
-def run_check(name, fn, *args):
-    """Run one check and emit its result; never raises."""
+def check_result(name, fn, *args):
+    """Run one check; its result as a dict (name, status, seconds, detail, data). Never raises."""
     started = time.perf_counter()
     try:
         status = "pass"
@@ -94,15 +95,20 @@ def run_check(name, fn, *args):
             raise
         status, detail = "fail", first_line(error_text(exc))
         data = {"error": error_text(exc), "traceback": clip(traceback.format_exc(), 800)}
-    emit(
-        "result",
-        name=name,
-        status=status,
-        seconds=round(time.perf_counter() - started, 4),
-        detail=detail,
-        data=data,
-    )
-    return status
+    return {
+        "name": name,
+        "status": status,
+        "seconds": round(time.perf_counter() - started, 4),
+        "detail": detail,
+        "data": data,
+    }
+
+
+def run_check(name, fn, *args):
+    """Run one check and emit its result; never raises."""
+    result = check_result(name, fn, *args)
+    emit("result", **result)
+    return result["status"]
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -886,13 +892,28 @@ def main_checks(args):
     if run_check("build", check_build, state) != "pass" and "facts" not in state:
         return  # nothing known about this torch: the runner marks the rest "not run"
     run_check("gpu", check_gpu, state)
-    plan = make_plan(args, state["devices"])
+    plan = [
+        step
+        for step in make_plan(args, state["devices"])
+        if step[0] not in args.skip and (not args.only or step[0] in args.only)
+    ]
     emit("plan", checks=[name for name, _, _ in plan])
     for name, fn, extra in plan:
         run_check(name, fn, state, *extra)
 
 
 # ---------------------------------------------------------------------------- distributed worker
+#
+# One rank of a distributed check, started by torchrun, by srun or by any launcher that sets
+# RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT. Every rank checks its own device, joins the
+# process group, runs four collectives against exact expected values (with --bandwidth it
+# also times all_reduce) and puts its record into the job's key-value store. Rank 0 collects
+# every rank's record until the deadline, prints them all in one "gathered" event naming the
+# ranks that never reported, and stores the verdict; the other ranks print that verdict. A
+# watchdog reports whatever is known at the deadline, so a lost node makes every survivor
+# exit naming the missing rank(s) instead of hanging in a collective.
+
+STORE_PREFIX = "torchsetup-verify/"
 
 
 def exit_when_orphaned(parent):
@@ -901,21 +922,6 @@ def exit_when_orphaned(parent):
         time.sleep(0.5)
         if os.getppid() != parent:
             os._exit(3)
-
-
-def exit_after(seconds, rank):
-    time.sleep(seconds)
-    emit(
-        "result",
-        name="distributed",
-        status="fail",
-        seconds=seconds,
-        rank=rank,
-        detail="rank %s: no result after %g s (a rank missing or stuck in all_reduce?)"
-        % (rank, seconds),
-        data={},
-    )
-    os._exit(4)
 
 
 def pick_backend(torch, wanted, local_world):
@@ -934,62 +940,397 @@ def pick_backend(torch, wanted, local_world):
     return "gloo", "no GPU: gloo on the CPU"
 
 
-def worker_check(args):
+def rank_identity(environ):
+    """Who this rank is, from the launcher's variables (torchrun's, or Slurm's mapped)."""
+    return {
+        "rank": int(environ["RANK"]),
+        "world_size": int(environ["WORLD_SIZE"]),
+        "local_rank": int(environ.get("LOCAL_RANK") or 0),
+        "local_world_size": int(environ.get("LOCAL_WORLD_SIZE") or 1),
+        "node": int(environ.get("GROUP_RANK") or environ.get("SLURM_NODEID") or 0),
+        "host": platform.node(),
+    }
+
+
+def store_prefix(environ):
+    """Keys of this run only: the launcher's run id and restart count, or the Slurm step."""
+    run = environ.get("TORCHELASTIC_RUN_ID") or "%s.%s" % (
+        environ.get("SLURM_JOB_ID", "job"),
+        environ.get("SLURM_STEP_ID", "0"),
+    )
+    return "%s%s/%s/" % (STORE_PREFIX, run, environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
+def expect_equal(what, got, expected):
+    if got != expected:
+        raise AssertionError("%s gave %r, expected %r" % (what, got, expected))
+
+
+def all_reduce_check(ctx):
+    torch, dist, ident = ctx["torch"], ctx["dist"], ctx["ident"]
+    world = ident["world_size"]
+    value = torch.full((4,), float(ident["rank"] + 1), device=ctx["device"])
+    dist.all_reduce(value)
+    expected = float(world * (world + 1) // 2)  # ranks send 1..world
+    expect_equal("all_reduce(sum)", value.cpu().tolist(), [expected] * 4)
+    return "sum of 1..%d = %g" % (world, expected), {"expected": expected}
+
+
+def all_gather_check(ctx):
+    torch, dist, ident = ctx["torch"], ctx["dist"], ctx["ident"]
+    world = ident["world_size"]
+    mine = torch.full((2,), float(ident["rank"] * 10 + 1), device=ctx["device"])
+    out = [torch.zeros_like(mine) for _ in range(world)]
+    dist.all_gather(out, mine)
+    got = [t.cpu().tolist() for t in out]
+    expect_equal("all_gather", got, [[float(r * 10 + 1)] * 2 for r in range(world)])
+    return "every rank's tensor in rank order (%d ranks)" % world, {}
+
+
+def broadcast_check(ctx):
+    torch, dist, ident = ctx["torch"], ctx["dist"], ctx["ident"]
+    expected = [float(ident["world_size"] * 100 + i) for i in range(4)]
+    if ident["rank"] == 0:
+        value = torch.tensor(expected, device=ctx["device"])
+    else:
+        value = torch.zeros(4, device=ctx["device"])
+    dist.broadcast(value, src=0)
+    expect_equal("broadcast from rank 0", value.cpu().tolist(), expected)
+    return "rank 0's tensor arrived", {}
+
+
+def barrier_check(ctx):
+    dist = ctx["dist"]
+    if ctx["backend"] == "gloo" and hasattr(dist, "monitored_barrier"):
+        # gloo's monitored barrier names the ranks that did not arrive.
+        dist.monitored_barrier(timeout=ctx["timedelta"], wait_all_ranks=True)
+        return "monitored_barrier: every rank arrived", {}
+    dist.barrier()
+    return "barrier: every rank arrived", {}
+
+
+COLLECTIVES = (
+    ("all_reduce", all_reduce_check),
+    ("all_gather", all_gather_check),
+    ("broadcast", broadcast_check),
+    ("barrier", barrier_check),
+)
+
+
+def bandwidth_sizes(max_bytes):
+    """Message sizes, x4 apart, from 256 KiB up to max_bytes (nccl-tests style sweep)."""
+    sizes, size = [], 256 * 1024
+    while size <= max_bytes:
+        sizes.append(size)
+        size *= 4
+    return sizes or [max_bytes]
+
+
+def time_all_reduce(ctx, group, members, size):
+    """Seconds one all_reduce of ``size`` bytes takes in ``group`` (slowest rank's mean)."""
+    torch, dist, device = ctx["torch"], ctx["dist"], ctx["device"]
+    buf = torch.ones(max(size // 4, 1), dtype=torch.float32, device=device)
+    iters = max(3, min(20, (256 * 2**20) // size))
+    for _ in range(2):
+        dist.all_reduce(buf, group=group)
+    sync(torch, device)
+    dist.barrier(group=group)
+    started = time.perf_counter()
+    for _ in range(iters):
+        dist.all_reduce(buf, group=group)
+    sync(torch, device)
+    mean = torch.tensor([(time.perf_counter() - started) / iters], device=device)
+    dist.all_reduce(mean, op=dist.ReduceOp.MAX, group=group)
+    return float(mean.item()), iters
+
+
+def bandwidth_check(ctx):
+    """all_reduce bus bandwidth (nccl-tests: algbw * 2(n-1)/n) within and across nodes."""
+    torch, dist, ident = ctx["torch"], ctx["dist"], ctx["ident"]
+    world = ident["world_size"]
+    nodes = torch.full((1,), float(ident["node"]), device=ctx["device"])
+    gathered = [torch.zeros_like(nodes) for _ in range(world)]
+    dist.all_gather(gathered, nodes)
+    node_of = [int(t.item()) for t in gathered]
+    scopes = []
+    if len(set(node_of)) > 1:
+        scopes.append(("inter-node", None, list(range(world))))
+        for node in sorted(set(node_of)):
+            members = [r for r in range(world) if node_of[r] == node]
+            group = dist.new_group(members)  # every rank creates every group, in order
+            if ident["node"] == node and len(members) > 1:
+                scopes.append(("intra-node", group, members))
+    else:
+        scopes.append(("intra-node", None, list(range(world))))
+    rows = []
+    for scope, group, members in scopes:
+        n = len(members)
+        for size in bandwidth_sizes(ctx["bandwidth_max"]):
+            seconds, iters = time_all_reduce(ctx, group, members, size)
+            algbw = size / seconds / 1e9 if seconds > 0 else 0.0
+            rows.append(
+                {
+                    "scope": scope,
+                    "backend": ctx["backend"],
+                    "node": ident["node"] if scope == "intra-node" else None,
+                    "ranks": n,
+                    "bytes": size,
+                    "iters": iters,
+                    "seconds": seconds,
+                    "algbw_gbps": algbw,
+                    "busbw_gbps": algbw * 2 * (n - 1) / n if n > 1 else 0.0,
+                }
+            )
+    ctx["rep"].bandwidth = rows
+    best = max(rows, key=lambda r: r["busbw_gbps"])
+    return "peak busbw %.2f GB/s (%s, %d ranks, %d MiB)" % (
+        best["busbw_gbps"],
+        best["scope"],
+        best["ranks"],
+        best["bytes"] // 2**20,
+    ), {"sizes": len(rows)}
+
+
+class RankReport:
+    """This rank's record, reported once: by the main thread, or by the watchdog when the
+    deadline comes first (a rank lost, a collective stuck)."""
+
+    def __init__(self, ident, timeout):
+        self.ident = ident
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.checks = []
+        self.bandwidth = []
+        self.device = "cpu"
+        self.backend = None
+        self.why = None
+        self.doing = "importing torch"
+        self.store = None
+        self.lock = threading.Lock()
+        self.reported = False
+        self.ok = False
+        self.exit_code = 1  # 0 once this rank passed and the verdict says all passed
+
+    def at(self, fraction):
+        return self.started + self.timeout * fraction
+
+    def check(self, name, fn, *args):
+        self.doing = "running %s" % name
+        result = check_result(name, fn, *args)
+        self.checks.append(result)
+        return result["status"]
+
+    def record(self):
+        rec = dict(self.ident)
+        rec.update(
+            device=self.device,
+            backend=self.backend,
+            why=self.why,
+            checks=list(self.checks),
+            bandwidth=list(self.bandwidth),
+        )
+        rec["ok"] = not any(c["status"] == "fail" for c in self.checks)
+        return rec
+
+    def finish(self, stuck=False):
+        """Report this rank (and, on rank 0, everyone); False if already reported."""
+        with self.lock:
+            if self.reported:
+                return False
+            self.reported = True
+        if stuck:
+            self.checks.append(
+                {
+                    "name": "deadline",
+                    "status": "fail",
+                    "seconds": round(time.monotonic() - self.started, 4),
+                    "detail": "rank %d: still %s at the deadline (%g s)"
+                    % (self.ident["rank"], self.doing, self.timeout),
+                    "data": {},
+                }
+            )
+        rec = self.record()
+        emit("rank", record=rec)
+        self.ok = rec["ok"]
+        if self.store is None:
+            return True
+        rank = self.ident["rank"]
+        try:
+            self.store.set("result/%d" % rank, json.dumps(rec, default=str))
+        except Exception as exc:
+            emit("lost", rank=rank, error=error_text(exc))
+            return True
+        grace = min(5.0, self.timeout * 0.08)
+        if rank == 0:
+            self.collect(rec, time.monotonic() + grace if stuck else self.at(0.88))
+        else:
+            self.await_verdict(time.monotonic() + 2 * grace if stuck else self.at(0.96))
+        return True
+
+    def collect(self, mine, until):
+        """Rank 0: every rank's record, waiting for them until ``until``; then the verdict."""
+        world = self.ident["world_size"]
+        records = {0: mine}
+        while len(records) < world:
+            for r in range(1, world):
+                if r not in records and self.store.check(["result/%d" % r]):
+                    records[r] = json.loads(self.store.get("result/%d" % r).decode())
+            if len(records) == world or time.monotonic() >= until:
+                break
+            time.sleep(0.05)
+        missing = [r for r in range(world) if r not in records]
+        joined = [r for r in missing if self.store.check(["arrived/%d" % r])]
+        failed = [r for r in sorted(records) if not records[r].get("ok")]
+        verdict = {
+            "ok": not missing and not failed,
+            "world_size": world,
+            "failed": failed,
+            "missing": missing,
+            "joined_but_silent": joined,
+            "failures": {str(r): first_failure(records[r]) for r in failed},
+        }
+        emit("gathered", records=[records[r] for r in sorted(records)], verdict=verdict)
+        self.exit_code = 0 if verdict["ok"] else 1
+        self.store.set("verdict", json.dumps(verdict))
+        # The store may live in this process (a job without torchrun's agent): stay until
+        # every rank that reported has read the verdict.
+        deadline = time.monotonic() + min(5.0, self.timeout * 0.05)
+        pending = [r for r in sorted(records) if r != 0]
+        while pending and time.monotonic() < deadline:
+            pending = [r for r in pending if not self.store.check(["ack/%d" % r])]
+            time.sleep(0.05)
+
+    def await_verdict(self, until):
+        while True:
+            try:
+                if self.store.check(["verdict"]):
+                    verdict = json.loads(self.store.get("verdict").decode())
+                    emit("verdict", verdict=verdict)
+                    self.exit_code = 0 if verdict.get("ok") and self.ok else 1
+                    self.store.set("ack/%d" % self.ident["rank"], "1")
+                    return
+            except Exception as exc:
+                emit("verdict", verdict=None, error="the job's store is gone: " + error_text(exc))
+                return
+            if time.monotonic() >= until:
+                emit("verdict", verdict=None, error="rank 0 gave no verdict within the deadline")
+                return
+            time.sleep(0.05)
+
+
+def first_failure(record):
+    """ "check: detail" of a rank's first failed check (what the other nodes are told)."""
+    for check in record.get("checks") or ():
+        if check.get("status") == "fail":
+            return "%s: %s" % (check.get("name"), check.get("detail"))
+    return "failed"
+
+
+def watchdog(rep):
+    while time.monotonic() < rep.at(0.8):
+        time.sleep(0.1)
+    if rep.finish(stuck=True):
+        sys.stdout.flush()
+        os._exit(4)
+
+
+def make_store(ident, timeout):
+    """A client of the job's store (torchrun's agent holds it), or the store itself on rank 0
+    of a job without an agent (srun): our keys live there under this run's prefix."""
+    import datetime
+
+    import torch.distributed as dist
+
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        None if agent else ident["world_size"],
+        ident["rank"] == 0 and not agent,
+        datetime.timedelta(seconds=timeout),
+        wait_for_workers=False,
+    )
+    return dist.PrefixStore(store_prefix(os.environ), store)
+
+
+def worker_checks(args, rep):
     import datetime
 
     import torch
     import torch.distributed as dist
 
-    rank = int(os.environ["RANK"])
-    world = int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    backend, why = pick_backend(torch, args.dist_backend, local_world)
-    device = "cpu"
-    if backend == "nccl":
-        device = "cuda:%d" % local_rank
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=args.dist_timeout))
-    try:
-        value = torch.full((4,), float(rank + 1), device=device)
-        dist.all_reduce(value)
-        dist.barrier()
-        got = value.cpu().tolist()
-    finally:
-        dist.destroy_process_group()
-    expected = world * (world + 1) // 2  # ranks send 1..world
-    data = {
-        "rank": rank,
-        "world_size": world,
-        "local_rank": local_rank,
-        "backend": backend,
-        "why": why,
-        "result": got,
-        "expected": expected,
-        "device": device,
+    ident = rep.ident
+    rep.backend, rep.why = pick_backend(torch, args.dist_backend, ident["local_world_size"])
+    if rep.backend == "nccl":
+        rep.device = "cuda:%d" % ident["local_rank"]
+        torch.cuda.set_device(ident["local_rank"])
+    state = {"torch": torch, "args": args, "devices": []}
+    rep.check(rep.device.split(":")[0] + ".tensor", check_tensor, state, rep.device)
+    rep.check(rep.device.split(":")[0] + ".matmul", check_matmul, state, rep.device)
+    # gloo raises when a collective times out: before the watchdog (0.8), so the error is
+    # reported. NCCL's watchdog would abort the process instead: after ours, so it never does.
+    share = 0.6 if rep.backend == "gloo" else 1.2
+    pg_timeout = datetime.timedelta(seconds=max(rep.timeout * share, 1.0))
+    rep.doing = "connecting to the job's store at %s:%s" % (
+        os.environ.get("MASTER_ADDR"),
+        os.environ.get("MASTER_PORT"),
+    )
+    store = make_store(ident, rep.timeout * 0.6)
+    store.set("arrived/%d" % ident["rank"], ident["host"])
+    rep.store = store
+    rep.doing = "waiting for every rank to join the process group"
+    dist.init_process_group(
+        rep.backend,
+        store=dist.PrefixStore("pg/", store),
+        rank=ident["rank"],
+        world_size=ident["world_size"],
+        timeout=pg_timeout,
+    )
+    ctx = {
+        "torch": torch,
+        "dist": dist,
+        "ident": ident,
+        "device": rep.device,
+        "backend": rep.backend,
+        "timedelta": pg_timeout,
+        "rep": rep,
+        "bandwidth_max": args.bandwidth_max_bytes
+        or (2**30 if rep.backend == "nccl" else 16 * 2**20),
     }
-    if got != [expected] * 4:
-        raise AssertionError(
-            "rank %d: all_reduce(sum) gave %r, expected %r" % (rank, got, expected)
-        )
-    return "rank %d/%d %s on %s: all_reduce sum = %d (%s)" % (
-        rank,
-        world,
-        backend,
-        device,
-        expected,
-        why,
-    ), data
+    for name, fn in COLLECTIVES:
+        if rep.check(name, fn, ctx) == "fail":
+            return
+    if args.bandwidth:
+        rep.check("bandwidth", bandwidth_check, ctx)
 
 
 def main_worker(args):
-    rank = os.environ.get("RANK", "?")
-    for target, extra in (
-        (exit_when_orphaned, (os.getppid(),)),
-        (exit_after, (args.dist_timeout, rank)),
-    ):
+    ident = rank_identity(os.environ)
+    rep = RankReport(ident, args.dist_timeout)
+    for target, extra in ((exit_when_orphaned, (os.getppid(),)), (watchdog, (rep,))):
         threading.Thread(target=target, args=extra, daemon=True).start()
-    run_check("distributed", worker_check, args)
+    try:
+        worker_checks(args, rep)
+    except BaseException as exc:  # the store or the process group failed: report it
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        rep.checks.append(
+            {
+                "name": "join",
+                "status": "fail",
+                "seconds": round(time.monotonic() - rep.started, 4),
+                "detail": "rank %d: %s failed: %s"
+                % (ident["rank"], rep.doing, first_line(error_text(exc))),
+                "data": {"error": error_text(exc)},
+            }
+        )
+    if not rep.finish():
+        while True:  # the watchdog is reporting: it ends the process
+            time.sleep(1)
+    # A failed rank exits non-zero, so torchrun's agent stops at once instead of waiting at
+    # its exit barrier for the other nodes.
+    sys.stdout.flush()
+    os._exit(rep.exit_code)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -1009,9 +1350,13 @@ def parse_args(argv):
         help="JSON: the first torch whose torch.compile supports each Python (from torchsetup)",
     )
     p.add_argument("--json-lines", action="store_true", help="the only output format")
+    p.add_argument("--skip", action="append", default=[], help="leave out this check")
+    p.add_argument("--only", action="append", default=[], help="run only these checks")
     p.add_argument("--worker", action="store_true", help="one rank of a distributed check")
     p.add_argument("--dist-timeout", type=float, default=120.0)
     p.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto")
+    p.add_argument("--bandwidth", action="store_true", help="worker: also time all_reduce")
+    p.add_argument("--bandwidth-max-bytes", type=int, default=0, help="0: 1 GiB NCCL, 16 MiB gloo")
     return p.parse_args(argv)
 
 

@@ -124,6 +124,24 @@ class Expectations:
     variant: Optional[str] = None  # "cpu", "cu128", "rocm6.2"
 
 
+DEFAULT_RDZV_ID = "torchsetup-verify"
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """How many nodes take part and how they meet (the ``--nnodes`` family of options)."""
+
+    nnodes: int = 1
+    nproc_per_node: Optional[int] = None  # None: GPUs on this node (at least 1); 2 standalone
+    node_rank: Optional[int] = None  # a label for torchrun: c10d assigns ranks at rendezvous
+    rdzv_endpoint: Optional[str] = None  # HOST:PORT, the same on every node
+    rdzv_id: str = DEFAULT_RDZV_ID
+
+    @property
+    def multi(self) -> bool:
+        return self.nnodes > 1 or self.rdzv_endpoint is not None
+
+
 @dataclass(frozen=True)
 class VerifyOptions:
     """What to check. The defaults are the quick check ``install`` runs afterwards."""
@@ -135,6 +153,10 @@ class VerifyOptions:
     train_steps: int = DEFAULT_TRAIN_STEPS
     distributed: bool = False
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"
+    nodes: Nodes = field(default_factory=Nodes)  # --nnodes & co.: several nodes via torchrun
+    dist_timeout: Optional[float] = None  # seconds a rank waits for the others
+    bandwidth: bool = False  # time all_reduce (implies distributed)
+    bandwidth_max_bytes: int = 0  # largest message; 0: 1 GiB with NCCL, 16 MiB with gloo
     expect: Expectations = field(default_factory=Expectations)
     timeout_scale: float = 1.0
 

@@ -137,6 +137,7 @@ def _nvml_gpu(pynvml: Any, index: int) -> dict[str, Any]:
     pci = _try(lambda: pynvml.nvmlDeviceGetPciInfo(h))
     mig = _try(lambda: pynvml.nvmlDeviceGetMigMode(h))
     cc = _try(lambda: pynvml.nvmlDeviceGetCudaComputeCapability(h))
+    ecc = _try(lambda: pynvml.nvmlDeviceGetEccMode(h))  # (current, pending); fails without ECC
     return {
         "name": _text(pynvml.nvmlDeviceGetName(h)),
         "cc": list(cc) if cc else None,
@@ -145,6 +146,7 @@ def _nvml_gpu(pynvml: Any, index: int) -> dict[str, Any]:
         "uuid": _try(lambda: _text(pynvml.nvmlDeviceGetUUID(h))),
         "pci": _text(getattr(pci, "busId", "")) or None if pci else None,
         "mig": list(mig) if mig else None,
+        "ecc": list(ecc) if ecc else None,
     }
 
 
