@@ -23,6 +23,7 @@ from tests.helpers.fleet import (
     cpu_torch,
     write_fleet,
 )
+from tests.helpers.result import unwrap
 from torchsetup.cli import run
 from torchsetup.doctor.fleet import (
     FLEET_SCHEMA,
@@ -213,7 +214,8 @@ def test_the_cli_exits_1_with_strict_on_drift(
         )
         == 1
     )
-    doc = json.loads(capsys.readouterr().out)
+    doc = unwrap(capsys.readouterr().out, "doctor")
+    assert doc["schema"] == FLEET_SCHEMA
     assert [n["name"] for n in doc["nodes"]] == ["gpu01", "gpu03", "gpu02"]
 
 
