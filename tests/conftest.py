@@ -18,6 +18,26 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# Every test plans from the bundled data unless it asks otherwise: no command started by a test
+# refreshes the index observations (tests that do set TORCHSETUP_OFFLINE=0 and their own index),
+# and the observations cache is a folder of this session, never the user's.
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    os.environ["TORCHSETUP_OFFLINE"] = "1"
+    if not _SESSION_CACHE:
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="torchsetup-test-cache-"))
+    os.environ["TORCHSETUP_CACHE_DIR"] = _SESSION_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_CACHE and os.environ.get("TORCHSETUP_CACHE_DIR") == _SESSION_CACHE[0]:
+        shutil.rmtree(_SESSION_CACHE[0], ignore_errors=True)
+
+
 def _has_nvidia_gpu() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir() and any(
         Path("/proc/driver/nvidia/gpus").iterdir()
