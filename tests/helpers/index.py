@@ -21,6 +21,7 @@ download.pytorch.org): the files of ``project`` whose local version label is ``v
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import html
@@ -59,6 +60,8 @@ class Request:
     path: str
     accept: str
     user_agent: str
+    if_none_match: str = ""
+    status: int = 0  # the answer to a page request (200, 304, 404); 0 for files
 
 
 @functools.cache
@@ -297,7 +300,13 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self, *, body: bool) -> None:
             accept = self.headers.get("Accept", "")
             index.requests.append(
-                Request(self.command, self.path, accept, self.headers.get("User-Agent", ""))
+                Request(
+                    self.command,
+                    self.path,
+                    accept,
+                    self.headers.get("User-Agent", ""),
+                    self.headers.get("If-None-Match", ""),
+                )
             )
             path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
             m = re.fullmatch(r"/simple/?", path)
@@ -361,9 +370,17 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 self.headers.get("If-None-Match") is None
                 and self.headers.get("If-Modified-Since") == LAST_MODIFIED
             ):
+                self._record_status(304)
                 self._send(304, ctype, b"", body, validators)
                 return
+            self._record_status(200)
             self._send(200, ctype, data, body, validators)
+
+        def _record_status(self, status: int) -> None:
+            for i in range(len(index.requests) - 1, -1, -1):
+                if index.requests[i].path == self.path:
+                    index.requests[i] = dataclasses.replace(index.requests[i], status=status)
+                    break
 
         def _send(
             self,
