@@ -44,7 +44,34 @@ def _has_nvidia_gpu() -> bool:
     )
 
 
+_PYPI_PROBE = "https://pypi.org/simple/torch/"
+
+
+def _pypi_unreachable() -> str:
+    """'' when pypi.org answers within a few seconds, else why not (checked once)."""
+    import urllib.request
+
+    try:
+        req = urllib.request.Request(_PYPI_PROBE, method="HEAD", headers={"User-Agent": "tests"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return "" if r.status < 500 else f"HTTP {r.status}"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _mark_online(items: list[pytest.Item]) -> None:
+    online = [item for item in items if "online" in item.keywords]
+    if not online:
+        return
+    why = _pypi_unreachable()
+    if why:
+        skip = pytest.mark.skip(reason=f"NOT RUN: pypi.org is unreachable from here ({why})")
+        for item in online:
+            item.add_marker(skip)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _mark_online(items)
     if _has_nvidia_gpu() or os.environ.get("TORCHSETUP_GPU_TESTS") == "1":
         return
     skip_gpu = pytest.mark.skip(
