@@ -178,3 +178,64 @@ def test_status_line_says_which_data_and_how_old() -> None:
     assert observed.DataStatus("bundled", None, False, False, "refused", (), (), ()).line() == (
         "data: the bundled matrix only; refresh failed: refused"
     )
+
+
+def _fake_pypi(url: str, **_: Any) -> Any:
+    from torchsetup import net
+
+    files = {
+        "torch": ["torch-2.99.0-cp312-cp312-manylinux_2_28_x86_64.whl"],
+        "torchvision": ["torchvision-0.99.0-py3-none-any.whl"],
+    }
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    if "/simple/" not in url or name not in files:
+        return net.Response(url, 404)
+    doc = {"files": [{"filename": f, "url": f, "hashes": {}} for f in files[name]]}
+    return net.Response(
+        url, 200, {"content-type": index.SIMPLE_JSON, "etag": '"e1"'}, json.dumps(doc).encode()
+    )
+
+
+def test_refresh_stores_no_credentials_and_keeps_validators() -> None:
+    obs = observed.refresh(
+        load_matrix(),
+        pypi_url="https://bob:hunter2@mirror.example/simple",
+        pytorch_index="https://bob:hunter2@mirror.example/whl",
+        get=_fake_pypi,
+        deadline_s=5,
+    )
+    text = json.dumps(obs.to_dict())
+    assert "hunter2" not in text and "***@mirror.example" in text
+    page = obs.pages["https://***@mirror.example/simple/torch/"]
+    assert page == {"ok": True, "etag": '"e1"', "last_modified": None}
+    assert "2.99.0" in obs.versions("pypi", "torch")
+    assert obs.pages["https://***@mirror.example/whl/cpu/torch/"]["missing"]
+
+
+def test_install_refreshes_a_stale_cache_and_doctor_never_looks(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    """install --dry-run with a day-old cache refreshes (here against a fake index); doctor,
+    online or not, opens no connection (the unit guard would fail the test if it did)."""
+    from torchsetup import net
+    from torchsetup.cli import run
+
+    monkeypatch.setenv("TORCHSETUP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TORCHSETUP_OFFLINE", "0")
+    old = _obs(pypi={"torch": {}})
+    old.fetched_at = 1.0  # 1970: older than a day
+    observed.save_cache(old)
+    calls: list[str] = []
+
+    def fake(url: str, **kw: Any) -> Any:
+        calls.append(url)
+        return _fake_pypi(url, **kw)
+
+    monkeypatch.setattr(net, "get", fake)
+    snapshot = "tests/data/snapshots/h200-real.json"
+    assert run(["doctor", "--snapshot", snapshot]) in (0, 1)
+    assert calls == []
+    assert run(["install", "--dry-run", "--snapshot", snapshot, "--json"]) == 0
+    assert any(c.endswith("/simple/torch/") for c in calls)
+    fresh = observed.load_cache()
+    assert fresh is not None and fresh.age_s() < 60

@@ -237,12 +237,14 @@ def refresh(
     from concurrent.futures import ThreadPoolExecutor, wait
 
     from torchsetup import index, net
+    from torchsetup.redact import redact_url_credentials as shown
 
     fetch = get or net.get
     started = time.monotonic()
+    # The cache never holds credentials: URLs are stored (and compared) redacted.
     same_source = previous is not None and (previous.pypi_url, previous.pytorch_index) == (
-        pypi_url,
-        pytorch_index,
+        shown(pypi_url),
+        shown(pytorch_index),
     )
     prev = previous if same_source else None
     jobs: list[tuple[str, str, str]] = [(PYPI, p, pypi_url) for p in PROJECTS]
@@ -253,7 +255,7 @@ def refresh(
 
     def one(job: tuple[str, str, str]) -> tuple[str, str, str, Any]:
         key, project, base = job
-        url = index.project_url(base, project)
+        url = shown(index.project_url(base, project))
         validators = prev.pages.get(url, {}) if prev is not None else {}
         try:
             page = index.fetch_project(
@@ -277,7 +279,7 @@ def refresh(
     pool.shutdown(wait=False, cancel_futures=True)
     for job, fut in zip(jobs, futures):
         key, project, base = job
-        url = index.project_url(base, project)
+        url = shown(index.project_url(base, project))
         outcome: Any
         if fut not in done:
             outcome = TimeoutError(f"no answer within {deadline_s:g} s")
@@ -303,8 +305,9 @@ def refresh(
         for version, entry in condensed.items():
             files_of[(key, project, version)] = entry.pop("_file", None)
         projects.setdefault(key, {})[project] = condensed
-    obs = Observations(now(), pypi_url, pytorch_index, projects, pages)
-    _read_requirements(obs, matrix, files_of, prev, deadline_s - (time.monotonic() - started))
+    obs = Observations(now(), shown(pypi_url), shown(pytorch_index), projects, pages)
+    left = deadline_s - (time.monotonic() - started)
+    _read_requirements(obs, matrix, files_of, prev, left, (pypi_url, pytorch_index), fetch)
     return obs
 
 
@@ -314,6 +317,8 @@ def _read_requirements(
     files_of: Mapping[tuple[str, str, str], Any],
     prev: Optional[Observations],
     left_s: float,
+    bases: tuple[str, str],
+    get: Callable[..., Any],
 ) -> None:
     """Requires-Dist of the versions the data does not know (torch), or newer than every
     curated pairing (torchvision, torchaudio): from PyPI, else from a variant index."""
@@ -348,10 +353,10 @@ def _read_requirements(
                 if left <= 0.2:
                     return
                 file = files_of.get((key, project, version))
-                base = obs.pypi_url if key == PYPI else f"{obs.pytorch_index}/{key}"
+                base = bases[0] if key == PYPI else f"{bases[1]}/{key}"
                 try:
                     meta = index.fetch_requirements(
-                        base, project, version, file, timeout=min(left, 15.0)
+                        base, project, version, file, timeout=min(left, 15.0), get=get
                     )
                 except net.NetError:
                     continue
@@ -817,8 +822,11 @@ def current(
     (refreshed first when asked, or when older than a day and ``auto_refresh``)."""
     is_offline = offline_flag or offline(env)
     cached = load_cache()
+    from torchsetup.redact import redact_url_credentials
+
     pypi_url, pytorch_index = configured_urls(env)
-    if cached is not None and (cached.pypi_url, cached.pytorch_index) != (pypi_url, pytorch_index):
+    configured = (redact_url_credentials(pypi_url), redact_url_credentials(pytorch_index))
+    if cached is not None and (cached.pypi_url, cached.pytorch_index) != configured:
         cached = None if refresh_now or not is_offline else cached
     obs, refreshed, error = cached, False, None
     stale = cached is None or cached.age_s() > MAX_AGE_S
