@@ -161,8 +161,10 @@ def test_a_refusing_index_still_plans_from_the_bundled_data_as_fast(
         return time.perf_counter() - t, r
 
     usual, refusing = [], []
+    marker = tmp_path / "cache" / "observations.failed"
     for _ in range(3):
         usual.append(timed(offline)[0])
+        marker.unlink(missing_ok=True)  # ask every time (else: once an hour, below)
         seconds, r = timed(online)
         refusing.append(seconds)
         assert r.returncode == 0, r.stderr
@@ -170,3 +172,6 @@ def test_a_refusing_index_still_plans_from_the_bundled_data_as_fast(
         plan = unwrap(r.stdout)
         assert plan["plan"]["torch"] == NEWEST_CURATED
     assert statistics.median(refusing) <= statistics.median(usual) + 1.0, (usual, refusing)
+    # Within the hour after a failed refresh the index is not asked again, and the line says so.
+    r = run(torchsetup_exe, online, *args)
+    assert r.returncode == 0 and "asked again after an hour" in r.stderr, r.stderr

@@ -239,3 +239,28 @@ def test_install_refreshes_a_stale_cache_and_doctor_never_looks(
     assert any(c.endswith("/simple/torch/") for c in calls)
     fresh = observed.load_cache()
     assert fresh is not None and fresh.age_s() < 60
+
+
+def test_an_index_that_did_not_answer_is_asked_again_after_an_hour(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    from torchsetup import net
+
+    monkeypatch.setenv("TORCHSETUP_CACHE_DIR", str(tmp_path))
+    calls: list[str] = []
+
+    def down(url: str, **_: Any) -> Any:
+        calls.append(url)
+        raise net.NetError("ConnectionError: refused")
+
+    env = {"TORCHSETUP_OFFLINE": "0"}
+    _, status = observed.current(load_matrix(), env=env, get=down)
+    assert calls and status.source == "bundled" and "refused" in (status.error or "")
+    asked = len(calls)
+    _, status = observed.current(load_matrix(), env=env, get=down)
+    assert len(calls) == asked and "asked again after an hour" in status.line()
+    other = {**env, "TORCHSETUP_PYPI_URL": "https://mirror.example/simple"}
+    observed.current(load_matrix(), env=other, get=down)  # another index: asked at once
+    assert len(calls) > asked
+    _, status = observed.current(load_matrix(), env=env, refresh_now=True, get=down)
+    assert "refused" in (status.error or "")  # --refresh always asks

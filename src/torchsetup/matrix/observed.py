@@ -830,6 +830,11 @@ def current(
         cached = None if refresh_now or not is_offline else cached
     obs, refreshed, error = cached, False, None
     stale = cached is None or cached.age_s() > MAX_AGE_S
+    failed_ago = _failed_ago(configured)
+    if stale and auto_refresh and not refresh_now and not is_offline and failed_ago is not None:
+        # an index that did not answer within the hour is not asked again yet
+        stale = False
+        error = f"no index answered {_age(failed_ago)} ago (asked again after an hour)"
     if not is_offline and (refresh_now or (auto_refresh and stale)):
         fresh = refresh(
             matrix,
@@ -842,8 +847,10 @@ def current(
         failed = [p for p in fresh.pages.values() if not p.get("ok")]
         if len(failed) == len(fresh.pages):
             error = str(failed[0].get("error") or "no index answered") if failed else None
+            _note_failure(configured)
         else:
             obs, refreshed = fresh, True
+            _attempt_path().unlink(missing_ok=True)
             try:
                 save_cache(fresh)
             except OSError as exc:
@@ -860,6 +867,33 @@ def current(
         merged.removed,
     )
     return merged, status
+
+
+RETRY_AFTER_S = 3600.0
+
+
+def _attempt_path() -> Path:
+    return cache_path().with_name("observations.failed")
+
+
+def _failed_ago(urls: tuple[str, str]) -> Optional[float]:
+    """Seconds since a refresh of these (redacted) URLs found no index answering, when within
+    :data:`RETRY_AFTER_S`."""
+    path = _attempt_path()
+    try:
+        ago = time.time() - path.stat().st_mtime
+        same = json.loads(path.read_text(encoding="utf-8")).get("urls") == list(urls)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return ago if same and 0 <= ago < RETRY_AFTER_S else None
+
+
+def _note_failure(urls: tuple[str, str]) -> None:
+    try:
+        _attempt_path().parent.mkdir(parents=True, exist_ok=True)
+        _attempt_path().write_text(json.dumps({"urls": list(urls)}), encoding="utf-8")
+    except OSError:
+        pass
 
 
 def _index_names(obs: Observations) -> tuple[str, ...]:
