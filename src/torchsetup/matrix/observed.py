@@ -456,7 +456,7 @@ def _infer_release(
     pypi = entries.get(PYPI)
     defaults: dict[str, str] = {}
     if pypi is not None:
-        for key in pypi.get("platforms", {}):
+        for key in [p for p in PLATFORMS if p in pypi.get("platforms", {})]:
             default, why = _pypi_default(key, pypi, matrix, newest)
             if default is not None:
                 defaults[key] = default
