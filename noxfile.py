@@ -8,6 +8,7 @@ nox -s build
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -59,7 +60,25 @@ def update_matrix(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def matrix_refresh(session: nox.Session) -> None:
+    """What the weekly workflow does, locally: record what the indexes show, re-curate, ask
+    `torchsetup matrix --refresh` what they have beyond the data, print the readable diff."""
+    session.install("-e", ".")
+    session.run("python", "tools/update_matrix.py", "--write", success_codes=[0, 1])
+    observed = Path(session.create_tmp()) / "observed.json"
+    with observed.open("w", encoding="utf-8") as out:
+        session.run("torchsetup", "matrix", "--refresh", "--json", stdout=out, success_codes=[0, 2])
+    session.run("python", "tools/matrix_diff.py", "--observed", str(observed))
+
+
+@nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    for script in ("bench_doctor.py", "bench_resolve.py", "bench_install.py", "bench_verify.py"):
+    for script in (
+        "bench_doctor.py",
+        "bench_resolve.py",
+        "bench_install.py",
+        "bench_verify.py",
+        "bench_refresh.py",
+    ):
         session.run("python", f"benchmarks/{script}")

@@ -18,13 +18,60 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# Every test plans from the bundled data unless it asks otherwise: no command started by a test
+# refreshes the index observations (tests that do set TORCHSETUP_OFFLINE=0 and their own index),
+# and the observations cache is a folder of this session, never the user's.
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    os.environ["TORCHSETUP_OFFLINE"] = "1"
+    if not _SESSION_CACHE:
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="torchsetup-test-cache-"))
+    os.environ["TORCHSETUP_CACHE_DIR"] = _SESSION_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_CACHE and os.environ.get("TORCHSETUP_CACHE_DIR") == _SESSION_CACHE[0]:
+        shutil.rmtree(_SESSION_CACHE[0], ignore_errors=True)
+
+
 def _has_nvidia_gpu() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir() and any(
         Path("/proc/driver/nvidia/gpus").iterdir()
     )
 
 
+_PYPI_PROBE = "https://pypi.org/simple/torch/"
+
+
+def _pypi_unreachable() -> str:
+    """'' when pypi.org answers within a few seconds, else why not (checked once)."""
+    import urllib.request
+
+    try:
+        req = urllib.request.Request(_PYPI_PROBE, method="HEAD", headers={"User-Agent": "tests"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return "" if r.status < 500 else f"HTTP {r.status}"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _mark_online(items: list[pytest.Item]) -> None:
+    online = [item for item in items if "online" in item.keywords]
+    if not online:
+        return
+    why = _pypi_unreachable()
+    if why:
+        skip = pytest.mark.skip(reason=f"NOT RUN: pypi.org is unreachable from here ({why})")
+        for item in online:
+            item.add_marker(skip)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _mark_online(items)
     if _has_nvidia_gpu() or os.environ.get("TORCHSETUP_GPU_TESTS") == "1":
         return
     skip_gpu = pytest.mark.skip(

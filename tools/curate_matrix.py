@@ -644,13 +644,17 @@ def curate_python(rel: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]
                 "note": "RELEASE.md: '(3.13 experimental)'; test-infra built Linux 3.13 wheels (940ffc739)",
             }
         )
-    if applies("python 3.13t", torch):
+    if applies("python 3.13t", torch) and not applies("python 3.13t ended", torch):
         experimental.append(
             {"version": "3.13t", "platforms": None, "note": "free-threaded, experimental"}
         )
     if applies("python 3.14t", torch):
         experimental.append(
             {"version": "3.14t", "platforms": None, "note": "free-threaded, experimental"}
+        )
+    if applies("python 3.15t", torch):
+        experimental.append(
+            {"version": "3.15t", "platforms": None, "note": "free-threaded, experimental"}
         )
     return python, experimental
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import html.parser
 import json
 import re
 import sys
@@ -27,7 +26,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import urljoin
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -35,19 +33,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import curate_matrix
 
-from torchsetup import net
+from torchsetup import index, net
 from torchsetup.matrix.load import matrix_from_dict
 from torchsetup.matrix.model import Matrix
 from torchsetup.versions import version_tuple
 
 DEFAULT_INDEX = "https://download.pytorch.org/whl"
-PEP691 = "application/vnd.pypi.simple.v1+json"
-ACCEPT = f"{PEP691}, text/html;q=0.1"
-
-# torch-2.0.1+cu117-cp310-cp310-linux_x86_64.whl (PEP 427; the build tag is optional)
-_WHEEL = re.compile(
-    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
 
 
 @dataclass
@@ -58,59 +49,19 @@ class Observed:
     pythons: set[str] = field(default_factory=set)
 
 
-def platform_of(tag: str) -> Optional[str]:
-    """A wheel platform tag (possibly compressed: a.b) -> matrix platform key."""
-    for part in tag.split("."):
-        if part.endswith("x86_64") and ("linux" in part):
-            return "linux-x86_64"
-        if part.endswith("aarch64") and "linux" in part:
-            return "linux-aarch64"
-        if part == "win_amd64":
-            return "windows-x86_64"
-        if part.startswith("macosx") and part.endswith(("arm64", "universal2")):
-            return "macos-arm64"
-        if part.startswith("macosx") and part.endswith("x86_64"):
-            return "macos-x86_64"
-    return None
-
-
-def python_of(py_tag: str, abi: str) -> Optional[str]:
-    """cp310 / cp310 -> '3.10'; cp313 / cp313t -> '3.13t' (free-threaded)."""
-    m = re.fullmatch(r"cp3(\d+)", py_tag)
-    if not m:
-        return None
-    return f"3.{m.group(1)}" + ("t" if abi.endswith("t") else "")
-
-
 def parse_wheel(filename: str) -> Optional[tuple[str, str, Optional[str], Optional[str]]]:
-    """(public version, local label, platform key, python) of a torch wheel file name."""
-    m = _WHEEL.match(
-        filename.split("#", maxsplit=1)[0].rsplit("/", maxsplit=1)[-1].replace("%2B", "+")
-    )
-    if not m or m.group("name").lower() != "torch":
+    """(public version, local label, platform key, python) of a torch wheel file name (one
+    platform and Python: the first of a compressed tag set)."""
+    facts = index.wheel_facts(filename)
+    if facts is None or facts.name != "torch":
         return None
-    public, _, local = m.group("version").partition("+")
-    return public, local, platform_of(m.group("plat")), python_of(m.group("py"), m.group("abi"))
-
-
-class _Links(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href") or ""
-            self.names.append(href.split("#")[0].rsplit("/", 1)[-1])
-
-
-def file_names(content_type: str, body: str) -> list[str]:
-    """Wheel file names from a PEP 691 JSON or PEP 503 HTML project page."""
-    if PEP691 in content_type or content_type.startswith("application/json"):
-        return [f["filename"] for f in json.loads(body).get("files", [])]
-    parser = _Links()
-    parser.feed(body)
-    return parser.names
+    platforms = [p for p in facts.platforms if p != "any"]
+    return (
+        facts.version,
+        facts.local,
+        platforms[0] if platforms else None,
+        facts.pythons[0] if facts.pythons else None,
+    )
 
 
 def observe(names: Iterable[str]) -> dict[str, Observed]:
@@ -128,17 +79,18 @@ def observe(names: Iterable[str]) -> dict[str, Observed]:
     return out
 
 
-def fetch_variant(index: str, variant: str) -> Optional[dict[str, Observed]]:
-    url = urljoin(index.rstrip("/") + "/", f"{variant}/torch/")
+def fetch_variant(base: str, variant: str) -> Optional[dict[str, Observed]]:
+    """Read ``<base>/<variant>/torch/`` with the one index client (PEP 691 JSON, else HTML)."""
+    url = index.project_url(f"{base.rstrip('/')}/{variant}", "torch")
     try:
-        response = net.get(url, timeout=30.0, accept=ACCEPT)
+        page = index.fetch_project(f"{base.rstrip('/')}/{variant}", "torch", timeout=30.0)
     except net.NetError as exc:  # a missing index is reported, not fatal
         print(f"  {variant}: cannot read {url} ({exc})")
         return None
-    if not response.ok:
-        print(f"  {variant}: cannot read {url} (HTTP {response.status})")
+    if page is None:
+        print(f"  {variant}: cannot read {url} (HTTP 404)")
         return None
-    return observe(file_names(response.headers.get("content-type", ""), response.text))
+    return observe(f.filename for f in page.files)
 
 
 def compare(matrix: Matrix, variant: str, seen: Mapping[str, Observed]) -> list[str]:

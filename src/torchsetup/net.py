@@ -55,25 +55,66 @@ def _session() -> Any:
     return session
 
 
-def request(method: str, url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
-    """One HTTP request; non-2xx answers are returned, not raised."""
+def request(
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    accept: Optional[str] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    max_bytes: Optional[int] = None,
+) -> Response:
+    """One HTTP request; non-2xx answers are returned, not raised. ``headers`` are added to the
+    request (conditional requests: If-None-Match, If-Modified-Since); a body longer than
+    ``max_bytes`` is a :class:`NetError` (the rest is not read)."""
     import requests
 
-    headers = {"Accept": accept} if accept else {}
+    sent = dict(headers or {})
+    if accept:
+        sent["Accept"] = accept
     try:
-        r = _session().request(method, url, headers=headers, timeout=timeout, allow_redirects=True)
+        r = _session().request(
+            method,
+            url,
+            headers=sent,
+            timeout=timeout,
+            allow_redirects=True,
+            stream=max_bytes is not None,
+        )
+        if method == "HEAD":
+            content = b""
+        elif max_bytes is None:
+            content = r.content
+        else:
+            chunks, size = [], 0
+            for chunk in r.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    r.close()
+                    raise NetError(
+                        redact_url_credentials(f"{url}: answer larger than {max_bytes} bytes")
+                    )
+                chunks.append(chunk)
+            content = b"".join(chunks)
     except requests.RequestException as exc:
         raise NetError(redact_url_credentials(f"{type(exc).__name__}: {exc}")) from None
     return Response(
         url=redact_url_credentials(r.url),
         status=r.status_code,
         headers={k.lower(): v for k, v in r.headers.items()},
-        content=r.content if method != "HEAD" else b"",
+        content=content,
     )
 
 
-def get(url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
-    return request("GET", url, timeout=timeout, accept=accept)
+def get(
+    url: str,
+    *,
+    timeout: float,
+    accept: Optional[str] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    max_bytes: Optional[int] = None,
+) -> Response:
+    return request("GET", url, timeout=timeout, accept=accept, headers=headers, max_bytes=max_bytes)
 
 
 def head(url: str, *, timeout: float) -> Response:

@@ -10,11 +10,18 @@ real HTTP index with no network. Switches make it misbehave the way real indexes
   a wheel of that project were sent (connections then break and new ones are refused);
 - ``list_only(project, filenames)``: list files that do not exist (for tag/version refusals).
 
+Project pages carry an ``ETag`` and a ``Last-Modified`` and answer a matching conditional
+request (``If-None-Match`` / ``If-Modified-Since``) with ``304 Not Modified``. Besides
+``/simple/<project>/`` the server answers ``/whl/<variant>/<project>/`` (the layout of
+download.pytorch.org): the files of ``project`` whose local version label is ``variant``
+(``torch-2.99.0+cpu-...`` on ``/whl/cpu/torch/``).
+
 ``requests`` records every request, ``bytes_sent(project)`` counts wheel bytes served.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import html
@@ -32,6 +39,7 @@ from urllib.parse import quote, unquote
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+LAST_MODIFIED = "Tue, 01 Dec 2026 08:00:00 GMT"
 _CHUNK = 256 * 1024
 
 
@@ -52,6 +60,8 @@ class Request:
     path: str
     accept: str
     user_agent: str
+    if_none_match: str = ""
+    status: int = 0  # the answer to a page request (200, 304, 404); 0 for files
 
 
 @functools.cache
@@ -168,9 +178,21 @@ class IndexServer:
     def projects(self) -> list[str]:
         return sorted({f.project for f in self._files.values()} | set(self._listed_only))
 
-    def project_json(self, project: str) -> dict[str, Any]:
+    def variant_files(self, variant: str, project: str) -> list[IndexFile]:
+        return [
+            f
+            for f in self.project_files(project)
+            if f"+{variant}-" in f.filename.replace("%2B", "+")
+        ]
+
+    def variant_url(self, variant: str) -> str:
+        return f"{self.base}/whl/{variant}"
+
+    def project_json(
+        self, project: str, files_in: Optional[list[IndexFile]] = None
+    ) -> dict[str, Any]:
         files = []
-        for f in self.project_files(project):
+        for f in self.project_files(project) if files_in is None else files_in:
             entry: dict[str, Any] = {
                 "filename": f.filename,
                 "url": f"{self.base}/files/{quote(f.filename)}",
@@ -192,9 +214,9 @@ class IndexServer:
             "versions": versions,
         }
 
-    def project_html(self, project: str) -> str:
+    def project_html(self, project: str, files_in: Optional[list[IndexFile]] = None) -> str:
         links = []
-        for f in self.project_files(project):
+        for f in self.project_files(project) if files_in is None else files_in:
             attrs = ""
             if f.requires_python:
                 attrs += f' data-requires-python="{html.escape(f.requires_python)}"'
@@ -278,7 +300,13 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self, *, body: bool) -> None:
             accept = self.headers.get("Accept", "")
             index.requests.append(
-                Request(self.command, self.path, accept, self.headers.get("User-Agent", ""))
+                Request(
+                    self.command,
+                    self.path,
+                    accept,
+                    self.headers.get("User-Agent", ""),
+                    self.headers.get("If-None-Match", ""),
+                )
             )
             path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
             m = re.fullmatch(r"/simple/?", path)
@@ -293,6 +321,19 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send_listing(
                     index.project_json(project), index.project_html(project), accept, body
+                )
+                return
+            m = re.fullmatch(r"/whl/([^/]+)/([^/]+)/?", path)
+            if m:
+                files = index.variant_files(m.group(1), m.group(2))
+                if not files:
+                    self._send(404, "text/plain", b"not found\n", body)
+                    return
+                self._send_listing(
+                    index.project_json(m.group(2), files),
+                    index.project_html(m.group(2), files),
+                    accept,
+                    body,
                 )
                 return
             m = re.fullmatch(r"/files/([^/]+?)(\.metadata)?", path)
@@ -320,14 +361,40 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
             self, as_json: dict[str, Any], as_html: str, accept: str, body: bool
         ) -> None:
             if _wants_json(accept):
-                self._send(200, JSON_TYPE, json.dumps(as_json).encode(), body)
+                ctype, data = JSON_TYPE, json.dumps(as_json).encode()
             else:
-                self._send(200, "text/html; charset=utf-8", as_html.encode(), body)
+                ctype, data = "text/html; charset=utf-8", as_html.encode()
+            etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+            validators = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
+            if self.headers.get("If-None-Match") == etag or (
+                self.headers.get("If-None-Match") is None
+                and self.headers.get("If-Modified-Since") == LAST_MODIFIED
+            ):
+                self._record_status(304)
+                self._send(304, ctype, b"", body, validators)
+                return
+            self._record_status(200)
+            self._send(200, ctype, data, body, validators)
 
-        def _send(self, status: int, ctype: str, data: bytes, body: bool) -> None:
+        def _record_status(self, status: int) -> None:
+            for i in range(len(index.requests) - 1, -1, -1):
+                if index.requests[i].path == self.path:
+                    index.requests[i] = dataclasses.replace(index.requests[i], status=status)
+                    break
+
+        def _send(
+            self,
+            status: int,
+            ctype: str,
+            data: bytes,
+            body: bool,
+            headers: Optional[dict[str, str]] = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
             self.end_headers()
             if body:
                 self.wfile.write(data)

@@ -280,7 +280,7 @@ def fake_index(
     """A stand-in for :func:`torchsetup.net.get`: an index listing ``projects`` (name ->
     [(filename, size)]), as PEP 691 JSON or PEP 503 HTML. Unknown projects answer 404."""
 
-    def get(url: str, *, timeout: float, accept: Optional[str] = None) -> Response:
+    def get(url: str, *, timeout: float, accept: Optional[str] = None, **_: Any) -> Response:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         files = projects.get(name)
         if files is None or status != 200:

@@ -293,9 +293,9 @@ CASES: dict[str, Case] = {
     ),
     "TS012-no-wheel": Case(
         "TS012",
-        lambda: with_python(linux_gpu(), version="3.15.0", torch=None, distributions=()),
+        lambda: with_python(linux_gpu(), version="3.16.0", torch=None, distributions=()),
         ERROR,
-        "Python 3.15.0",
+        "Python 3.16.0",
         "uv python install",
     ),
     "TS012-only-old": Case(

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 from tests.helpers.venvs import (
     TORCH_VERSION,
@@ -47,14 +48,33 @@ TORCH_DEPENDENCIES = (
 _VERSION = "v2"
 
 
-def make_wheel(folder: Path, name: str, version: str, *, module_text: str = "") -> Path:
-    """Write a minimal, valid, pure-Python wheel ``name-version-py3-none-any.whl``."""
+def make_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    module_text: str = "",
+    tag: str = "py3-none-any",
+    requires_dist: tuple[str, ...] = (),
+    requires_python: Optional[str] = None,
+    files: Optional[dict[str, str]] = None,
+) -> Path:
+    """Write a minimal, valid wheel ``name-version-<tag>.whl`` (pure Python for the default tag;
+    ``tag`` 'cp312-cp312-manylinux_2_28_x86_64' makes a platform wheel, as torch's are), with
+    real METADATA: Requires-Dist and Requires-Python as given. ``files`` replaces the package's
+    one ``__init__.py``."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        metadata += f"Requires-Python: {requires_python}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires_dist)
+    purelib = "true" if tag.endswith("-none-any") else "false"
+    content = files or {f"{dist}/__init__.py": module_text or f"__version__ = {version!r}\n"}
     files = {
-        f"{dist}/__init__.py": module_text or f"__version__ = {version!r}\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: torchsetup-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        **content,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: torchsetup-tests\nRoot-Is-Purelib: {purelib}\nTag: {tag}\n",
     }
     record = []
     for path, text in files.items():
@@ -64,7 +84,7 @@ def make_wheel(folder: Path, name: str, version: str, *, module_text: str = "") 
         record.append(f"{path},sha256={digest},{len(text.encode())}")
     record.append(f"{info}/RECORD,,")
     files[f"{info}/RECORD"] = "\n".join(record) + "\n"
-    out = folder / f"{dist}-{version}-py3-none-any.whl"
+    out = folder / f"{dist}-{version}-{tag}.whl"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, text in files.items():
             zf.writestr(path, text)

@@ -28,14 +28,14 @@ def test_dry_run_json_from_a_snapshot(torchsetup_exe: str) -> None:
     )
     assert r.returncode == 0, r.stderr
     data = unwrap(r.stdout, "install")
-    assert (data["plan"]["torch"], data["plan"]["variant"]) == ("2.14.1", "cu130")
+    assert (data["plan"]["torch"], data["plan"]["variant"]) == ("2.15.0", "cu130")
     assert data["plan"]["steps"][-1]["argv"] == [
         "/opt/torch/.venv/bin/python3",
         "-m",
         "pip",
         "install",
-        "torch==2.14.1",
-        "torchvision==0.29.1",
+        "torch==2.15.0",
+        "torchvision==0.29.2",
         "--index-url",
         "https://download.pytorch.org/whl/cu130",
     ]

@@ -114,7 +114,7 @@ def test_readme_example_cpu_wheel_on_the_h200(capsys: pytest.CaptureFixture[str]
     assert code == 1
     assert "[✗] PyTorch (2.13.0+cpu, CPU build)" in out
     assert (
-        "(= /opt/torch/.venv/bin/python3 -m pip install torch==2.14.1 torchvision==0.29.1 "
+        "(= /opt/torch/.venv/bin/python3 -m pip install torch==2.15.0 torchvision==0.29.2 "
         "--index-url https://download.pytorch.org/whl/cu130)"
     ) in out
     assert out.rstrip().endswith("! Doctor found 1 error in 1 category.")

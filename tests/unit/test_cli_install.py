@@ -68,7 +68,7 @@ def test_panel_shows_choice_facts_reasons_commands() -> None:
     r = invoke("--dry-run", snapshot="h200-real")
     assert r.code == 0, r.err
     for text in (
-        "torch 2.14.1",
+        "torch 2.15.0",
         "cu130",
         "Facts used",
         "580.159.04",

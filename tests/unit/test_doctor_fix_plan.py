@@ -109,12 +109,12 @@ def test_cpu_build_on_gpu_machine_is_replaced_by_the_resolvers_plan() -> None:
     assert resolved is not None
     plan = plan_fixes(env, diagnose(env).findings)
     assert plan is not None and plan.reasons == ("TS001",)
-    assert (plan.torch, plan.variant) == (resolved.torch, resolved.variant) == ("2.14.1", "cu130")
+    assert (plan.torch, plan.variant) == (resolved.torch, resolved.variant) == ("2.15.0", "cu130")
     first, *rest = plan.steps
     # pip would keep the +cpu build when asked for the same version from a GPU index
     assert first.argv == (PY, "-m", "pip", "uninstall", "-y", "torch", "torchvision")
     assert [s.argv for s in rest] == [s.argv for s in resolved.steps]
-    assert rest[-1].argv[3:5] == ("install", "torch==2.14.1")
+    assert rest[-1].argv[3:5] == ("install", "torch==2.15.0")
     assert rest[-1].argv[-2:] == ("--index-url", "https://download.pytorch.org/whl/cu130")
     assert all(s.description.startswith("[TS001] ") for s in plan.steps)
 

@@ -34,8 +34,8 @@ def test_loaded_once_newest_first(matrix: Matrix) -> None:
     assert load_matrix() is matrix
     versions = [r.version for r in matrix.releases]
     assert versions == sorted(versions, reverse=True)
-    assert matrix.releases[0].torch == "2.14.1" and matrix.releases[-1].torch == "2.0.0"
-    assert len(matrix.releases) == 27
+    assert matrix.releases[0].torch == "2.15.0" and matrix.releases[-1].torch == "2.0.0"
+    assert len(matrix.releases) == 28
 
 
 @pytest.mark.parametrize(

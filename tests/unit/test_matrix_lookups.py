@@ -66,6 +66,8 @@ def test_builds_with_kernels_for() -> None:
         ("2.9.0", "3.9", False),
         ("2.9.0", "3.14", True),
         ("2.14.1", "3.15", False),
+        ("2.15.0", "3.15", True),
+        ("2.15.0", "3.10", False),
         ("3.0.0", "3.12", None),  # not in the table: unknown
     ],
 )
@@ -76,7 +78,9 @@ def test_python_supported(torch: str, python: str, expected: object) -> None:
 def test_newest_torch_for_python_and_glibc() -> None:
     assert kb.newest_torch_for_python("3.8") == "2.4.1"
     assert kb.newest_torch_for_python("3.9") == "2.8.0"
-    assert kb.newest_torch_for_python("3.15") is None
+    assert kb.newest_torch_for_python("3.15") == "2.15.0"
+    assert kb.newest_torch_for_python("3.10") == "2.14.1"  # 2.15 drops 3.10
+    assert kb.newest_torch_for_python("3.16") is None
     assert kb.min_glibc("2.7.0", "linux-x86_64") == "2.28"
     assert kb.min_glibc("2.6.0", "linux-x86_64", "cu126") == "2.28"
     assert kb.min_glibc("2.6.0", "linux-x86_64", "cu124") == "2.17"

@@ -171,11 +171,11 @@ def test_the_ends_follow_the_data_when_it_changes() -> None:
 
     raw = json.loads((ROOT / "src/torchsetup/resources/matrix.json").read_text(encoding="utf-8"))
     data = copy.deepcopy(raw)
-    for release in data["releases"][:2]:  # 2.14.1 and 2.14.0 without torchvision
+    for release in data["releases"][:3]:  # 2.15.0, 2.14.1 and 2.14.0 without torchvision
         release["torchvision"] = None
     newest_conda = next(r for r in data["releases"] if r["conda"] is not None)
     newest_conda["conda"] = None  # 2.5.1 off the channel: it ended with 2.5.0
     matrix = matrix_from_dict(data)
-    assert last_companion(matrix, "torchvision") == data["releases"][2]["torchvision"] == "0.28.0"
+    assert last_companion(matrix, "torchvision") == data["releases"][3]["torchvision"] == "0.28.0"
     assert last_companion(matrix, "torchaudio") == "2.11.0"
     assert conda_end(matrix) == "the pytorch channel ended with 2.5.0"

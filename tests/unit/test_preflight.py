@@ -155,7 +155,7 @@ def test_parse_simple_html_reads_anchors() -> None:
 def test_fetch_project_asks_for_json_and_handles_404_and_errors() -> None:
     seen: list[str] = []
 
-    def get(url: str, *, timeout: float, accept: str | None = None) -> net.Response:
+    def get(url: str, *, timeout: float, accept: str | None = None, **_: Any) -> net.Response:
         seen.append(accept or "")
         return fake_index({"torch": [(WHEEL, 7)]})(url, timeout=timeout, accept=accept)
 

@@ -95,6 +95,22 @@ def test_pascal_with_a_new_driver_keeps_sm61_kernels() -> None:
     assert "6.0" in (plan.detail("arch_list") or "").split(";")
     rejected = {r.variant: r.reason for r in plan.rejected if r.torch == "2.14.1"}
     assert "no kernels for NVIDIA GeForce GTX 1080 Ti (sm_61)" in rejected["cu130"]
+    # 2.15 dropped cu126 and with it Pascal: the user is told to stay on 2.14.x (with a Python
+    # 2.15 has wheels for: this snapshot's 3.10 is refused by 2.15 on its own)
+    plan = plan_for("pascal-gtx1080ti-driver580", target_python="3.12")
+    assert (plan.torch, plan.variant) == ("2.14.1", "cu126")
+    newest = {r.variant: r.reason for r in plan.rejected if r.torch == "2.15.0"}
+    assert set(newest) == {"cu130", "cu132"} and "cu126" not in newest
+    assert any(
+        "torch 2.15.0 has no kernels for NVIDIA GeForce GTX 1080 Ti (sm_61)" in r
+        and "stay on torch 2.14.x" in r
+        for r in plan.reasons
+    )
+
+
+def test_a_turing_gpu_is_not_told_to_stay_behind() -> None:
+    plan = plan_for("h200-real")
+    assert plan.torch == "2.15.0" and not any("stay on torch" in r for r in plan.reasons)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +160,7 @@ def test_glibc_2_17_gets_a_manylinux2014_release() -> None:
 
 def test_real_h200_gets_newest_cu130_not_cu132() -> None:
     plan = plan_for("h200-real")
-    assert (plan.torch, plan.variant) == ("2.14.1", "cu130")
+    assert (plan.torch, plan.variant) == ("2.15.0", "cu130")
     assert plan.detail("driver_support") == "full"
     assert install_args(plan)[-2:] == ["--index-url", "https://download.pytorch.org/whl/cu130"]
     why_not_cu132 = next(r.reason for r in plan.rejected if r.variant == "cu132")
@@ -165,7 +181,7 @@ def test_real_h200_gets_cu132_with_a_595_driver() -> None:
 def test_apple_silicon_gets_the_pypi_mps_wheel() -> None:
     plan = plan_for("apple-m2")
     assert (plan.torch, plan.variant, plan.index_url) == (
-        "2.14.1",
+        "2.15.0",
         "cpu",
         "https://pypi.org/simple",
     )
@@ -182,7 +198,7 @@ def test_windows_cuda_comes_from_the_pytorch_index() -> None:
 
 def test_gh200_aarch64_gets_cuda() -> None:
     plan = plan_for("gh200-aarch64")
-    assert (plan.torch, plan.variant) == ("2.14.1", "cu130")
+    assert (plan.torch, plan.variant) == ("2.15.0", "cu130")
     assert plan.detail("platform") == "linux-aarch64"
 
 
@@ -328,7 +344,7 @@ def test_glibc_override_and_unknown_glibc() -> None:
 def test_with_torchaudio_required_picks_a_release_that_has_it() -> None:
     plan = plan_for("h200-real", with_="torchaudio")
     assert (plan.torch, plan.torchaudio, plan.torchvision) == ("2.11.0", "2.11.0", None)
-    assert plan_for("h200-real", only="torch").packages() == [("torch", "2.14.1")]
+    assert plan_for("h200-real", only="torch").packages() == [("torch", "2.15.0")]
 
 
 def test_uv_method() -> None:
@@ -339,8 +355,8 @@ def test_uv_method() -> None:
         "install",
         "--python",
         "/opt/torch/.venv/bin/python3",
-        "torch==2.14.1",
-        "torchvision==0.29.1",
+        "torch==2.15.0",
+        "torchvision==0.29.2",
         "--index-url",
         "https://download.pytorch.org/whl/cu130",
     )
@@ -396,10 +412,10 @@ def test_source_build_on_the_h200() -> None:
         "git",
         "clone",
         "--branch",
-        "v2.14.1",
+        "v2.15.0",
         "--recursive",
         "https://github.com/pytorch/pytorch",
-        "pytorch-v2.14.1",
+        "pytorch-v2.15.0",
     )
     assert requirements.argv[1:] == ("-m", "pip", "install", "-r", "requirements.txt")
     assert build.argv[1:] == ("-m", "pip", "install", "--no-build-isolation", "-v", "-e", ".")

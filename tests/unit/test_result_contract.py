@@ -37,7 +37,7 @@ DOCTOR_KEYS = {
 }
 PLAN_KEYS = {"plan", "facts", "reasons", "rejected", "warnings"}
 VERIFY_KEYS = {"ok", "schema", "python", "mode", "seconds", "torch", "checks", "summary"}
-MATRIX_KEYS = {"releases"}
+MATRIX_KEYS = {"releases", "data"}
 # The install/restore record (install.session.InstallResult): the keys consumers read.
 RECORD_KEYS = {"command", "status", "exit_code", "message", "log_path", "restore_file", "steps"}
 ERROR_KEYS = {"message", "hint"}

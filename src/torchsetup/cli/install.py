@@ -6,6 +6,7 @@ Parses options into a Request, gets the Environment (this machine, or a snapshot
 
 from __future__ import annotations
 
+import os
 import textwrap
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -15,6 +16,7 @@ from torchsetup.errors import EXIT_OK, ResolutionError, UsageError
 
 if TYPE_CHECKING:
     from torchsetup.detect.model import Environment
+    from torchsetup.matrix.observed import DataStatus, Merged
     from torchsetup.resolve.plan import Plan
 
 EXPORT_FORMATS = (
@@ -105,6 +107,12 @@ EXPORT_FORMATS = (
     help='Plan for GPUs of these compute capabilities or models, e.g. 6.1,8.6 or "GeForce GTX 1080 Ti".',
 )
 @click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Plan from the bundled data and cached index observations only (also "
+    "TORCHSETUP_OFFLINE=1). Default: refresh them when older than a day.",
+)
 def install(
     torch_: Optional[str],
     cuda: Optional[str],
@@ -131,6 +139,7 @@ def install(
     target_driver: Optional[str],
     target_gpu: Optional[str],
     target_glibc: Optional[str],
+    offline: bool,
 ) -> int:
     """Pick the right PyTorch build for this machine (or --snapshot / --target-*), explain why,
     install it into the target (after showing the plan and asking) and verify it.
@@ -186,12 +195,20 @@ def install(
         from torchsetup.install.preflight import source_carries
 
         carries = source_carries(index_url=index_url, find_links=find_links)
+    # The bundled data, merged with the index observations (refreshed when older than a day,
+    # with a short deadline; a --find-links install has no network): one line says which.
+    from torchsetup.matrix.observed import current
+
+    merged, data = current(load_matrix(), env=os.environ, offline_flag=offline or bool(find_links))
+    if data.source != "bundled" or data.error:
+        click.echo(f"torchsetup: {data.line()}", err=True)
     try:
         plan = plan_install(
-            env, request, load_matrix(), find_links=find_links, force=force, carries=carries
+            env, request, merged.matrix, find_links=find_links, force=force, carries=carries
         ).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
+    plan = _with_data_facts(plan, merged, data)
     if export is not None:
         from torchsetup.resolve.exporters import EXPORTERS
 
@@ -213,6 +230,23 @@ def install(
             hint="add --dry-run, or --export sh to get a script for that machine",
         )
     return _run(plan, force=force, yes=yes, verbose=verbose, no_verify=no_verify, as_json=as_json)
+
+
+def _with_data_facts(plan: Plan, merged: Merged, data: DataStatus) -> Plan:
+    """The plan's "Facts used" gain the data it was made from and, for a release the curated
+    data lacks, every inferred fact behind it (source "inferred: <rule>")."""
+    import dataclasses
+
+    from torchsetup.matrix.model import PLATFORMS
+    from torchsetup.resolve.plan import Fact
+
+    facts = [Fact("matrix data", data.line().removeprefix("data: "), "torchsetup matrix --refresh")]
+    platform = dict(plan.extra).get("platform")
+    for item in merged.inferred.get(plan.torch, ()):
+        if any(f"({p})" in item.what for p in PLATFORMS if p != platform):
+            continue  # a fact about another platform
+        facts.append(Fact(f"torch {plan.torch} {item.what}", item.value, f"inferred: {item.rule}"))
+    return dataclasses.replace(plan, facts=plan.facts + tuple(facts))
 
 
 def _run(

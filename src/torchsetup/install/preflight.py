@@ -16,7 +16,7 @@ Nothing here changes the machine; the only side effect is HTTP (through :mod:`to
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import re
 import shutil
@@ -24,17 +24,15 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Optional
-from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, generic_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from torchsetup import net
+from torchsetup import index, net
 from torchsetup.detect.model import TargetPython
 from torchsetup.errors import UsageError
 from torchsetup.redact import redact_url_credentials
@@ -108,87 +106,22 @@ def describe_target(py: TargetPython) -> str:
     return f"{tags[0].interpreter} on {tags[0].platform}{libc}"
 
 
-# --- index pages -----------------------------------------------------------------------------
+# --- index pages (the one index client, torchsetup.index) ------------------------------------
 
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-SIMPLE_ACCEPT = f"{SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-
-
-@dataclass(frozen=True)
-class FileLink:
-    filename: str
-    url: str
-    size: Optional[int] = None
-    requires_python: Optional[str] = None
-
-
-def parse_simple_json(data: bytes, page_url: str) -> list[FileLink]:
-    doc = json.loads(data)
-    out = []
-    for f in doc.get("files", []):
-        size = f.get("size")
-        out.append(
-            FileLink(
-                f["filename"],
-                urljoin(page_url, f["url"]),
-                size if isinstance(size, int) else None,
-                f.get("requires-python"),
-            )
-        )
-    return out
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[dict[str, Optional[str]], str]] = []
-        self._current: Optional[dict[str, Optional[str]]] = None
-        self._text = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
-        if tag == "a":
-            self._current, self._text = dict(attrs), ""
-
-    def handle_data(self, data: str) -> None:
-        if self._current is not None:
-            self._text += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._current is not None:
-            self.links.append((self._current, self._text.strip()))
-            self._current = None
-
-
-def parse_simple_html(text: str, page_url: str) -> list[FileLink]:
-    parser = _Anchors()
-    parser.feed(text)
-    out = []
-    for attrs, label in parser.links:
-        href = attrs.get("href")
-        if not href:
-            continue
-        url = urljoin(page_url, href)
-        filename = label or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-        out.append(FileLink(filename, url, None, attrs.get("data-requires-python")))
-    return out
-
-
-Get = Callable[..., net.Response]
+SIMPLE_JSON = index.SIMPLE_JSON
+SIMPLE_ACCEPT = index.SIMPLE_ACCEPT
+FileLink = index.IndexFile
+parse_simple_json = index.parse_json
+parse_simple_html = index.parse_html
+Get = index.Get
 
 
 def fetch_project(
     index_url: str, name: str, *, get: Get = net.get, timeout: float = 30.0
 ) -> Optional[list[FileLink]]:
     """The files an index lists for ``name``; None when the index has no such project (404)."""
-    page = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
-    r = get(page, timeout=timeout, accept=SIMPLE_ACCEPT)
-    if r.status == 404:
-        return None
-    if not r.ok:
-        raise net.NetError(f"HTTP {r.status} from {redact_url_credentials(page)}")
-    if r.content_type == SIMPLE_JSON:
-        return parse_simple_json(r.content, page)
-    return parse_simple_html(r.text, page)
+    page = index.fetch_project(index_url, name, get=get, timeout=timeout)
+    return None if page is None else list(page.files)
 
 
 # --- matching planned distributions against what is offered ----------------------------------
@@ -315,7 +248,7 @@ def _with_head_size(link: FileLink, head: Get) -> FileLink:
         return link
     length = r.headers.get("content-length", "")
     if r.ok and length.isdigit():
-        return FileLink(link.filename, link.url, int(length), link.requires_python)
+        return dataclasses.replace(link, size=int(length))
     return link
 
 

@@ -22,6 +22,7 @@ the PyPI wheel (CPU + MPS) on macOS. ROCm, XPU and unadvertised builds only when
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Optional
 
@@ -725,11 +726,31 @@ def build_plan(target: Target, request: Request, matrix: Matrix, found: Search) 
         python_version=target.python_version,
         steps=tuple(steps),
         facts=target.facts,
-        reasons=tuple(_reasons(target, request, chosen, packages, index_url, matrix)),
+        reasons=tuple(_reasons(target, request, chosen, packages, index_url, matrix))
+        + _stay_on(release, found.rejected),
         rejected=found.rejected,
         warnings=tuple(dict.fromkeys(warnings)),
         extra=_extra(target, chosen, request),
     )
+
+
+_NO_KERNELS = re.compile(r"no kernels for (.+?\(sm_\w+\))")
+
+
+def _stay_on(chosen: Release, rejected: Sequence[Rejection]) -> tuple[str, ...]:
+    """When every build of the newer releases lacks kernels for a GPU (2.15 dropped Maxwell,
+    Pascal and Volta with cu126), say so: the user stays on the chosen release's series."""
+    newer = [r for r in rejected if version_tuple(r.torch) > chosen.version]
+    gpus = [m.group(1) for r in newer if (m := _NO_KERNELS.search(r.reason))]
+    if not newer or len(gpus) != len(newer):
+        return ()
+    newest = max((r.torch for r in newer), key=version_tuple)
+    series = ".".join(chosen.torch.split(".")[:2])
+    reason = (
+        f"torch {newest} has no kernels for {gpus[0]}: newer releases dropped this GPU, "
+        f"so stay on torch {series}.x (the last series with kernels for it)."
+    )
+    return (reason,)
 
 
 def _packages(release: Release, request: Request) -> list[tuple[str, str]]:
