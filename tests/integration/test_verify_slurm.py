@@ -215,7 +215,8 @@ def run_srun(
 
 
 def json_docs(text: str) -> list[dict[str, Any]]:
-    """The JSON documents of several tasks' interleaved-free stdout (srun keeps lines whole)."""
+    """The results of several tasks' ``verify --json`` documents on one stdout (srun keeps
+    lines whole), each read out of its torchsetup.result envelope."""
     decoder = json.JSONDecoder()
     docs: list[dict[str, Any]] = []
     at = 0
@@ -224,7 +225,8 @@ def json_docs(text: str) -> list[dict[str, Any]]:
         if start < 0:
             return docs
         doc, at = decoder.raw_decode(text, start)
-        docs.append(doc)
+        assert doc.get("schema") == "torchsetup.result/1" and doc["command"] == "verify", doc
+        docs.append(doc["result"])
 
 
 def test_srun_two_tasks_verify_distributed_passes(
