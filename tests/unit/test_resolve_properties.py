@@ -204,6 +204,8 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
         assert plan.variant == request.variant
     elif family == "macos" or not env.nvidia.driver_version:
         assert plan.variant == "cpu"
+    else:  # a usable GPU: CPU is never automatic (--cpu opts in)
+        assert plan.variant.startswith("cu"), ("automatic CPU plan on a GPU machine", plan.variant)
     if not variant["advertised"]:
         assert request.variant_by_name
     if request.method == "conda":
@@ -252,6 +254,17 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
             assert all(
                 r.torch != plan.torch or r.variant not in better or r.reason for r in plan.rejected
             )
+            if request.method != "conda":  # "Not chosen" accounts for every newer build
+                listed = {(r.torch, r.variant) for r in plan.rejected}
+                order = list(RELEASES)
+                for newer in order[: order.index(plan.torch)]:
+                    if request.torch is not None and not request.torch.matches(newer):
+                        continue
+                    if (newer, "*") in listed:
+                        continue
+                    for name, build in RELEASES[newer]["variants"].items():
+                        if name.startswith("cu") and platform in build["platforms"]:
+                            assert (newer, name) in listed, ("Not chosen hides", newer, name)
 
     # glibc floor of the wheel, pip that understands its tag, one index
     wheel = variant["wheels"].get(platform) or release["platforms"][platform]

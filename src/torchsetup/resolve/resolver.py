@@ -15,8 +15,10 @@ Rules, in the order they are checked for each candidate (release, build):
 
 Automatic choice: the newest release (matching ``--torch``) whose best build passes. Best = the
 newest CUDA the driver fully supports and every GPU has kernels in; failing that the newest one
-under minor-version compatibility; CPU when there is no NVIDIA driver (or nothing else works);
-the PyPI wheel (CPU + MPS) on macOS. ROCm, XPU and unadvertised builds only when asked for.
+under minor-version compatibility; CPU only when there is no usable GPU; the PyPI wheel (CPU +
+MPS) on macOS. Unadvertised builds only when asked for (but "Not chosen" lists the ones that
+work). Policy: with a usable GPU present CPU is never automatic: a request no GPU build satisfies
+is refused (exit 2) with the nearest request that gives a GPU build; ``--cpu`` opts in.
 """
 
 from __future__ import annotations
@@ -540,7 +542,9 @@ def _check_gpus(target: Target, arch: Optional[ArchList], support: str, explicit
 
 
 def _pass_variants(release: Release, target: Target, request: Request, kind: str) -> list[Variant]:
-    """The builds to try in one pass: the requested one, or every advertised one of ``kind``."""
+    """The builds to try in one pass: the requested one, or every one of ``kind`` (unadvertised
+    ones are checked too, so "Not chosen" can say a newer one works; they are never chosen
+    automatically)."""
     if request.variant is not None:
         variant = release.variant(request.variant)
         return [variant] if variant is not None else []
@@ -548,7 +552,7 @@ def _pass_variants(release: Release, target: Target, request: Request, kind: str
         candidates = [v for v in release.variants if v.name in release.conda.variants]
     else:
         candidates = list(release.variants_for(target.platform))
-    return [v for v in candidates if v.kind == kind and v.advertised]
+    return [v for v in candidates if v.kind == kind]
 
 
 def _rank(verdict: Verdict) -> tuple[int, tuple[int, ...]]:
@@ -557,12 +561,29 @@ def _rank(verdict: Verdict) -> tuple[int, tuple[int, ...]]:
     return (0 if verdict.support != MINOR else 1, tuple(-x for x in version_tuple(cuda)))
 
 
+def gpu_kinds(target: Target) -> list[str]:
+    """The GPU build kinds a usable GPU of the target can run, best first; [] = no usable GPU.
+
+    Policy: with a usable GPU present the CPU build is never chosen automatically (``--cpu``
+    opts in); a request no GPU build satisfies is refused with the nearest one that gives one.
+    """
+    if target.platform.startswith("macos"):
+        return []
+    return ["cuda"] if target.driver else []
+
+
 def _passes(target: Target, request: Request) -> list[str]:
     if request.variant is not None:
         return [request.variant_kind or ""]
-    if target.platform.startswith("macos"):
-        return ["cpu"]
-    return ["cuda", "cpu"] if target.driver else ["cpu"]
+    return gpu_kinds(target) or ["cpu"]
+
+
+def _newer_cpu_note(release: Release, target: Target, request: Request, matrix: Matrix) -> str:
+    """Why a working CPU build of a release lost on a GPU machine ('' when it does not work)."""
+    cpu = release.variant("cpu")
+    if cpu is None or not check_build(target, release, cpu, request, matrix).ok:
+        return ""
+    return "works, but only on the CPU: with a usable GPU here, CPU is never automatic (--cpu)"
 
 
 def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[Release]) -> Search:
@@ -577,21 +598,28 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
             rejected.append(rej)
 
     warnings: list[str] = []
+    automatic = request.variant is None
+    gpu_machine = automatic and bool(gpu_kinds(target))
+    unnamed = dataclasses.replace(request, variant_by_name=True)
     for kind in _passes(target, request):
-        if kind == "cpu" and request.variant is None and target.driver:
-            warnings.append(
-                "No CUDA build of any release works with this driver and GPU: "
-                "planning the CPU build (update the driver to use the GPU)."
-            )
         for release in releases:
             problem, release_warnings = release_problem(target, release, request, matrix)
             if problem:
                 note(Rejection(release.torch, "*", problem))
                 continue
-            verdicts = [
-                check_build(target, release, v, request, matrix)
-                for v in _pass_variants(release, target, request, kind)
-            ]
+            verdicts: list[Verdict] = []
+            for build in _pass_variants(release, target, request, kind):
+                if automatic and not build.advertised and not request.variant_by_name:
+                    hidden = check_build(target, release, build, unnamed, matrix)
+                    reason = (
+                        "works, but it is not advertised (not on pytorch.org's install "
+                        f"pages): ask for it with --variant {build.name}"
+                        if hidden.ok
+                        else hidden.reason
+                    )
+                    note(Rejection(release.torch, build.name, reason))
+                    continue
+                verdicts.append(check_build(target, release, build, request, matrix))
             if request.variant is not None and not verdicts:
                 note(
                     Rejection(
@@ -622,6 +650,8 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
                     tuple(rejected),
                     tuple(warnings),
                 )
+            if gpu_machine and (cpu_note := _newer_cpu_note(release, target, request, matrix)):
+                note(Rejection(release.torch, "cpu", cpu_note))
     return Search(None, tuple(rejected), tuple(warnings))
 
 
@@ -643,6 +673,8 @@ def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
         return _source_plan(target, request, matrix, releases)
     found = search(target, request, matrix, releases)
     if found.chosen is None:
+        if request.variant is None and gpu_kinds(target):
+            raise gpu_refusal(request, matrix, target, found.rejected, releases)
         raise refusal(request, matrix, target, found.rejected)
     return build_plan(target, request, matrix, found)
 
@@ -1011,11 +1043,83 @@ def refusal(
         f"{target.python_version}: " + "; ".join(reasons)
     )
     nearest = nearest_requests(target, request, matrix)
+    hint = f"try: torchsetup install {nearest[0]}" if nearest else None
+    if not nearest and gpu_kinds(target):
+        hint = "no GPU build works here: update the GPU driver, or pass --cpu for the CPU build"
     return ResolutionError(
         message,
         nearest="; or ".join(f"torchsetup install {n}" for n in nearest) if nearest else None,
         reasons=tuple(reasons),
-        hint=f"try: torchsetup install {nearest[0]}" if nearest else None,
+        hint=hint,
+    )
+
+
+def gpu_refusal(
+    request: Request,
+    matrix: Matrix,
+    target: Target,
+    rejected: Sequence[Rejection],
+    releases: Sequence[Release],
+) -> ResolutionError:
+    """An automatic request on a machine with a usable GPU that no GPU build satisfies.
+
+    Never a silent CPU plan: the refusal names why each GPU build failed, the nearest request
+    that gives a GPU build, what driver the request would need, and ``--cpu``.
+    """
+    gpus = ", ".join(f"{g.label} {g.sm}" for g in target.gpus) or "compute capability unknown"
+    scope = f"torch {request.torch.text}" if request.torch else "any PyTorch release"
+    reasons = _top_reasons(rejected)
+    needs = _nvidia_driver_needed(target, request, matrix, releases)
+    if needs:
+        reasons.append(needs)
+    reasons.append(
+        "with a usable GPU here the CPU build is never chosen automatically: --cpu installs it"
+    )
+    message = (
+        f"no GPU build of {scope} works on {target.platform} with Python "
+        f"{target.python_version}, NVIDIA driver {target.driver} and {gpus}: " + "; ".join(reasons)
+    )
+    nearest = nearest_requests(target, request, matrix)
+    return ResolutionError(
+        message,
+        nearest="; or ".join(f"torchsetup install {n}" for n in nearest) if nearest else None,
+        reasons=tuple(reasons),
+        hint=(
+            f"try: torchsetup install {nearest[0]}"
+            if nearest
+            else "update the GPU driver, or pass --cpu for the CPU build"
+        ),
+    )
+
+
+def _nvidia_driver_needed(
+    target: Target, request: Request, matrix: Matrix, releases: Sequence[Release]
+) -> str:
+    """'torch 2.14.1 needs NVIDIA driver >= 580.65.06 (cu130 has kernels for sm_120)', or ''."""
+    best: Optional[tuple[tuple[int, ...], str, str, str]] = None
+    for release in releases:
+        if release_problem(target, release, request, matrix)[0]:
+            continue
+        for variant in release.variants_for(target.platform):
+            row = matrix.cuda_row(variant.name) if variant.kind == "cuda" else None
+            full = row.min_driver(target.family) if row and variant.advertised else None
+            if row is None or not full:
+                continue
+            arch = variant.arch_list(target.platform)
+            if target.gpus and (
+                arch is None or any(arch.coverage(g.cc) is None for g in target.gpus)
+            ):
+                continue
+            key = version_tuple(full)
+            if best is None or key < best[0]:
+                best = (key, full, release.torch, variant.name)
+    if best is None or (target.driver and version_at_least(target.driver, best[1])):
+        return ""
+    sms = ", ".join(sorted({g.sm for g in target.gpus}))
+    return (
+        f"torch {best[2]} needs NVIDIA driver >= {best[1]} ({best[3]}"
+        + (f", with kernels for {sms})" if sms else ")")
+        + f"; this machine has {target.driver}"
     )
 
 
@@ -1049,9 +1153,21 @@ def _relaxations(request: Request, matrix: Matrix) -> Iterable[list[Request]]:
             replace(request, torch=TorchSelector(text=torch, prefix=version_tuple(torch)))
             for torch in _nearest_releases(request.torch, matrix)
         ]
+    if request.torch is not None and request.variant is None:
+        # an unadvertised build of the same or a nearby release (2.13.0+cu129 on driver 570)
+        yield [
+            replace(
+                request,
+                torch=TorchSelector(text=torch, prefix=version_tuple(torch)),
+                variant_by_name=True,
+            )
+            for torch in [r.torch for r in matrix.releases if request.torch.matches(r.torch)]
+            + _nearest_releases(request.torch, matrix)
+        ]
     if request.variant is not None:
         yield [replace(request, **auto)]
     yield [replace(request, torch=None, **auto)]
+    yield [replace(request, torch=None, **{**auto, "variant_by_name": True})]
 
 
 def _nearest_releases(selector: TorchSelector, matrix: Matrix) -> list[str]:
