@@ -69,6 +69,7 @@ class TargetGpu(NamedTuple):
     label: str  # "NVIDIA H200" or "GPU 0"
     cc: tuple[int, int]
     text: str  # "9.0"
+    from_name: bool = False  # the probe gave no capability: looked up from the GPU's name
 
     @property
     def sm(self) -> str:
@@ -91,6 +92,7 @@ class Target(NamedTuple):
     driver_cuda: Optional[str] = None
     gpus: tuple[TargetGpu, ...] = ()
     nvidia_devices_without_driver: bool = False
+    nvidia_unknown: str = ""  # the NVIDIA probes failed without saying "no driver": why
     nvcc: Optional[str] = None
     cuda_home: Optional[str] = None
     gcc: Optional[str] = None
@@ -204,9 +206,14 @@ def effective_target(env: Environment, request: Request) -> Target:
     gpus = _gpus(env, request)
     for i, gpu in enumerate(gpus):
         src = "--target-gpu" if request.target_gpus else dsrc
+        if gpu.from_name:
+            src += "; capability from the GPU name table"
         facts.append(
             Fact(f"gpu {i}", f"{gpu.label}, compute capability {gpu.text} ({gpu.sm})", src)
         )
+    unknown = ""
+    if not driver and not request.target_driver and env.nvidia.status == "error":
+        unknown = env.nvidia.smi_error or env.nvidia.nvml_error or "the NVIDIA probes failed"
 
     return Target(
         platform=platform,
@@ -222,6 +229,7 @@ def effective_target(env: Environment, request: Request) -> Target:
         driver_cuda=driver_cuda,
         gpus=gpus,
         nvidia_devices_without_driver=not driver and env.nvidia.has_gpu,
+        nvidia_unknown=unknown,
         nvcc=env.toolkit.nvcc_version,
         cuda_home=env.toolkit.cuda_home,
         gcc=env.tools.gcc_version,
@@ -260,12 +268,15 @@ def _gpus(env: Environment, request: Request) -> tuple[TargetGpu, ...]:
         return tuple(
             TargetGpu(f"GPU {i}", parse_cc(cc), cc) for i, cc in enumerate(request.target_gpus)
         )
+    from torchsetup.matrix.lookups import capability_from_name
+
     out = []
     for gpu in env.nvidia.gpus:
-        if gpu.compute_capability:
+        cc = gpu.compute_capability or capability_from_name(gpu.name)
+        if cc:
             try:
                 out.append(
-                    TargetGpu(gpu.name, parse_cc(gpu.compute_capability), gpu.compute_capability)
+                    TargetGpu(gpu.name, parse_cc(cc), cc, from_name=not gpu.compute_capability)
                 )
             except ValueError:
                 continue
@@ -671,6 +682,16 @@ def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
     releases = candidate_releases(request, matrix)
     if request.method == "source":
         return _source_plan(target, request, matrix, releases)
+    if (
+        request.variant is None
+        and target.nvidia_unknown
+        and not target.platform.startswith("macos")
+    ):
+        raise ResolutionError(
+            "cannot tell whether this machine has a usable NVIDIA GPU "
+            f"({target.nvidia_unknown}), so torchsetup will not choose the CPU build silently",
+            hint="pass --target-driver VERSION (nvidia-smi's 'Driver Version'), or --cpu",
+        )
     found = search(target, request, matrix, releases)
     if found.chosen is None:
         if request.variant is None and gpu_kinds(target):
