@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from torchsetup.detect.build_vendors import build_amd, build_intel, build_jetson
 from torchsetup.detect.model import (
     CudaToolkit,
     DeepDevice,
@@ -55,6 +56,9 @@ def build_environment(snap: Snapshot) -> Environment:
         source=snap.source,
         captured_at=snap.captured_at,
         deep=build_deep(snap.records.get("deep")),
+        amd=build_amd(snap),
+        intel=build_intel(snap),
+        jetson=build_jetson(snap),
     )
 
 
