@@ -101,8 +101,9 @@ EXPORT_FORMATS = (
 )
 @click.option(
     "--target-gpu",
-    metavar="CC[,CC...]",
-    help="Plan for GPUs of these compute capabilities, e.g. 6.1,8.6.",
+    metavar="GPU[,GPU...]",
+    help="Plan for these GPUs: NVIDIA compute capabilities (6.1,8.6), AMD gfx targets "
+    "(gfx1100), Intel GPUs (arc-a770, b580, max-1550) or a Jetson board (orin).",
 )
 @click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
 def install(

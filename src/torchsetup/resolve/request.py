@@ -207,10 +207,14 @@ def parse_targets(
         )
     gpu_list = None
     if gpus is not None:
-        gpu_list = tuple(g.strip() for g in gpus.split(",") if g.strip())
-        if not gpu_list or not all(_MINOR.match(g) for g in gpu_list):
+        from torchsetup.resolve.vendors import gpu_token_kind
+
+        gpu_list = tuple(g.strip().lower() for g in gpus.split(",") if g.strip())
+        if not gpu_list or not all(gpu_token_kind(g) for g in gpu_list):
             raise UsageError(
-                f"--target-gpu {gpus}: malformed", hint="compute capabilities, e.g. 6.1,8.6"
+                f"--target-gpu {gpus}: malformed",
+                hint="NVIDIA compute capabilities (6.1,8.6), AMD gfx targets (gfx1100), Intel "
+                "GPUs (arc-a770, b580, max-1550, core-ultra) or Jetson boards (orin, xavier, thor)",
             )
     return {
         "target_platform": platform,
