@@ -180,3 +180,12 @@ def test_target_gpu_rejects_unknown_names() -> None:
     with pytest.raises(UsageError, match="malformed") as info:
         parse_request(target_gpu="radeon")
     assert info.value.hint is not None and "gfx1100" in info.value.hint
+
+
+def test_a_pin_no_rocm_build_satisfies_is_refused_with_the_nearest_rocm_request() -> None:
+    with pytest.raises(ResolutionError) as info:
+        plan(amd_box(MI300X), torch="2.0")  # ROCm 5.x builds have no gfx942 kernels
+    err = info.value
+    assert err.exit_code == 2 and "no GPU build of torch 2.0" in err.message
+    assert "AMD Instinct MI300X (gfx942)" in err.message and "--cpu" in err.message
+    assert err.nearest is not None and "--rocm" in err.nearest and "cpu" not in err.nearest
