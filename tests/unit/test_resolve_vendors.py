@@ -189,3 +189,8 @@ def test_a_pin_no_rocm_build_satisfies_is_refused_with_the_nearest_rocm_request(
     assert err.exit_code == 2 and "no GPU build of torch 2.0" in err.message
     assert "AMD Instinct MI300X (gfx942)" in err.message and "--cpu" in err.message
     assert err.nearest is not None and "--rocm" in err.nearest and "cpu" not in err.nearest
+
+
+def test_jetson_with_conda_is_refused_not_cpu() -> None:
+    with pytest.raises(ResolutionError, match="install with pip or uv"):
+        plan(jetson_env(), method="conda")

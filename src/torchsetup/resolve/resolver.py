@@ -838,7 +838,13 @@ def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
     releases = candidate_releases(request, matrix)
     if request.method == "source":
         return _source_plan(target, request, matrix, releases)
-    if request.variant is None and target.jetson is not None and request.method in ("pip", "uv"):
+    if request.variant is None and target.jetson is not None and request.method != "source":
+        if request.method not in ("pip", "uv"):
+            raise ResolutionError(
+                f"NVIDIA's JetPack builds of torch for {target.jetson.label} install with pip "
+                f"or uv, not --method {request.method}",
+                hint="--method pip, or --cpu",
+            )
         return jetson_plan(target, request, matrix)
     if (
         request.variant is None
