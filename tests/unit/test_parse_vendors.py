@@ -190,3 +190,12 @@ def test_old_snapshots_without_vendor_records_load_as_unknown() -> None:
         old.pop(key, None)
     env = environment_from_dict(old)
     assert env.amd is None and env.intel is None and env.jetson is None
+
+
+def test_rocm_smi_decimal_stepping_spellings() -> None:
+    # `rocm-smi --showhw` on an RX 7600 XT prints "gfx11002" for gfx1102 and "gfx1036" for the
+    # Raphael iGPU (ROCm/legacy-rocm-build#4380); rocm_smi_lib#159 shows gfx9010 for gfx90a
+    assert pv.normalise_gfx("gfx11002") == "gfx1102"
+    assert pv.normalise_gfx("gfx1036") == "gfx1036"
+    assert pv.normalise_gfx("gfx9010") == "gfx90a"
+    assert pv.normalise_gfx("N/A") is None

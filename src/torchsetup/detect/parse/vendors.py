@@ -93,6 +93,8 @@ def normalise_gfx(text: str) -> Optional[str]:
     digits = m.group(1)
     if not m.group(2) and len(digits) == 4 and digits[0] == "9":
         return f"gfx9{digits[1]}{int(digits[2:]):x}"
+    if not m.group(2) and len(digits) == 5 and digits[0] == "1":  # "gfx11002" = gfx1102
+        return f"gfx{digits[:2]}{digits[2]}{int(digits[3:]):x}"
     return text.strip() if _GFX.fullmatch(text.strip()) else None
 
 
