@@ -199,3 +199,23 @@ def test_rocm_smi_decimal_stepping_spellings() -> None:
     assert pv.normalise_gfx("gfx1036") == "gfx1036"
     assert pv.normalise_gfx("gfx9010") == "gfx90a"
     assert pv.normalise_gfx("N/A") is None
+
+
+def test_a_capture_folder_with_rocminfo_plans_rocm(tmp_path: Path) -> None:
+    from torchsetup.detect.snapshot import load_environment
+    from torchsetup.matrix.load import load_matrix
+    from torchsetup.resolve.request import parse_request
+    from torchsetup.resolve.resolver import resolve
+
+    (tmp_path / "uname.txt").write_text("Linux box 6.8.0-45-generic #45 SMP x86_64 GNU/Linux\n")
+    (tmp_path / "ldd_version.txt").write_text("ldd (Ubuntu GLIBC 2.39-0ubuntu8) 2.39\n")
+    (tmp_path / "rocminfo.txt").write_text(text("amd/rocminfo-rx7900xtx.txt"))
+    (tmp_path / "rocm_version.txt").write_text(text("amd/opt-rocm-info-version.txt"))
+    (tmp_path / "nv_tegra_release.txt").write_text(text("jetson/nv_tegra_release-r36.4.3.txt"))
+    env = load_environment(str(tmp_path))
+    assert env.amd is not None and env.amd.gfx_targets == ("gfx1100",)
+    assert env.amd.rocm_version == "6.4.1" and env.jetson is not None
+    (tmp_path / "nv_tegra_release.txt").unlink()
+    env = load_environment(str(tmp_path))
+    plan = resolve(env, parse_request(target_python="3.12"), load_matrix())
+    assert plan.variant.startswith("rocm")

@@ -221,7 +221,13 @@ def effective_target(env: Environment, request: Request) -> Target:
             Fact(f"gpu {i}", f"{gpu.label}, compute capability {gpu.text} ({gpu.sm})", src)
         )
     unknown = ""
-    if not driver and not request.target_driver and env.nvidia.status == "error":
+    # nvidia-smi is there but failed (or an NVIDIA device is on the bus): unknown, not none
+    if (
+        not driver
+        and not request.target_driver
+        and env.nvidia.status == "error"
+        and (env.nvidia.smi_error or env.nvidia.pci_nvidia_devices)
+    ):
         unknown = env.nvidia.smi_error or env.nvidia.nvml_error or "the NVIDIA probes failed"
     amd_gpus, intel_gpus, jetson = _vendor_gpus(env, request)
     src = "--target-gpu" if request.target_gpus else f"GPU probes, {origin}"
