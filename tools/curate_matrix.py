@@ -771,6 +771,10 @@ def curate(compat: dict[str, Any], observations: Optional[dict[str, Any]] = None
         ],
         "notes": compat["notes"],
     }
+    if "gpu_vendors" in CURATION_INPUT:  # AMD gfx targets, XPU families, JetPack indexes
+        document["gpu_vendors"] = {
+            k: v for k, v in CURATION_INPUT["gpu_vendors"].items() if k != "about"
+        }
     return normalise_sources(document)
 
 

@@ -20,6 +20,7 @@ from tests.helpers.envs import (
     linux_gpu,
     macos_arm,
     one_gpu,
+    torch_build,
     windows_gpu,
     with_deep,
     with_dists,
@@ -29,21 +30,56 @@ from tests.helpers.envs import (
     with_torch,
 )
 from torchsetup.detect.model import (
+    Amd,
+    AmdGpu,
     CondaPackage,
     CudaToolkit,
     DeepDevice,
     DiskSpace,
     Distribution,
     Environment,
+    Intel,
+    IntelGpu,
+    Jetson,
     LibraryDir,
     LoadedLibrary,
     Resources,
     TargetPython,
     Tools,
+    TorchBuild,
 )
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding
 from torchsetup.doctor.rules import RULES
+
+
+def amd_box(*gpus: AmdGpu, **amd: object) -> Environment:
+    """cpu_linux() with AMD GPUs (an RX 7900 XTX by default), ROCm 7.2, /dev/kfd, render group."""
+    facts: dict[str, object] = {
+        "status": "ok",
+        "gpus": gpus or (AmdGpu(0, "Radeon RX 7900 XTX", "gfx1100", device_id="0x744c"),),
+        "rocm_version": "7.2.0",
+        "rocm_source": "/opt/rocm/.info/version",
+        "kfd": True,
+        "groups": ("users", "render", "video"),
+        "gpu_access": True,
+    }
+    facts.update(amd)
+    return dataclasses.replace(cpu_linux(), amd=Amd(**facts))  # type: ignore[arg-type]
+
+
+def jetson_box(torch: str, cuda: Optional[str]) -> Environment:
+    env = with_python(cpu_linux(), torch=TorchBuild(version=torch, cuda=cuda))
+    env = with_os(env, machine="aarch64")
+    return dataclasses.replace(
+        env,
+        jetson=Jetson(
+            model="NVIDIA Jetson AGX Orin Developer Kit",
+            l4t="36.4.3",
+            jetpack="6",
+            compute_capability="8.7",
+        ),
+    )
 
 
 @dataclasses.dataclass
@@ -572,6 +608,65 @@ CASES: dict[str, Case] = {
         ERROR,
         "illegal memory access",
         "nvidia-smi -q",
+    ),
+    "TS121-no-kfd": Case(
+        "TS121",
+        lambda: amd_box(kfd=False, rocm_version=None, status="no-runtime"),
+        ERROR,
+        "/dev/kfd is missing",
+        "amdgpu-install",
+    ),
+    "TS121-old-runtime": Case(
+        "TS121",
+        lambda: with_python(
+            amd_box(rocm_version="6.4.1"),
+            torch=TorchBuild(version="2.14.1+rocm7.14", hip="7.14.25001"),
+        ),
+        WARNING,
+        "the ROCm runtime here is 6.4.1",
+        "update ROCm to 7.14",
+    ),
+    "TS122-780m": Case(
+        "TS122",
+        lambda: amd_box(AmdGpu(0, "AMD Radeon 780M", "gfx1103", device_id="0x15bf")),
+        WARNING,
+        "AMD Radeon 780M is gfx1103",
+        "HSA_OVERRIDE_GFX_VERSION=11.0.0",
+    ),
+    "TS123-not-in-render": Case(
+        "TS123",
+        lambda: amd_box(groups=("users",), gpu_access=False),
+        ERROR,
+        "neither render nor video",
+        "usermod -a -G render,video",
+    ),
+    "TS124-cuda-on-amd": Case(
+        "TS124",
+        lambda: with_python(amd_box(), torch=torch_build("2.11.0+cu130", "13.0")),
+        ERROR,
+        "is a CUDA 13.0 build, but the GPUs here are AMD",
+        "torchsetup install",
+    ),
+    "TS125-jetson-cpu-wheel": Case(
+        "TS125",
+        lambda: jetson_box("2.8.0+cpu", None),
+        ERROR,
+        "is not a JetPack build",
+        "torchsetup install",
+    ),
+    "TS126-no-level-zero": Case(
+        "TS126",
+        lambda: dataclasses.replace(
+            cpu_linux(),
+            intel=Intel(
+                status="no-runtime",
+                gpus=(IntelGpu(0, "Intel(R) Arc(TM) A770 Graphics", "0x56a0"),),
+                level_zero=False,
+            ),
+        ),
+        WARNING,
+        "no Level Zero runtime",
+        "libze1",
     ),
     "TS107-unexplained": Case(
         "TS107",

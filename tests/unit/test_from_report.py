@@ -169,3 +169,13 @@ def test_from_report_cannot_combine_with_live_options(
 ) -> None:
     assert run(["doctor", "--from-report", str(H200_REPORT), *extra]) == 2
     assert "--from-report reads saved facts" in capsys.readouterr().err
+
+
+def test_a_rocm_report_gives_the_amd_gpu_and_its_runtime() -> None:
+    env = _env("healthy-rocm-mi300x-vllm-14062")
+    assert env.amd is not None
+    assert [(g.name, g.gfx) for g in env.amd.gpus] == [("AMD Instinct MI300X", "gfx942")]
+    assert env.amd.rocm_version == "6.3"  # HIP's 6.3.42133: the patch is a build number
+    assert env.python is not None and env.python.torch is not None
+    assert env.python.torch.variant == "rocm6.3"
+    assert _env("healthy-windows-cu117-pytorch-51858").amd is None  # an NVIDIA report

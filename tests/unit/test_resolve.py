@@ -100,7 +100,8 @@ def test_pascal_with_a_new_driver_keeps_sm61_kernels() -> None:
     plan = plan_for("pascal-gtx1080ti-driver580", target_python="3.12")
     assert (plan.torch, plan.variant) == ("2.14.1", "cu126")
     newest = {r.variant: r.reason for r in plan.rejected if r.torch == "2.15.0"}
-    assert set(newest) == {"cu130", "cu132"} and "cu126" not in newest
+    assert set(newest) - {"cpu"} == {"cu130", "cu132"} and "cu126" not in newest
+    assert "works, but" in newest["cpu"]  # the CPU build is listed, never chosen on a GPU box
     assert any(
         "torch 2.15.0 has no kernels for NVIDIA GeForce GTX 1080 Ti (sm_61)" in r
         and "stay on torch 2.14.x" in r
@@ -473,3 +474,61 @@ def test_python_executable_follows_the_target() -> None:
         plan_for("linux-py311-nodriver", python="/opt/py/bin/python3").python
         == "/opt/py/bin/python3"
     )
+
+
+# --- policy: with a usable GPU present, CPU is never automatic --------------------------------
+
+
+def test_pinned_torch_no_gpu_build_satisfies_is_refused_with_gpu_alternatives() -> None:
+    err = refusal_for("rtx5090-driver570", torch="2.14.1", target_python="3.11")
+    assert err.exit_code == 2
+    assert "no GPU build of torch 2.14.1" in err.message
+    # which driver 2.14.1 needs for sm_120, and the CPU opt-in
+    assert "torch 2.14.1 needs NVIDIA driver >= 580.65.06 (cu130" in err.message
+    assert "--cpu installs it" in err.message
+    assert err.nearest is not None
+    assert "--cuda 12.8 --torch 2.11.0 (torch 2.11.0+cu128)" in err.nearest
+    assert "--variant cu129 --torch 2.13.0 (torch 2.13.0+cu129)" in err.nearest
+    assert "cpu" not in err.nearest.replace("--cpu", "")  # never a CPU build as the nearest
+
+
+def test_pinned_torch_with_cpu_opt_in_plans_the_cpu_build() -> None:
+    plan = plan_for("rtx5090-driver570", torch="2.14.1", target_python="3.11", cpu=True)
+    assert (plan.torch, plan.variant) == ("2.14.1", "cpu")
+
+
+def test_nearest_suggestions_plan_gpu_builds() -> None:
+    for flags in (
+        {"cuda": "12.8", "torch": "2.11.0"},
+        {"variant": "cu129", "torch": "2.13.0"},
+    ):
+        plan = plan_for("rtx5090-driver570", target_python="3.11", **flags)
+        assert plan.variant.startswith("cu")
+
+
+def test_not_chosen_lists_every_working_newer_build_with_why_it_lost() -> None:
+    plan = plan_for("rtx5090-driver570", target_python="3.11")
+    assert (plan.torch, plan.variant) == ("2.11.0", "cu128")
+    why = {(r.torch, r.variant): r.reason for r in plan.rejected}
+    assert why[("2.13.0", "cu129")].startswith("works, but it is not advertised")
+    assert "--variant cu129" in why[("2.13.0", "cu129")]
+    assert why[("2.14.1", "cpu")].startswith("works, but only on the CPU")
+    assert "(sm_120): the build has" in why[("2.14.1", "cu126")]
+    assert ("2.11.0", "cpu") not in why  # the chosen release's CPU build is not "newer"
+
+
+def test_driver_too_old_for_every_cuda_build_is_refused_not_cpu() -> None:
+    err = refusal_for(
+        "linux-py311-nodriver", target_driver="418.67", target_gpu="7.0", target_python="3.11"
+    )
+    assert "no GPU build of any PyTorch release" in err.message
+    assert "needs NVIDIA driver >=" in err.message
+    assert err.hint is not None and "--cpu" in err.hint
+    plan = plan_for(
+        "linux-py311-nodriver",
+        target_driver="418.67",
+        target_gpu="7.0",
+        target_python="3.11",
+        cpu=True,
+    )
+    assert plan.variant == "cpu"

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from torchsetup.detect.model import Environment, Gpu, Nvidia, OSInfo, TargetPython
+from torchsetup.detect.model import Amd, AmdGpu, Environment, Gpu, Nvidia, OSInfo, TargetPython
 from torchsetup.errors import ResolutionError
 from torchsetup.matrix.load import load_matrix
 from torchsetup.resolve.plan import Plan
@@ -27,6 +27,12 @@ RAW = json.loads(
 RELEASES = {r["torch"]: r for r in RAW["releases"]}
 CUDA_ROWS = {c["variant"]: c for c in RAW["cuda"]}
 PIP_FLOORS = {"manylinux2014": "19.3", "manylinux_2_28": "20.3", "macosx_11_0": "20.3"}
+ROCM_TARGETS = {
+    variant: set(row["targets"].split(";"))
+    for row in RAW["gpu_vendors"]["rocm_targets"]
+    for variant in row["variants"]
+}
+GFX = ["gfx1100", "gfx942", "gfx90a", "gfx1103", "gfx1201", "gfx908", "gfx1030"]
 
 PLATFORM_OS = {
     "linux-x86_64": ("Linux", "x86_64"),
@@ -124,7 +130,20 @@ def environments(draw: st.DrawFn) -> Environment:
             ),
         )
     os_info = OSInfo(system=system, machine=machine, libc=libc, libc_version=glibc)
-    return Environment(os=os_info, python=python, nvidia=nvidia)
+    amd = None
+    if system == "Linux" and draw(st.sampled_from([False, False, True])):
+        amd = Amd(
+            status="ok",
+            gpus=tuple(
+                AmdGpu(index=i, name=f"AMD{i}", gfx=gfx)
+                for i, gfx in enumerate(
+                    draw(st.lists(st.sampled_from(GFX), min_size=1, max_size=2))
+                )
+            ),
+            rocm_version=draw(st.sampled_from(["6.4.1", "7.2.0", None])),
+            kfd=draw(st.sampled_from([True, True, False])),
+        )
+    return Environment(os=os_info, python=python, nvidia=nvidia, amd=amd)
 
 
 @st.composite
@@ -202,8 +221,16 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
     # the build: what was asked for, offered here, advertised unless named
     if request.variant is not None:
         assert plan.variant == request.variant
-    elif family == "macos" or not env.nvidia.driver_version:
+    elif family == "macos":
         assert plan.variant == "cpu"
+    elif env.nvidia.driver_version or amd_usable(env):  # CPU is never automatic (--cpu opts in)
+        kinds = ("cu",) * bool(env.nvidia.driver_version) + ("rocm",) * amd_usable(env)
+        assert plan.variant.startswith(kinds), ("automatic CPU plan on a GPU machine", plan.variant)
+    else:
+        assert plan.variant == "cpu"
+    if plan.variant.startswith("rocm") and request.variant is None:
+        assert env.amd is not None  # ROCm only for an AMD GPU, with kernels for every one
+        assert all(g.gfx in ROCM_TARGETS[plan.variant] for g in env.amd.gpus), plan.variant
     if not variant["advertised"]:
         assert request.variant_by_name
     if request.method == "conda":
@@ -252,6 +279,17 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
             assert all(
                 r.torch != plan.torch or r.variant not in better or r.reason for r in plan.rejected
             )
+            if request.method != "conda":  # "Not chosen" accounts for every newer build
+                listed = {(r.torch, r.variant) for r in plan.rejected}
+                order = list(RELEASES)
+                for newer in order[: order.index(plan.torch)]:
+                    if request.torch is not None and not request.torch.matches(newer):
+                        continue
+                    if (newer, "*") in listed:
+                        continue
+                    for name, build in RELEASES[newer]["variants"].items():
+                        if name.startswith("cu") and platform in build["platforms"]:
+                            assert (newer, name) in listed, ("Not chosen hides", newer, name)
 
     # glibc floor of the wheel, pip that understands its tag, one index
     wheel = variant["wheels"].get(platform) or release["platforms"][platform]
@@ -272,6 +310,15 @@ def check_rules(env: Environment, request: Request, plan: Plan) -> None:
             floor and env.python.pip_version and vt(env.python.pip_version) < vt(floor)
         )
         assert (plan.steps[0].id == "upgrade-pip") == needs_upgrade
+
+
+def amd_usable(env: Environment) -> bool:
+    """An AMD GPU with its kernel driver whose gfx target some ROCm build ships kernels for."""
+    known = set().union(*ROCM_TARGETS.values())
+    amd = env.amd
+    return bool(
+        amd is not None and (amd.kfd or amd.rocm_version) and any(g.gfx in known for g in amd.gpus)
+    )
 
 
 def machine(platform: str, driver: str, *ccs: str, python: str = "3.10.4") -> Environment:
@@ -296,6 +343,20 @@ def machine(platform: str, driver: str, *ccs: str, python: str = "3.10.4") -> En
     )
 
 
+def amd_machine(*gfx: str, kfd: bool = True) -> Environment:
+    env = machine("linux-x86_64", "418.67")
+    return Environment(
+        os=env.os,
+        python=env.python,
+        nvidia=Nvidia(status="no-driver"),
+        amd=Amd(
+            status="ok",
+            gpus=tuple(AmdGpu(index=i, name=f"AMD{i}", gfx=g) for i, g in enumerate(gfx)),
+            kfd=kfd,
+        ),
+    )
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(env=environments(), request=requests())
 # PTX-only coverage (3.7+PTX on Windows cu118, 12.0+PTX on 2.10 cu130) under minor-version compatibility
@@ -306,6 +367,11 @@ def machine(platform: str, driver: str, *ccs: str, python: str = "3.10.4") -> En
     env=machine("linux-x86_64", "580.10", "13.0"),
     request=parse_request(variant="cu130", torch="2.10.0"),
 )
+# AMD: a supported gfx gets ROCm; gfx1103 (no kernels anywhere) and no /dev/kfd get CPU
+@example(env=amd_machine("gfx1100"), request=parse_request())
+@example(env=amd_machine("gfx942", "gfx1103"), request=parse_request(torch="2.6"))
+@example(env=amd_machine("gfx1103"), request=parse_request())
+@example(env=amd_machine("gfx1100", kfd=False), request=parse_request())
 def test_resolver_never_crashes_nor_breaks_a_rule(env: Environment, request: Request) -> None:
     try:
         plan = resolve(env, request, load_matrix())

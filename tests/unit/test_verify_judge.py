@@ -419,3 +419,10 @@ def test_judge_adds_fixes_to_failures_but_keeps_existing_ones() -> None:
     assert checks[2].status == NOT_RUN  # no torch: nothing to judge
     kept = CheckResult("x", FAIL, detail="out of memory", hint="mine")
     assert kept.with_hint("other") is kept
+
+
+def test_an_xpu_build_without_a_visible_intel_gpu_says_so() -> None:
+    info = cpu_info(version="2.14.1+xpu", variant="xpu")
+    check = gpu_check(gpu_result(xpu_available=False), info, require_gpu=True)
+    assert check.status == FAIL
+    assert "is the XPU build, but torch.xpu.is_available() is False" in check.detail

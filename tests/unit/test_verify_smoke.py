@@ -210,3 +210,55 @@ def test_skip_and_only_are_parsed(smoke: ModuleType) -> None:
     args = smoke.parse_args(["--mode", "full", "--skip", "cpu.compile"])
     assert args.skip == ["cpu.compile"] and args.only == []
     assert smoke.parse_args(["--only", "cpu.compile"]).only == ["cpu.compile"]
+
+
+class _FakeXpu:
+    """torch.xpu as the XPU build has it, for the pure parts of the Intel GPU checks."""
+
+    def __init__(self, mem_get_info: bool = True) -> None:
+        self.synced: list[str] = []
+        if mem_get_info:
+            self.mem_get_info = lambda device: (6 * 2**30, 16 * 2**30)
+
+    def is_available(self) -> bool:
+        return True
+
+    def device_count(self) -> int:
+        return 1
+
+    def get_device_properties(self, index: object) -> Namespace:
+        return Namespace(name="Intel(R) Arc(TM) A770 Graphics", total_memory=16 * 2**30)
+
+    def is_bf16_supported(self) -> bool:
+        return True
+
+    def synchronize(self, device: str) -> None:
+        self.synced.append(device)
+
+
+def _fake_torch(xpu: _FakeXpu) -> Namespace:
+    return Namespace(xpu=xpu, bfloat16="bf16", float16="fp16")
+
+
+def test_xpu_devices_are_found_through_torch_xpu(smoke: ModuleType) -> None:
+    (device,) = smoke.xpu_devices(_fake_torch(_FakeXpu()))
+    assert (device["name"], device["kind"]) == ("xpu:0", "xpu")
+    assert device["model"] == "Intel(R) Arc(TM) A770 Graphics"
+    assert smoke.xpu_devices(Namespace()) == []  # a torch without torch.xpu
+
+
+def test_xpu_checks_use_torch_xpu_not_torch_cuda(smoke: ModuleType) -> None:
+    xpu = _FakeXpu()
+    torch = _fake_torch(xpu)
+    smoke.sync(torch, "xpu:0")
+    assert xpu.synced == ["xpu:0"]
+    assert [v[0] for v in smoke.matmul_variants(torch, "xpu:0")] == ["fp32", "bf16", "fp16"]
+    assert smoke.memory_info(torch, "xpu:0") == (6 * 2**30, 16 * 2**30)
+    assert smoke.memory_info(_fake_torch(_FakeXpu(mem_get_info=False)), "xpu:0") == (
+        None,
+        16 * 2**30,
+    )
+    assert smoke.precision_for(torch, "xpu:0") == ("bf16", False, "bf16 autocast")
+    assert smoke.cudnn_tf32(torch, "xpu:0") is False
+    plan = smoke.make_plan(Namespace(mode="full"), ["xpu:0"])
+    assert {"xpu:0.matmul", "xpu:0.conv", "xpu:0.memory", "xpu:0.train"} <= {n for n, _, _ in plan}

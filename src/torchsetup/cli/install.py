@@ -103,8 +103,10 @@ EXPORT_FORMATS = (
 )
 @click.option(
     "--target-gpu",
-    metavar="CC[,CC...]",
-    help='Plan for GPUs of these compute capabilities or models, e.g. 6.1,8.6 or "GeForce GTX 1080 Ti".',
+    metavar="GPU[,GPU...]",
+    help="Plan for these GPUs: NVIDIA compute capabilities or models (6.1,8.6 or "
+    '"GeForce GTX 1080 Ti"), AMD gfx targets (gfx1100), Intel GPUs (arc-a770, b580, '
+    "max-1550) or a Jetson board (orin).",
 )
 @click.option("--target-glibc", metavar="X.Y", help="Plan for this glibc version.")
 @click.option(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from torchsetup.detect.build_vendors import build_amd, build_intel, build_jetson
 from torchsetup.detect.model import (
     CudaToolkit,
     DeepDevice,
@@ -55,6 +56,9 @@ def build_environment(snap: Snapshot) -> Environment:
         source=snap.source,
         captured_at=snap.captured_at,
         deep=build_deep(snap.records.get("deep")),
+        amd=build_amd(snap),
+        intel=build_intel(snap),
+        jetson=build_jetson(snap),
     )
 
 
@@ -228,6 +232,8 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
             gpus, driver, source = smi_gpus, smi_driver, source or "nvidia-smi"
         if hint:
             status = hint
+        elif smi_gpus is None and smi.data.get("path") and status in ("no-driver", "unknown"):
+            status = "error"  # nvidia-smi is there but failed: unknown, not "no driver"
 
     if driver is None and kernel:
         driver, source = kernel, source or "proc"
@@ -274,7 +280,9 @@ def _from_smi(
     if not rec.ok:
         return hint, None, None, rec.error
     try:
-        rows = pnv.parse_smi_query_csv(d.get("stdout") or "")
+        rows = pnv.parse_smi_query_csv(
+            d.get("stdout") or "", tuple(d.get("fields") or pnv.SMI_QUERY_FIELDS)
+        )
     except pnv.SmiParseError as exc:
         return hint, None, None, f"nvidia-smi output not understood: {exc}"
     gpus = tuple(

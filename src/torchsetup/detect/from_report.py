@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from torchsetup.detect.model import (
+    Amd,
+    AmdGpu,
     CondaPackage,
     CudaToolkit,
     DeepDevice,
@@ -35,6 +37,7 @@ from torchsetup.detect.parse import system as psys
 from torchsetup.detect.parse import toolkit as ptk
 from torchsetup.detect.parse.collect_env import CollectEnvReport, clean_lines, parse_lines
 from torchsetup.detect.parse.paste import Paste, Signal, parse_paste
+from torchsetup.detect.parse.vendors import parse_rocm_version
 
 ABSENT = ("None", "N/A", "No CUDA")
 
@@ -62,6 +65,30 @@ def environment_from_parsed(rep: CollectEnvReport, source: str) -> Environment:
         env_vars=_env_vars(rep),
         source=f"report:{source}",
         deep=_deep(rep, preamble, python),
+        amd=_amd(rep),
+    )
+
+
+def _amd(rep: CollectEnvReport) -> Optional[Amd]:
+    """AMD GPUs of a ROCm torch's report: "GPU models and configuration: AMD Instinct MI250X
+    (gfx90a:sramecc+:xnack-)", "HIP runtime version: 6.2.41133". None when it shows none."""
+    gpus = tuple(
+        AmdGpu(
+            index=i, name=re.sub(r"\s*\(gfx[^)]*\)\s*$", "", name).strip(), gfx=gfx.split(":")[0]
+        )
+        for i, name in (rep.gpus or list(enumerate(rep.gpu_text)))
+        if (gfx := _gfx(name))
+    )
+    hip = rep.get("hip_runtime")
+    if not gpus and _absent(hip):
+        return None
+    runtime = None if _absent(hip) else parse_rocm_version(hip or "")
+    return Amd(
+        status="ok" if gpus and runtime else "no-gpu" if not gpus else "unknown",
+        gpus=gpus,
+        rocm_version=runtime,
+        rocm_source="report (HIP runtime version)" if runtime else None,
+        sources=("report",),
     )
 
 

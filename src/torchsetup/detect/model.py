@@ -123,6 +123,73 @@ class Nvidia(Record):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class AmdGpu(Record):
+    """One AMD GPU: its LLVM target (what ROCm builds ship kernels for) and where it was seen."""
+
+    index: int
+    name: Optional[str] = None  # "Radeon RX 7900 XTX"
+    gfx: Optional[str] = None  # "gfx1100", "gfx942", "gfx90a"
+    pci_bus_id: Optional[str] = None
+    device_id: Optional[str] = None  # PCI device id, "0x744c"
+    integrated: Optional[bool] = None  # an APU's iGPU (Radeon 780M)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Amd(Record):
+    """What the AMD GPU stack says (``Environment.amd``; None there = not probed).
+
+    ``status``: "ok" (GPUs and a ROCm runtime), "no-runtime" (AMD GPUs, no ROCm user space),
+    "no-gpu" (no AMD GPU found), "unknown".
+    """
+
+    status: str = "unknown"
+    gpus: tuple[AmdGpu, ...] = ()
+    rocm_version: Optional[str] = None  # "6.4.1", from /opt/rocm/.info/version or HIP
+    rocm_source: Optional[str] = None  # the file it came from
+    kfd: Optional[bool] = None  # /dev/kfd exists (the amdgpu kernel driver's compute node)
+    groups: Optional[tuple[str, ...]] = None  # the user's groups (render/video give GPU access)
+    gpu_access: Optional[bool] = None  # root, or in the render/video group, or /dev/kfd is rw
+    sources: tuple[str, ...] = ()  # "kfd", "rocminfo", "rocm_agent_enumerator", "pci", ...
+    errors: tuple[str, ...] = ()
+
+    @property
+    def gfx_targets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(g.gfx for g in self.gpus if g.gfx))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class IntelGpu(Record):
+    index: int
+    name: Optional[str] = None  # "Intel(R) Arc(TM) A770 Graphics"
+    device_id: Optional[str] = None  # "0x56a0"
+    pci_bus_id: Optional[str] = None
+    integrated: Optional[bool] = None
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Intel(Record):
+    """Intel GPUs (``Environment.intel``; None = not probed). ``status`` as for :class:`Amd`;
+    "no-runtime" = GPUs but no Level Zero runtime (torch's XPU build needs it)."""
+
+    status: str = "unknown"
+    gpus: tuple[IntelGpu, ...] = ()
+    level_zero: Optional[bool] = None  # libze_loader / libze_intel_gpu found
+    sources: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Jetson(Record):
+    """An NVIDIA Jetson (Tegra) board (``Environment.jetson``; None = not probed or not one)."""
+
+    model: Optional[str] = None  # /proc/device-tree/model: "NVIDIA Jetson AGX Orin Developer Kit"
+    l4t: Optional[str] = None  # "36.4.3", from /etc/nv_tegra_release
+    jetpack: Optional[str] = None  # "6", the JetPack major the L4T release belongs to
+    compute_capability: Optional[str] = None  # "8.7" (Orin), from the model name
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class LibraryDir(Record):
     path: str
     libraries: tuple[str, ...]  # libcudnn*, libcublas* file names found there
@@ -363,6 +430,10 @@ class Environment(Record):
     source: str = "live"  # "live", "snapshot:<path>", "report:<path>"
     captured_at: Optional[str] = None
     deep: Optional[DeepFacts] = None  # doctor --deep, or what a collect_env report said
+    # other GPU vendors (None: not probed, e.g. a snapshot from before they were)
+    amd: Optional[Amd] = None
+    intel: Optional[Intel] = None
+    jetson: Optional[Jetson] = None
 
     def env(self, name: str) -> Optional[str]:
         for key, value in self.env_vars:

@@ -103,12 +103,47 @@ def snapshot_from_capture_dir(d: str) -> Snapshot:
         _cap_tools(d),
         _cap_env(d),
         _cap_python(d),
+        *_cap_vendors(d),
         ProbeRecord("pci", ok=True, data={"available": False}),
         ProbeRecord("resources", ok=True, data={}),
         ProbeRecord("disk", ok=True, data={"disks": []}),
         ProbeRecord("pip-config", ok=True, data={"files": {}}),
     ]
     return Snapshot(records={r.name: r for r in records if r is not None}, source=f"capture:{d}")
+
+
+# AMD / Intel / Jetson captures: file -> (record, tool name or data key)
+_VENDOR_TOOLS = {
+    "rocminfo.txt": ("amd", "rocminfo"),
+    "rocm_agent_enumerator.txt": ("amd", "rocm_agent_enumerator"),
+    "rocm_smi.json": ("amd", "rocm-smi"),
+    "amd_smi_list.json": ("amd", "amd-smi"),
+    "xpu_smi_discovery.txt": ("intel", "xpu-smi"),
+    "sycl_ls.txt": ("intel", "sycl-ls"),
+}
+
+
+def _cap_vendors(d: str) -> list[ProbeRecord]:
+    """rocminfo.txt, rocm_agent_enumerator.txt, rocm_smi.json (--showproductname --json),
+    amd_smi_list.json, rocm_version.txt (/opt/rocm/.info/version), xpu_smi_discovery.txt,
+    sycl_ls.txt, nv_tegra_release.txt, device_tree_model.txt: only the records they feed."""
+    data: dict[str, dict[str, Any]] = {"amd": {"tools": {}}, "intel": {"tools": {}}}
+    for name, (record, tool) in _VENDOR_TOOLS.items():
+        text = _txt(d, name)
+        if text is not None:
+            data[record]["tools"][tool] = {"path": name, "returncode": 0, "stdout": text}
+    version = _txt(d, "rocm_version.txt")
+    if version is not None:
+        data["amd"]["rocm_version_file"] = {"path": "rocm_version.txt", "text": version}
+    out = [
+        ProbeRecord(name, ok=True, data=value)
+        for name, value in data.items()
+        if value["tools"] or len(value) > 1
+    ]
+    tegra, model = _txt(d, "nv_tegra_release.txt"), _txt(d, "device_tree_model.txt")
+    if tegra is not None or model is not None:
+        out.append(ProbeRecord("jetson", ok=True, data={"nv_tegra_release": tegra, "model": model}))
+    return out
 
 
 def _cap_platform(d: str) -> ProbeRecord:

@@ -280,11 +280,42 @@ def _yn(v: Optional[bool]) -> str:
     return "unknown" if v is None else ("yes" if v else "no")
 
 
+def _vendors(env: Environment) -> tuple[str, list[str]]:
+    parts: list[str] = []
+    facts: list[str] = []
+    if env.amd is not None and env.amd.gpus:
+        gpus = ", ".join(f"{g.name or 'AMD GPU'} ({g.gfx or 'gfx ?'})" for g in env.amd.gpus)
+        parts.append(gpus)
+        facts.append(f"AMD: {gpus}; found by {', '.join(env.amd.sources) or '?'}")
+        facts.append(
+            f"ROCm runtime: {env.amd.rocm_version or 'not found'}"
+            + (f" ({env.amd.rocm_source})" if env.amd.rocm_source else "")
+            + f"; /dev/kfd: {'yes' if env.amd.kfd else 'no' if env.amd.kfd is False else '?'}"
+        )
+        if env.amd.groups is not None:
+            facts.append(f"groups: {', '.join(env.amd.groups) or '(none)'}")
+    if env.intel is not None and env.intel.gpus:
+        gpus = ", ".join(g.name or g.device_id or "Intel GPU" for g in env.intel.gpus)
+        parts.append(gpus)
+        level_zero = {True: "yes", False: "no", None: "?"}[env.intel.level_zero]
+        facts.append(f"Intel: {gpus}; Level Zero: {level_zero}")
+    if env.jetson is not None:
+        parts.append(env.jetson.model or "Jetson")
+        facts.append(
+            f"Jetson: {env.jetson.model or '?'}, L4T {env.jetson.l4t or '?'}, "
+            f"JetPack {env.jetson.jetpack or '?'}"
+        )
+    if env.amd is None and env.intel is None and env.jetson is None:
+        return "not probed", []
+    return ", ".join(parts) or "none found", facts
+
+
 _BUILDERS: dict[str, Callable[[Environment], tuple[str, list[str]]]] = {
     "system": _system,
     "python": _python,
     "nvidia": _nvidia,
     "torch": _torch,
+    "vendors": _vendors,
     "companions": _companions,
     "libraries": _libraries,
     "toolchain": _toolchain,

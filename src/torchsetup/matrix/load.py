@@ -37,11 +37,14 @@ from torchsetup.matrix.model import (
     Disagreement,
     DynamoFloors,
     ExperimentalPython,
+    GpuVendors,
+    JetsonIndex,
     Matrix,
     MatrixError,
     PipFloor,
     PlatformInfo,
     Release,
+    RocmTargets,
     SourceBuild,
     Variant,
     WheelInfo,
@@ -96,7 +99,7 @@ _TOP_REQUIRED = frozenset(
         "sources",
     }
 )
-_TOP_OPTIONAL = frozenset({"generated_by", "newest_torch", "disagreements", "notes"})
+_TOP_OPTIONAL = frozenset({"generated_by", "newest_torch", "disagreements", "notes", "gpu_vendors"})
 
 
 def matrix_from_dict(data: Any) -> Matrix:
@@ -128,6 +131,7 @@ def matrix_from_dict(data: Any) -> Matrix:
         _keys(note, where, frozenset({"topic", "fact", "source"}))
         _str(note, "topic", where), _str(note, "fact", where), _src(note, "source", where, ctx)
     dynamo, companions = _facts(data["facts"], ctx)
+    vendors = _gpu_vendors(data.get("gpu_vendors"), ctx)
     if data.get("newest_torch") is not None:
         _version(data, "newest_torch", "matrix")
     unused = sorted(set(ctx.sources) - ctx.used)
@@ -145,6 +149,7 @@ def matrix_from_dict(data: Any) -> Matrix:
         generated_by=_opt_str(data, "generated_by", "matrix") or "",
         dynamo=dynamo,
         companion_rules=companions,
+        vendors=vendors,
     )
 
 
@@ -663,4 +668,86 @@ def _companion_rule(data: Any, where: str, ctx: _Ctx) -> CompanionRule:
         minor_offset=offset or 0,
         open=_bool(data, "open", where),
         source=_src(data, "source", where, ctx),
+    )
+
+
+# --- other GPU vendors (AMD ROCm targets, Intel XPU families, Jetson indexes) --------------------
+
+_GFX_RE = re.compile(r"^gfx\d{2,4}[a-z]?$")
+_VENDOR_KEYS = frozenset({"rocm_targets", "hsa_override", "xpu", "jetson"})
+_JETSON_KEYS = frozenset({"jetpack", "l4t", "cuda", "python", "torch", "source"})
+_JETSON_OPTIONAL = frozenset({"torchvision", "index_url", "wheel_url", "inferred"})
+
+
+def _gpu_vendors(data: Any, ctx: _Ctx) -> GpuVendors:
+    if data is None:
+        return GpuVendors()
+    where = "gpu_vendors"
+    _keys(data, where, frozenset(), _VENDOR_KEYS)
+    rocm = []
+    for i, row in enumerate(_list(data, "rocm_targets", where, optional=True)):
+        w = f"{where}.rocm_targets[{i}]"
+        _keys(row, w, frozenset({"variants", "targets", "source"}), frozenset({"inferred"}))
+        variants = row["variants"]
+        if not isinstance(variants, list) or not all(
+            isinstance(v, str) and v.startswith("rocm") for v in variants
+        ):
+            raise _fail(f"{w}.variants", "a list of rocmX.Y variant names")
+        targets = tuple(_str(row, "targets", w).split(";"))
+        bad = [t for t in targets if not _GFX_RE.match(t)]
+        if bad:
+            raise _fail(f"{w}.targets", f"not a gfx target: {bad[0]!r}")
+        rocm.append(
+            RocmTargets(
+                variants=tuple(variants),
+                targets=targets,
+                source=_src(row, "source", w, ctx),
+                inferred=_bool(row, "inferred", w),
+            )
+        )
+    override: dict[str, Any] = dict(data.get("hsa_override") or {})
+    override_source = _src(override, "source", f"{where}.hsa_override", ctx) if override else ""
+    pairs = []
+    for gfx, version in sorted(override.items()):
+        if gfx == "source":
+            continue
+        if not _GFX_RE.match(gfx) or not isinstance(version, str):
+            raise _fail(f"{where}.hsa_override.{gfx}", "gfx target -> 'X.Y.Z'")
+        pairs.append((gfx, version))
+    xpu = data.get("xpu") or {}
+    xw = f"{where}.xpu"
+    if xpu:
+        _keys(xpu, xw, frozenset({"families", "platforms", "source"}))
+    jetson = []
+    for i, row in enumerate(_list(data, "jetson", where, optional=True)):
+        w = f"{where}.jetson[{i}]"
+        _keys(row, w, _JETSON_KEYS, _JETSON_OPTIONAL)
+        index_url, wheel_url = row.get("index_url"), row.get("wheel_url")
+        if (index_url is None) == (wheel_url is None):
+            raise _fail(w, "exactly one of index_url and wheel_url")
+        url = index_url or wheel_url
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise _fail(w, "the index or wheel URL must be https")
+        jetson.append(
+            JetsonIndex(
+                jetpack=_str(row, "jetpack", w),
+                l4t=_str(row, "l4t", w),
+                cuda=_str(row, "cuda", w),
+                python=_str(row, "python", w),
+                torch=_str(row, "torch", w),
+                torchvision=_opt_str(row, "torchvision", w),
+                index_url=index_url,
+                wheel_url=wheel_url,
+                source=_src(row, "source", w, ctx),
+                inferred=_bool(row, "inferred", w),
+            )
+        )
+    return GpuVendors(
+        rocm_targets=tuple(rocm),
+        hsa_override=tuple(pairs),
+        hsa_override_source=override_source,
+        xpu_families=tuple(xpu.get("families") or ()),
+        xpu_platforms=_platform_list(xpu, "platforms", xw) if xpu else (),
+        xpu_source=_src(xpu, "source", xw, ctx) if xpu else "",
+        jetson=tuple(jetson),
     )

@@ -260,3 +260,23 @@ def index_for_local_label(local: Optional[str]) -> Optional[str]:
     if not local or not re.fullmatch(r"cu\d+|cpu|rocm[\d.]+|xpu", local):
         return None
     return index_url(local)
+
+
+# --- other GPU vendors (issue 11): matrix.json gpu_vendors ------------------------------------
+
+
+def rocm_gfx_targets(variant: str) -> Optional[tuple[str, ...]]:
+    """The gfx targets the ROCm build ``variant`` (rocm6.4, or a torch.version.hip-derived name)
+    ships kernels for; None when the data does not say."""
+    row = _matrix().vendors.targets_of(variant)
+    return row.targets if row else None
+
+
+def rocm_gfx_targets_all() -> tuple[str, ...]:
+    """Every gfx target some ROCm build of torch ships kernels for."""
+    return tuple(sorted({t for row in _matrix().vendors.rocm_targets for t in row.targets}))
+
+
+def hsa_override_for(gfx: str) -> Optional[str]:
+    """The HSA_OVERRIDE_GFX_VERSION that runs ``gfx`` as a supported target of its family."""
+    return _matrix().vendors.override_for(gfx)

@@ -335,6 +335,54 @@ class DynamoFloors(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
+class RocmTargets(Record):
+    """The LLVM gfx targets the ROCm builds ``variants`` ship kernels for (PYTORCH_ROCM_ARCH)."""
+
+    variants: tuple[str, ...]
+    targets: tuple[str, ...]
+    source: str
+    inferred: bool = False
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class JetsonIndex(Record):
+    """Where NVIDIA publishes torch for one JetPack major (an index, or one wheel URL)."""
+
+    jetpack: str  # "6"
+    l4t: str  # "36"
+    cuda: str
+    python: str  # the JetPack's system Python minor
+    torch: str
+    source: str
+    torchvision: Optional[str] = None
+    index_url: Optional[str] = None
+    wheel_url: Optional[str] = None
+    inferred: bool = False
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GpuVendors(Record):
+    """matrix.json 'gpu_vendors': what the automatic choice needs for AMD, Intel and Jetson."""
+
+    rocm_targets: tuple[RocmTargets, ...] = ()
+    hsa_override: tuple[tuple[str, str], ...] = ()  # gfx1103 -> "11.0.0"
+    hsa_override_source: str = ""
+    xpu_families: tuple[str, ...] = ()
+    xpu_platforms: tuple[str, ...] = ()
+    xpu_source: str = ""
+    jetson: tuple[JetsonIndex, ...] = ()
+
+    def targets_of(self, variant: str) -> Optional[RocmTargets]:
+        return next((r for r in self.rocm_targets if variant in r.variants), None)
+
+    def override_for(self, gfx: str) -> Optional[str]:
+        return dict(self.hsa_override).get(gfx)
+
+    def jetson_index(self, jetpack: Optional[str]) -> Optional[JetsonIndex]:
+        return next((j for j in self.jetson if j.jetpack == jetpack), None)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Matrix(Record):
     releases: tuple[Release, ...]  # newest first
     cuda: tuple[CudaRow, ...]  # oldest first
@@ -344,6 +392,7 @@ class Matrix(Record):
     generated_by: str = ""
     dynamo: DynamoFloors = DynamoFloors((), "2.0", "")  # noqa: RUF009 (an immutable tuple)
     companion_rules: tuple[tuple[str, tuple[CompanionRule, ...]], ...] = ()
+    vendors: GpuVendors = GpuVendors()
 
     def companion_torch_span(
         self, name: str, version: str

@@ -109,7 +109,8 @@ def group_rejections(rejected: Sequence[Rejection]) -> list[tuple[str, str, str]
         ordered = sorted(torches, key=version_tuple)
         label = ordered[0] if len(ordered) == 1 else f"{ordered[0]}–{ordered[-1]}"
         out.append((label, variant, reason))
-    return out
+    # builds that work here (and lost to the chosen one) first: the list must not hide them
+    return sorted(out, key=lambda group: not group[2].startswith("works, but"))
 
 
 def _command(words: Sequence[str], width: int) -> list[str]:

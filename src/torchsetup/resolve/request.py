@@ -187,10 +187,14 @@ def _check(value: Optional[str], pattern: re.Pattern[str], flag: str, hint: str)
     return value.strip()
 
 
-def _gpu_capability(text: str) -> str:
-    """A compute capability as given, or the one the GPU table knows for a model name."""
-    if _MINOR.match(text):
-        return text
+def _gpu_token(text: str) -> str:
+    """A ``--target-gpu`` item as the resolver takes it: a compute capability, a gfx target, an
+    Intel or Jetson name (lower case), or the capability the GPU table knows for an NVIDIA
+    model name ("" when it knows none: refused as malformed)."""
+    from torchsetup.resolve.vendors import gpu_token_kind
+
+    if _MINOR.match(text) or gpu_token_kind(text):
+        return text.lower()
     from torchsetup.matrix.gpus import capability_from_name
 
     return capability_from_name(text) or ""
@@ -216,11 +220,15 @@ def parse_targets(
         )
     gpu_list = None
     if gpus is not None:
-        gpu_list = tuple(_gpu_capability(g.strip()) for g in gpus.split(",") if g.strip())
-        if not gpu_list or not all(g and _MINOR.match(g) for g in gpu_list):
+        from torchsetup.resolve.vendors import gpu_token_kind
+
+        gpu_list = tuple(_gpu_token(g.strip()) for g in gpus.split(",") if g.strip())
+        if not gpu_list or not all(gpu_token_kind(g) for g in gpu_list):
             raise UsageError(
                 f"--target-gpu {gpus}: malformed",
-                hint='compute capabilities or NVIDIA model names, e.g. 6.1,8.6 or "GeForce GTX 1080 Ti"',
+                hint='NVIDIA compute capabilities or models (6.1,8.6 or "GeForce GTX 1080 Ti"), '
+                "AMD gfx targets (gfx1100), Intel GPUs (arc-a770, b580, max-1550, core-ultra) or "
+                "Jetson boards (orin, xavier, thor)",
             )
     return {
         "target_platform": platform,

@@ -15,8 +15,10 @@ Rules, in the order they are checked for each candidate (release, build):
 
 Automatic choice: the newest release (matching ``--torch``) whose best build passes. Best = the
 newest CUDA the driver fully supports and every GPU has kernels in; failing that the newest one
-under minor-version compatibility; CPU when there is no NVIDIA driver (or nothing else works);
-the PyPI wheel (CPU + MPS) on macOS. ROCm, XPU and unadvertised builds only when asked for.
+under minor-version compatibility; CPU only when there is no usable GPU; the PyPI wheel (CPU +
+MPS) on macOS. Unadvertised builds only when asked for (but "Not chosen" lists the ones that
+work). Policy: with a usable GPU present CPU is never automatic: a request no GPU build satisfies
+is refused (exit 2) with the nearest request that gives a GPU build; ``--cpu`` opts in.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from torchsetup.matrix.model import (
     Variant,
     WheelInfo,
 )
+from torchsetup.resolve import vendors as vend
 from torchsetup.resolve.plan import (
     Fact,
     Plan,
@@ -68,6 +71,7 @@ class TargetGpu(NamedTuple):
     label: str  # "NVIDIA H200" or "GPU 0"
     cc: tuple[int, int]
     text: str  # "9.0"
+    from_name: bool = False  # the probe gave no capability: looked up from the GPU's name
 
     @property
     def sm(self) -> str:
@@ -90,6 +94,15 @@ class Target(NamedTuple):
     driver_cuda: Optional[str] = None
     gpus: tuple[TargetGpu, ...] = ()
     nvidia_devices_without_driver: bool = False
+    nvidia_unknown: str = ""  # the NVIDIA probes failed without saying "no driver": why
+    # other vendors (issue 11): the GPUs, and the driver-stack facts that make them usable
+    amd_gpus: tuple[vend.AmdTarget, ...] = ()
+    amd_runtime: Optional[str] = None  # the ROCm version here
+    amd_kfd: Optional[bool] = None
+    hsa_override: Optional[str] = None  # HSA_OVERRIDE_GFX_VERSION as a gfx target
+    intel_gpus: tuple[vend.IntelTarget, ...] = ()
+    intel_level_zero: Optional[bool] = None
+    jetson: Optional[vend.JetsonTarget] = None
     nvcc: Optional[str] = None
     cuda_home: Optional[str] = None
     gcc: Optional[str] = None
@@ -203,9 +216,44 @@ def effective_target(env: Environment, request: Request) -> Target:
     gpus = _gpus(env, request)
     for i, gpu in enumerate(gpus):
         src = "--target-gpu" if request.target_gpus else dsrc
+        if gpu.from_name:
+            src += "; capability from the GPU name table"
         facts.append(
             Fact(f"gpu {i}", f"{gpu.label}, compute capability {gpu.text} ({gpu.sm})", src)
         )
+    unknown = ""
+    # nvidia-smi is there but failed (or an NVIDIA device is on the bus): unknown, not none
+    if (
+        not driver
+        and not request.target_driver
+        and env.nvidia.status == "error"
+        and (env.nvidia.smi_error or env.nvidia.pci_nvidia_devices)
+    ):
+        unknown = env.nvidia.smi_error or env.nvidia.nvml_error or "the NVIDIA probes failed"
+    amd_gpus, intel_gpus, jetson = _vendor_gpus(env, request)
+    src = "--target-gpu" if request.target_gpus else f"GPU probes, {origin}"
+    for i, agpu in enumerate(amd_gpus):
+        kind = ", integrated" if agpu.integrated else ""
+        facts.append(Fact(f"amd gpu {i}", f"{agpu.label} ({agpu.gfx or 'gfx ?'}{kind})", src))
+    amd_runtime = env.amd.rocm_version if env.amd is not None and not request.target_gpus else None
+    if amd_runtime and env.amd is not None:
+        facts.append(Fact("rocm", amd_runtime, f"{env.amd.rocm_source or 'ROCm probe'}, {origin}"))
+    for i, igpu in enumerate(intel_gpus):
+        facts.append(
+            Fact(f"intel gpu {i}", f"{igpu.label} ({igpu.family or 'not an XPU target'})", src)
+        )
+    if jetson is not None:
+        facts.append(
+            Fact(
+                "jetson",
+                f"{jetson.label}, JetPack {jetson.jetpack or '?'}"
+                + (f" (L4T {jetson.l4t})" if jetson.l4t else ""),
+                src if request.target_gpus else f"/etc/nv_tegra_release, {origin}",
+            )
+        )
+    override = vend.override_gfx(env.env("HSA_OVERRIDE_GFX_VERSION"))
+    if override:
+        facts.append(Fact("HSA_OVERRIDE_GFX_VERSION", override, f"environment, {origin}"))
 
     return Target(
         platform=platform,
@@ -221,6 +269,16 @@ def effective_target(env: Environment, request: Request) -> Target:
         driver_cuda=driver_cuda,
         gpus=gpus,
         nvidia_devices_without_driver=not driver and env.nvidia.has_gpu,
+        nvidia_unknown=unknown,
+        amd_gpus=amd_gpus,
+        amd_runtime=amd_runtime,
+        amd_kfd=env.amd.kfd if env.amd is not None and not request.target_gpus else None,
+        hsa_override=override,
+        intel_gpus=intel_gpus,
+        intel_level_zero=(
+            env.intel.level_zero if env.intel is not None and not request.target_gpus else None
+        ),
+        jetson=jetson,
         nvcc=env.toolkit.nvcc_version,
         cuda_home=env.toolkit.cuda_home,
         gcc=env.tools.gcc_version,
@@ -257,18 +315,62 @@ def _venv_python(venv: str, platform: str) -> str:
 def _gpus(env: Environment, request: Request) -> tuple[TargetGpu, ...]:
     if request.target_gpus is not None:
         return tuple(
-            TargetGpu(f"GPU {i}", parse_cc(cc), cc) for i, cc in enumerate(request.target_gpus)
+            TargetGpu(f"GPU {i}", parse_cc(cc), cc)
+            for i, cc in enumerate(request.target_gpus)
+            if vend.gpu_token_kind(cc) == "nvidia"
         )
+    from torchsetup.matrix.lookups import capability_from_name
+
     out = []
     for gpu in env.nvidia.gpus:
-        if gpu.compute_capability:
+        cc = gpu.compute_capability or capability_from_name(gpu.name)
+        if cc:
             try:
                 out.append(
-                    TargetGpu(gpu.name, parse_cc(gpu.compute_capability), gpu.compute_capability)
+                    TargetGpu(gpu.name, parse_cc(cc), cc, from_name=not gpu.compute_capability)
                 )
             except ValueError:
                 continue
     return tuple(out)
+
+
+def _vendor_gpus(
+    env: Environment, request: Request
+) -> tuple[tuple[vend.AmdTarget, ...], tuple[vend.IntelTarget, ...], Optional[vend.JetsonTarget]]:
+    if request.target_gpus is not None:
+        tokens = request.target_gpus
+        amd = tuple(
+            vend.AmdTarget(f"GPU {i}", t.lower())
+            for i, t in enumerate(tokens)
+            if vend.gpu_token_kind(t) == "amd"
+        )
+        intel = tuple(
+            vend.IntelTarget(f"GPU {i} ({t})", vend.intel_token_family(t))
+            for i, t in enumerate(tokens)
+            if vend.gpu_token_kind(t) == "intel"
+        )
+        jetson = next(
+            (vend.jetson_token(t) for t in tokens if vend.gpu_token_kind(t) == "jetson"), None
+        )
+        return amd, intel, jetson
+    return vend.amd_targets(env.amd), vend.intel_targets(env.intel), vend.jetson_target(env.jetson)
+
+
+class VendorState(NamedTuple):
+    """Which non-NVIDIA GPUs are usable here, and why the others are not."""
+
+    amd: bool
+    amd_reason: str
+    intel: bool
+    intel_reason: str
+
+
+def vendor_state(target: Target, matrix: Matrix) -> VendorState:
+    amd = vend.amd_usable(
+        target.amd_kfd, target.amd_runtime, target.amd_gpus, matrix.vendors, target.hsa_override
+    )
+    intel = vend.intel_usable(target.intel_level_zero, target.intel_gpus, matrix.vendors)
+    return VendorState(amd[0], amd[1], intel[0], intel[1])
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -401,10 +503,23 @@ def check_build(
         why += kernels.why
         warnings += kernels.warnings
     elif variant.kind in ("rocm", "xpu"):
-        vendor = "AMD GPU and ROCm driver" if variant.kind == "rocm" else "Intel GPU and its driver"
-        warnings.append(
-            f"torchsetup cannot check the {vendor} yet: make sure {variant.name} suits them."
+        explicit = request.variant is not None
+        check = (
+            vend.rocm_check(
+                target.amd_gpus,
+                variant.name,
+                matrix.vendors,
+                explicit=explicit,
+                override=target.hsa_override,
+                runtime=target.amd_runtime,
+            )
+            if variant.kind == "rocm"
+            else vend.xpu_check(target.intel_gpus, matrix.vendors, explicit=explicit)
         )
+        if check.problem:
+            return reject(check.problem)
+        why += check.why
+        warnings += check.warnings
 
     wheel = release.wheel(variant, target.platform)
     if target.platform.startswith("linux") and wheel is not None and wheel.min_glibc:
@@ -541,7 +656,9 @@ def _check_gpus(target: Target, arch: Optional[ArchList], support: str, explicit
 
 
 def _pass_variants(release: Release, target: Target, request: Request, kind: str) -> list[Variant]:
-    """The builds to try in one pass: the requested one, or every advertised one of ``kind``."""
+    """The builds to try in one pass: the requested one, or every one of ``kind`` (unadvertised
+    ones are checked too, so "Not chosen" can say a newer one works; they are never chosen
+    automatically)."""
     if request.variant is not None:
         variant = release.variant(request.variant)
         return [variant] if variant is not None else []
@@ -549,21 +666,84 @@ def _pass_variants(release: Release, target: Target, request: Request, kind: str
         candidates = [v for v in release.variants if v.name in release.conda.variants]
     else:
         candidates = list(release.variants_for(target.platform))
-    return [v for v in candidates if v.kind == kind and v.advertised]
+    return [v for v in candidates if v.kind == kind]
 
 
-def _rank(verdict: Verdict) -> tuple[int, tuple[int, ...]]:
-    """Full driver support first, then the newest CUDA."""
+def _rank(verdict: Verdict, target: Target) -> tuple[int, tuple[int, ...]]:
+    """Full driver support first, then the newest CUDA (ROCm: the build that matches the ROCm
+    runtime here first, then the newest)."""
+    if verdict.variant.kind == "rocm":
+        return vend.rocm_rank(verdict.variant.name, target.amd_runtime)
     cuda = variant_cuda(verdict.variant.name) or "0"
     return (0 if verdict.support != MINOR else 1, tuple(-x for x in version_tuple(cuda)))
 
 
-def _passes(target: Target, request: Request) -> list[str]:
+def gpu_kinds(target: Target, matrix: Matrix) -> list[str]:
+    """The GPU build kinds a usable GPU of the target can run, best first; [] = no usable GPU.
+    NVIDIA (CUDA) first, then AMD (ROCm), then Intel (XPU): a box with two vendors gets the
+    first that works, and "Not chosen" names the other.
+
+    Policy: with a usable GPU present the CPU build is never chosen automatically (``--cpu``
+    opts in); a request no GPU build satisfies is refused with the nearest one that gives one.
+    """
+    if target.platform.startswith("macos"):
+        return []
+    state = vendor_state(target, matrix)
+    kinds = ["cuda"] if target.driver else []
+    if state.amd:
+        kinds.append("rocm")
+    if state.intel:
+        kinds.append("xpu")
+    return kinds
+
+
+def _passes(target: Target, request: Request, matrix: Matrix) -> list[str]:
     if request.variant is not None:
         return [request.variant_kind or ""]
-    if target.platform.startswith("macos"):
-        return ["cpu"]
-    return ["cuda", "cpu"] if target.driver else ["cpu"]
+    return gpu_kinds(target, matrix) or ["cpu"]
+
+
+_VENDOR_OF = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}
+
+
+def _other_vendor_notes(
+    target: Target,
+    release: Release,
+    request: Request,
+    matrix: Matrix,
+    kind: str,
+    best: Verdict,
+) -> list[Rejection]:
+    """On a box with GPUs of two vendors: the other vendor's working build of the chosen release."""
+    out = []
+    kinds = gpu_kinds(target, matrix)
+    unnamed = dataclasses.replace(request, variant_by_name=True)
+    for other in kinds[kinds.index(kind) + 1 :] if kind in kinds else []:
+        verdicts = [
+            check_build(target, release, v, unnamed if other == "xpu" else request, matrix)
+            for v in _pass_variants(release, target, request, other)
+            if v.advertised or other == "xpu"
+        ]
+        passing = sorted((v for v in verdicts if v.ok), key=lambda v: _rank(v, target))
+        if passing:
+            name = passing[0].variant.name
+            out.append(
+                Rejection(
+                    release.torch,
+                    name,
+                    f"works, but {best.variant.name} is preferred (the {_VENDOR_OF[kind]} GPU "
+                    f"comes first): {variant_flag(name)} plans it for the {_VENDOR_OF[other]} GPU",
+                )
+            )
+    return out
+
+
+def _newer_cpu_note(release: Release, target: Target, request: Request, matrix: Matrix) -> str:
+    """Why a working CPU build of a release lost on a GPU machine ('' when it does not work)."""
+    cpu = release.variant("cpu")
+    if cpu is None or not check_build(target, release, cpu, request, matrix).ok:
+        return ""
+    return "works, but only on the CPU: with a usable GPU here, CPU is never automatic (--cpu)"
 
 
 def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[Release]) -> Search:
@@ -578,28 +758,44 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
             rejected.append(rej)
 
     warnings: list[str] = []
-    for kind in _passes(target, request):
-        if kind == "cpu" and request.variant is None and target.driver:
-            warnings.append(
-                "No CUDA build of any release works with this driver and GPU: "
-                "planning the CPU build (update the driver to use the GPU)."
-            )
+    automatic = request.variant is None
+    gpu_machine = automatic and bool(gpu_kinds(target, matrix))
+    unnamed = dataclasses.replace(request, variant_by_name=True)
+    for kind in _passes(target, request, matrix):
         for release in releases:
             problem, release_warnings = release_problem(target, release, request, matrix)
             if problem:
                 note(Rejection(release.torch, "*", problem))
                 continue
-            verdicts = [
-                check_build(target, release, v, request, matrix)
-                for v in _pass_variants(release, target, request, kind)
-            ]
+            verdicts: list[Verdict] = []
+            for build in _pass_variants(release, target, request, kind):
+                if (
+                    automatic
+                    and not build.advertised
+                    and not request.variant_by_name
+                    and build.kind != "xpu"  # the only Intel build: on its own install page
+                ):
+                    hidden = check_build(target, release, build, unnamed, matrix)
+                    reason = (
+                        "works, but it is not advertised (not on pytorch.org's install "
+                        f"pages): ask for it with --variant {build.name}"
+                        if hidden.ok
+                        else hidden.reason
+                    )
+                    note(Rejection(release.torch, build.name, reason))
+                    continue
+                verdicts.append(
+                    check_build(
+                        target, release, build, unnamed if build.kind == "xpu" else request, matrix
+                    )
+                )
             if request.variant is not None and not verdicts:
                 note(
                     Rejection(
                         release.torch, request.variant, _missing_variant(request.variant, matrix)
                     )
                 )
-            passing = sorted((v for v in verdicts if v.ok), key=_rank)
+            passing = sorted((v for v in verdicts if v.ok), key=lambda v: _rank(v, target))
             for v in verdicts:
                 if not v.ok:
                     note(Rejection(release.torch, v.variant.name, v.reason))
@@ -614,15 +810,22 @@ def search(target: Target, request: Request, matrix: Matrix, releases: Sequence[
                             + (
                                 " (full driver support)"
                                 if other.support == MINOR
+                                else " (matches the ROCm runtime here, or is newer)"
+                                if other.variant.kind == "rocm"
                                 else " (newer CUDA)"
                             ),
                         )
                     )
+                if gpu_machine:
+                    for rej in _other_vendor_notes(target, release, request, matrix, kind, best):
+                        note(rej)
                 return Search(
                     best._replace(warnings=release_warnings + best.warnings),
                     tuple(rejected),
                     tuple(warnings),
                 )
+            if gpu_machine and (cpu_note := _newer_cpu_note(release, target, request, matrix)):
+                note(Rejection(release.torch, "cpu", cpu_note))
     return Search(None, tuple(rejected), tuple(warnings))
 
 
@@ -642,10 +845,126 @@ def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
     releases = candidate_releases(request, matrix)
     if request.method == "source":
         return _source_plan(target, request, matrix, releases)
+    if request.variant is None and target.jetson is not None and request.method != "source":
+        if request.method not in ("pip", "uv"):
+            raise ResolutionError(
+                f"NVIDIA's JetPack builds of torch for {target.jetson.label} install with pip "
+                f"or uv, not --method {request.method}",
+                hint="--method pip, or --cpu",
+            )
+        return jetson_plan(target, request, matrix)
+    if (
+        request.variant is None
+        and target.nvidia_unknown
+        and not target.platform.startswith("macos")
+    ):
+        raise ResolutionError(
+            "cannot tell whether this machine has a usable NVIDIA GPU "
+            f"({target.nvidia_unknown}), so torchsetup will not choose the CPU build silently",
+            hint="pass --target-driver VERSION (nvidia-smi's 'Driver Version'), or --cpu",
+        )
     found = search(target, request, matrix, releases)
     if found.chosen is None:
+        if request.variant is None and gpu_kinds(target, matrix):
+            raise gpu_refusal(request, matrix, target, found.rejected, releases)
         raise refusal(request, matrix, target, found.rejected)
     return build_plan(target, request, matrix, found)
+
+
+def jetson_plan(target: Target, request: Request, matrix: Matrix) -> Plan:
+    """A Jetson (Tegra) board: NVIDIA's torch wheel for its JetPack, never PyPI's aarch64 wheels
+    (built for SBSA servers) and never a silent CPU plan; refused with the reason otherwise."""
+    import re
+
+    jetson = target.jetson
+    assert jetson is not None
+    board = f"{jetson.label} (JetPack {jetson.jetpack or '?'})"
+    index = matrix.vendors.jetson_index(jetson.jetpack)
+    known = ", ".join(f"JetPack {j.jetpack}" for j in matrix.vendors.jetson)
+    if index is None:
+        raise ResolutionError(
+            f"no torch wheel index is known for {board}: PyPI's aarch64 wheels are built for "
+            f"SBSA servers, not Tegra (the matrix knows {known or 'no JetPack'})",
+            hint="install NVIDIA's wheel for your JetPack by hand, or pass --cpu",
+        )
+    if target.platform != "linux-aarch64":
+        raise ResolutionError(
+            f"{board} needs linux-aarch64 wheels; the target platform is {target.platform}",
+            hint="--target-platform linux-aarch64",
+        )
+    found = re.match(r"\d+\.\d+(\.\d+)?", index.torch)
+    public = found.group(0) if found else index.torch
+    if request.torch is not None and not request.torch.matches(public):
+        raise ResolutionError(
+            f"NVIDIA's JetPack {index.jetpack} wheels are torch {index.torch}, not --torch "
+            f"{request.torch.text}",
+            nearest=f"torchsetup install --torch {public} (torch {index.torch})",
+            hint=f"try: torchsetup install --torch {public}",
+        )
+    if target.python_version != index.python:
+        raise ResolutionError(
+            f"NVIDIA's JetPack {index.jetpack} torch wheels are for Python {index.python} (the "
+            f"JetPack system Python); the target is Python {target.python_version}",
+            hint=f"--python /usr/bin/python{index.python}",
+        )
+    python = target.python_executable
+    packages = [("torch", index.torch)]
+    if index.torchvision and "torchvision" in request.companions:
+        packages.append(("torchvision", index.torchvision))
+    missing = [n for n in request.companions if n not in dict(packages)]
+    if missing and request.companions_required:
+        raise ResolutionError(
+            f"NVIDIA's JetPack {index.jetpack} index has no {', '.join(missing)} for torch "
+            f"{index.torch}",
+            hint="build it from source against this torch, or drop --with",
+        )
+    if index.wheel_url:
+        step = Step(
+            id="install",
+            description=f"Install torch {index.torch} from NVIDIA's JetPack {index.jetpack} wheel",
+            argv=(python, "-m", "pip", "install", index.wheel_url),
+        )
+    else:
+        assert index.index_url is not None
+        requirements = [f"{n}=={v}" for n, v in packages]
+        step = (
+            uv_install_step(python, requirements, index.index_url, target.tool("uv") or "uv")
+            if request.method == "uv"
+            else pip_install_step(python, requirements, index.index_url)
+        )
+    warnings = []
+    if index.inferred:
+        warnings.append(
+            f"Inferred data (not confirmed by a primary source) behind the JetPack "
+            f"{index.jetpack} index: the torch version on it; see docs/matrix.md."
+        )
+    if missing:
+        warnings.append(f"No {', '.join(missing)} on that index for torch {index.torch}.")
+    return Plan(
+        method=request.method,
+        torch=index.torch,
+        variant=f"cu{index.cuda.replace('.', '')}",
+        python=python,
+        torchvision=dict(packages).get("torchvision"),
+        index_url=index.index_url,
+        python_version=target.python_version,
+        steps=(step,),
+        facts=target.facts,
+        reasons=(
+            (
+                f"{board}: a Jetson runs NVIDIA's JetPack builds of torch (CUDA {index.cuda}, "
+                f"compute capability {jetson.cc or '?'}), not PyPI's aarch64 wheels."
+            ),
+            f"torch {index.torch}: from {index.index_url or index.wheel_url} ({index.source}).",
+            f"Python {index.python}: the JetPack {index.jetpack} system Python the wheels are for.",
+        ),
+        warnings=tuple(warnings),
+        extra=(
+            ("platform", target.platform),
+            ("companions", "required" if request.companions_required else "default"),
+            ("jetpack", index.jetpack),
+        ),
+    )
 
 
 def candidate_releases(request: Request, matrix: Matrix) -> tuple[Release, ...]:
@@ -740,7 +1059,13 @@ _NO_KERNELS = re.compile(r"no kernels for (.+?\(sm_\w+\))")
 def _stay_on(chosen: Release, rejected: Sequence[Rejection]) -> tuple[str, ...]:
     """When every build of the newer releases lacks kernels for a GPU (2.15 dropped Maxwell,
     Pascal and Volta with cu126), say so: the user stays on the chosen release's series."""
-    newer = [r for r in rejected if version_tuple(r.torch) > chosen.version]
+    newer = [
+        r
+        for r in rejected
+        if version_tuple(r.torch) > chosen.version
+        and r.variant != "cpu"  # "works, but only on the CPU": never a GPU build
+        and not r.reason.startswith("works, but")
+    ]
     gpus = [m.group(1) for r in newer if (m := _NO_KERNELS.search(r.reason))]
     if not newer or len(gpus) != len(newer):
         return ()
@@ -793,6 +1118,17 @@ def _reasons(
                 f"{variant.name}: the newest CUDA build the driver "
                 f"{'fully ' if chosen.support == FULL else ''}supports with kernels for every GPU."
             )
+        elif variant.kind == "rocm":
+            reasons.append(
+                f"{variant.name}: the ROCm build with kernels for every AMD GPU"
+                + (
+                    f", matching the ROCm {target.amd_runtime} runtime here."
+                    if target.amd_runtime
+                    else "."
+                )
+            )
+        elif variant.kind == "xpu":
+            reasons.append(f"{variant.name}: the PyTorch build for Intel GPUs (XPU).")
         elif target.platform.startswith("macos"):
             reasons.append("cpu: the macOS wheel (CPU, with MPS for the Apple GPU).")
         elif not target.driver:
@@ -804,6 +1140,10 @@ def _reasons(
                     else "."
                 )
             )
+            state = vendor_state(target, matrix)
+            for why_not in (state.amd_reason, state.intel_reason):
+                if why_not:
+                    reasons.append(f"cpu: {why_not}.")
     else:
         reasons.append(f"{variant.name}: asked for with {request.variant_flag}.")
     reasons += chosen.why
@@ -1032,11 +1372,92 @@ def refusal(
         f"{target.python_version}: " + "; ".join(reasons)
     )
     nearest = nearest_requests(target, request, matrix)
+    hint = f"try: torchsetup install {nearest[0]}" if nearest else None
+    if not nearest and gpu_kinds(target, matrix):
+        hint = "no GPU build works here: update the GPU driver, or pass --cpu for the CPU build"
     return ResolutionError(
         message,
         nearest="; or ".join(f"torchsetup install {n}" for n in nearest) if nearest else None,
         reasons=tuple(reasons),
-        hint=f"try: torchsetup install {nearest[0]}" if nearest else None,
+        hint=hint,
+    )
+
+
+def gpu_refusal(
+    request: Request,
+    matrix: Matrix,
+    target: Target,
+    rejected: Sequence[Rejection],
+    releases: Sequence[Release],
+) -> ResolutionError:
+    """An automatic request on a machine with a usable GPU that no GPU build satisfies.
+
+    Never a silent CPU plan: the refusal names why each GPU build failed, the nearest request
+    that gives a GPU build, what driver the request would need, and ``--cpu``.
+    """
+    scope = f"torch {request.torch.text}" if request.torch else "any PyTorch release"
+    reasons = _top_reasons(rejected)
+    needs = _nvidia_driver_needed(target, request, matrix, releases) if target.driver else ""
+    if needs:
+        reasons.append(needs)
+    reasons.append(
+        "with a usable GPU here the CPU build is never chosen automatically: --cpu installs it"
+    )
+    message = (
+        f"no GPU build of {scope} works on {target.platform} with Python "
+        f"{target.python_version} and {_describe_gpus(target)}: " + "; ".join(reasons)
+    )
+    nearest = nearest_requests(target, request, matrix)
+    return ResolutionError(
+        message,
+        nearest="; or ".join(f"torchsetup install {n}" for n in nearest) if nearest else None,
+        reasons=tuple(reasons),
+        hint=(
+            f"try: torchsetup install {nearest[0]}"
+            if nearest
+            else "update the GPU driver, or pass --cpu for the CPU build"
+        ),
+    )
+
+
+def _describe_gpus(target: Target) -> str:
+    parts = []
+    if target.driver:
+        gpus = ", ".join(f"{g.label} {g.sm}" for g in target.gpus) or "compute capability unknown"
+        parts.append(f"NVIDIA driver {target.driver} ({gpus})")
+    parts += [f"{g.label} ({g.gfx or 'gfx ?'})" for g in target.amd_gpus]
+    parts += [g.label for g in target.intel_gpus if g.family]
+    return ", ".join(parts) or "a GPU"
+
+
+def _nvidia_driver_needed(
+    target: Target, request: Request, matrix: Matrix, releases: Sequence[Release]
+) -> str:
+    """'torch 2.14.1 needs NVIDIA driver >= 580.65.06 (cu130 has kernels for sm_120)', or ''."""
+    best: Optional[tuple[tuple[int, ...], str, str, str]] = None
+    for release in releases:
+        if release_problem(target, release, request, matrix)[0]:
+            continue
+        for variant in release.variants_for(target.platform):
+            row = matrix.cuda_row(variant.name) if variant.kind == "cuda" else None
+            full = row.min_driver(target.family) if row and variant.advertised else None
+            if row is None or not full:
+                continue
+            arch = variant.arch_list(target.platform)
+            if target.gpus and (
+                arch is None or any(arch.coverage(g.cc) is None for g in target.gpus)
+            ):
+                continue
+            key = version_tuple(full)
+            if best is None or key < best[0]:
+                best = (key, full, release.torch, variant.name)
+    if best is None or (target.driver and version_at_least(target.driver, best[1])):
+        return ""
+    sms = ", ".join(sorted({g.sm for g in target.gpus}))
+    return (
+        f"torch {best[2]} needs NVIDIA driver >= {best[1]} ({best[3]}"
+        + (f", with kernels for {sms})" if sms else ")")
+        + f"; this machine has {target.driver}"
     )
 
 
@@ -1070,9 +1491,21 @@ def _relaxations(request: Request, matrix: Matrix) -> Iterable[list[Request]]:
             replace(request, torch=TorchSelector(text=torch, prefix=version_tuple(torch)))
             for torch in _nearest_releases(request.torch, matrix)
         ]
+    if request.torch is not None and request.variant is None:
+        # an unadvertised build of the same or a nearby release (2.13.0+cu129 on driver 570)
+        yield [
+            replace(
+                request,
+                torch=TorchSelector(text=torch, prefix=version_tuple(torch)),
+                variant_by_name=True,
+            )
+            for torch in [r.torch for r in matrix.releases if request.torch.matches(r.torch)]
+            + _nearest_releases(request.torch, matrix)
+        ]
     if request.variant is not None:
         yield [replace(request, **auto)]
     yield [replace(request, torch=None, **auto)]
+    yield [replace(request, torch=None, **{**auto, "variant_by_name": True})]
 
 
 def _nearest_releases(selector: TorchSelector, matrix: Matrix) -> list[str]:

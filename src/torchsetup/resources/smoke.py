@@ -179,8 +179,16 @@ def within(name, err, tol):
 def sync(torch, device):
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
+    elif device.startswith("xpu"):
+        torch.xpu.synchronize(device)
     elif device == "mps":
         torch.mps.synchronize()
+
+
+def xpu_bf16(torch):
+    """Whether the Intel GPU does bf16 (torch.xpu.is_bf16_supported, torch >= 2.5)."""
+    check = getattr(torch.xpu, "is_bf16_supported", None)
+    return bool(check()) if check else True
 
 
 def generator(torch, seed=1234):
@@ -292,6 +300,27 @@ def cuda_devices(torch):
     return devices
 
 
+def xpu_devices(torch):
+    """Intel GPUs through torch.xpu (the XPU build)."""
+    xpu = getattr(torch, "xpu", None)
+    if xpu is None or not xpu.is_available():
+        return []
+    devices = []
+    for index in range(xpu.device_count()):
+        props = xpu.get_device_properties(index)
+        devices.append(
+            {
+                "name": "xpu:%d" % index,
+                "kind": "xpu",
+                "model": getattr(props, "name", "Intel GPU"),
+                "capability": None,
+                "gcn_arch": None,
+                "total_memory": int(getattr(props, "total_memory", 0)) or None,
+            }
+        )
+    return devices
+
+
 def mps_devices(torch):
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
@@ -314,6 +343,7 @@ def check_gpu(state):
         warnings.simplefilter("always")
         available = torch.cuda.is_available()
         devices = cuda_devices(torch) if available else []
+    devices += xpu_devices(torch)
     devices += mps_devices(torch)
     state["devices"] = [d["name"] for d in devices]
     mps = getattr(torch.backends, "mps", None)
@@ -323,6 +353,7 @@ def check_gpu(state):
         "warnings": [first_line(w.message) for w in seen][:5],
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "hip_visible_devices": os.environ.get("HIP_VISIBLE_DEVICES"),
+        "xpu_available": any(d["kind"] == "xpu" for d in devices),
         "mps_built": bool(mps is not None and mps.is_built()),
     }
     if devices:
@@ -383,6 +414,11 @@ def matmul_variants(torch, device):
     """(label, matmul precision, autocast dtype) per precision worth checking on ``device``."""
     if device == "mps":
         return [("fp32", None, None), ("fp16", None, torch.float16)]
+    if device.startswith("xpu"):
+        variants = [("fp32", "highest", None)]
+        if xpu_bf16(torch):
+            variants.append(("bf16", "highest", torch.bfloat16))
+        return variants + [("fp16", "highest", torch.float16)]
     variants = [("fp32", "highest", None), ("tf32", "high", None)]
     if torch.cuda.is_bf16_supported():
         variants.append(("bf16", "highest", torch.bfloat16))
@@ -438,7 +474,7 @@ def loaded_libraries(names):
 
 def cudnn_tf32(torch, device):
     """Whether cuDNN may use TF32 for this convolution (then the tolerance is TF32's)."""
-    if device == "mps":
+    if device == "mps" or device.startswith("xpu"):
         return False
     try:
         return bool(torch.backends.cudnn.allow_tf32)
@@ -472,6 +508,8 @@ def check_conv(state, device):
     library = (
         "MPS"
         if device == "mps"
+        else "oneDNN"
+        if device.startswith("xpu")
         else ("MIOpen" if torch.version.hip else "cuDNN %s" % torch.backends.cudnn.version())
     )
     data = {
@@ -495,6 +533,12 @@ def memory_info(torch, device):
     if device == "mps":
         total = getattr(torch.mps, "recommended_max_memory", None)
         return None, (total() if total else None)
+    if device.startswith("xpu"):
+        info = getattr(torch.xpu, "mem_get_info", None)  # torch >= 2.6
+        if info is not None:
+            return info(device)
+        props = torch.xpu.get_device_properties(device)
+        return None, int(getattr(props, "total_memory", 0)) or None
     free, total = torch.cuda.mem_get_info(device)
     return free, total
 
@@ -725,6 +769,8 @@ def precision_for(torch, device):
         if torch.cuda.is_bf16_supported():
             return torch.bfloat16, False, "bf16 autocast"
         return torch.float16, True, "fp16 autocast + GradScaler"
+    if device.startswith("xpu") and xpu_bf16(torch):
+        return torch.bfloat16, False, "bf16 autocast"
     return None, False, "fp32"
 
 
@@ -738,6 +784,8 @@ def grad_scaler(torch):
 def peak_memory(torch, device):
     if device.startswith("cuda"):
         return int(torch.cuda.max_memory_allocated(device)), "peak allocated"
+    if device.startswith("xpu") and hasattr(torch.xpu, "max_memory_allocated"):
+        return int(torch.xpu.max_memory_allocated(device)), "peak allocated"
     if device == "mps":
         allocated = getattr(torch.mps, "driver_allocated_memory", None)  # torch >= 2.1
         return (int(allocated()) if allocated else None), "driver allocated"
@@ -787,6 +835,8 @@ def check_train(state, device):
 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats(device)
+    elif device.startswith("xpu") and hasattr(torch.xpu, "reset_peak_memory_stats"):
+        torch.xpu.reset_peak_memory_stats(device)
     initial = evaluate()
     timed_from = None
     for step, (x, y) in enumerate(batches):

@@ -227,6 +227,11 @@ def _describe(device: Device) -> str:
 
 
 def _no_gpu_reason(info: TorchInfo, data: Mapping[str, Any]) -> str:
+    if info.variant == "xpu":
+        return (
+            f"torch {info.version} is the XPU build, but torch.xpu.is_available() is False "
+            "(no Intel GPU it supports, or no Level Zero runtime: torchsetup doctor)"
+        )
     if not info.cuda and not info.hip:
         if data.get("mps_built"):
             return "MPS is built but not available (needs macOS 14+ on Apple silicon, arm64 Python)"

@@ -59,7 +59,7 @@ class CheckResult:
 @dataclass(frozen=True)
 class Device:
     name: str  # torch's device string: "cuda:0", "mps"
-    kind: str  # "cuda" | "rocm" | "mps"
+    kind: str  # "cuda" | "rocm" | "xpu" | "mps"
     model: str
     capability: Optional[tuple[int, int]] = None
     gcn_arch: Optional[str] = None  # ROCm: "gfx90a:sramecc+:xnack-"

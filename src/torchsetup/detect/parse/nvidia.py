@@ -41,34 +41,53 @@ def _mib(value: str) -> Optional[int]:
     return int(m.group(1)) * 1024 * 1024 if m else None
 
 
-def parse_smi_query_csv(text: str) -> list[dict[str, Any]]:
-    """Rows of ``nvidia-smi --query-gpu=<SMI_QUERY_FIELDS> --format=csv`` (with header)."""
+_REJECTED_FIELD = re.compile(r'Field "([^"]+)" is not a valid field to query')
+
+
+def rejected_smi_field(text: str) -> Optional[str]:
+    """The query field an older nvidia-smi rejected ('Field "compute_cap" is not a valid field
+    to query.', huggingface/candle#733), or None."""
+    m = _REJECTED_FIELD.search(text)
+    return m.group(1) if m else None
+
+
+def parse_smi_query_csv(
+    text: str, fields: tuple[str, ...] | list[str] = SMI_QUERY_FIELDS
+) -> list[dict[str, Any]]:
+    """Rows of ``nvidia-smi --query-gpu=<fields> --format=csv`` (with header). ``fields`` is
+    what was asked (a subset of SMI_QUERY_FIELDS when an old nvidia-smi rejected some); a
+    field not asked for is None in every row."""
+    fields = tuple(fields)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not lines or not lines[0].lower().startswith("index"):
+    first = fields[0] if fields else "index"
+    if not lines or not lines[0].lower().startswith(first.lower()):
         raise SmiParseError(
             f"unexpected nvidia-smi output: {lines[0][:80] if lines else '(empty)'}"
         )
     gpus = []
-    for line in lines[1:]:
+    for position, line in enumerate(lines[1:]):
         cells = [c.strip() for c in line.split(",")]
-        if len(cells) != len(SMI_QUERY_FIELDS):
+        if len(cells) != len(fields):
             raise SmiParseError(f"unexpected nvidia-smi row: {line[:80]}")
-        row = dict(zip(SMI_QUERY_FIELDS, cells))
+        row = dict(zip(fields, cells))
         try:
-            index = int(row["index"])
+            index = int(row["index"]) if "index" in row else position
         except ValueError as exc:
             raise SmiParseError(f"unexpected GPU index {row['index']!r}") from exc
-        cc = row["compute_cap"]
+        cc = row.get("compute_cap") or ""
+        uuid = row.get("uuid") or ""
         gpus.append(
             {
                 "index": index,
-                "name": row["name"],
-                "uuid": row["uuid"] if row["uuid"].startswith(("GPU-", "MIG-")) else None,
-                "driver_version": row["driver_version"],
+                "name": row.get("name") or "?",
+                "uuid": uuid if uuid.startswith(("GPU-", "MIG-")) else None,
+                "driver_version": row.get("driver_version"),
                 "compute_capability": cc if re.fullmatch(r"\d+\.\d+", cc) else None,
-                "memory_total_bytes": _mib(row["memory.total"]),
-                "pci_bus_id": row["pci.bus_id"],
-                "mig_enabled": {"Enabled": True, "Disabled": False}.get(row["mig.mode.current"]),
+                "memory_total_bytes": _mib(row.get("memory.total") or ""),
+                "pci_bus_id": row.get("pci.bus_id"),
+                "mig_enabled": {"Enabled": True, "Disabled": False}.get(
+                    row.get("mig.mode.current") or ""
+                ),
             }
         )
     return gpus

@@ -21,7 +21,7 @@ def collect(
     The probe groups run in threads (most of their time is spent waiting for subprocesses);
     ``while_waiting`` runs in the calling thread meanwhile, e.g. to import the renderer.
     """
-    from torchsetup.detect.probes import nvidia, python_target, system, toolkit
+    from torchsetup.detect.probes import nvidia, python_target, system, toolkit, vendors
 
     captured = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     jobs: list[Callable[[], list[ProbeRecord]]] = [
@@ -29,6 +29,7 @@ def collect(
         lambda: nvidia.probe_all(timeout=timeout),
         lambda: toolkit.probe_all(timeout=timeout),
         lambda: system.probe_all(timeout=timeout),
+        lambda: vendors.probe_all(timeout=timeout),
     ]
     results: list[list[ProbeRecord]] = [[] for _ in jobs]
 

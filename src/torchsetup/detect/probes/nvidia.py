@@ -16,7 +16,7 @@ import time
 from typing import Any, Optional
 
 from torchsetup import proc
-from torchsetup.detect.parse.nvidia import SMI_QUERY_FIELDS
+from torchsetup.detect.parse.nvidia import SMI_QUERY_FIELDS, rejected_smi_field
 from torchsetup.detect.probes.record import ProbeRecord, timed
 
 WSL_LIB = "/usr/lib/wsl/lib"
@@ -203,18 +203,33 @@ def _smi_path() -> Optional[str]:
 
 
 def _smi(timeout: float) -> dict[str, Any]:
+    """``nvidia-smi --query-gpu=...``; a field the driver rejects (pre-R510 nvidia-smi has no
+    ``compute_cap``: 'Field "compute_cap" is not a valid field to query.', exit 2) is dropped and
+    the query retried, so driver, GPUs and the rest are still found. One deadline for all tries."""
     exe = _smi_path()
     if exe is None:
         return {"path": None, "_error": "nvidia-smi not found"}
-    res = proc.run(
-        [exe, "--query-gpu=" + ",".join(SMI_QUERY_FIELDS), "--format=csv"], timeout=timeout
-    )
+    deadline = time.monotonic() + timeout
+    fields = list(SMI_QUERY_FIELDS)
+    rejected: list[str] = []
+    while True:
+        left = max(0.5, deadline - time.monotonic())
+        res = proc.run([exe, "--query-gpu=" + ",".join(fields), "--format=csv"], timeout=left)
+        field = None if res.ok or res.timed_out else rejected_smi_field(res.stdout + res.stderr)
+        if field is None or field not in fields or len(fields) <= 1:
+            break
+        fields.remove(field)
+        rejected.append(field)
+        if time.monotonic() >= deadline:
+            break
     data: dict[str, Any] = {
         "path": exe,
         "stdout": res.stdout,
         "stderr": res.stderr,
         "returncode": res.returncode,
         "timed_out": res.timed_out,
+        "fields": fields,
+        "rejected_fields": rejected,
     }
     if not res.ok:
         data["_error"] = f"nvidia-smi failed: {res.describe_failure()}"

@@ -23,6 +23,7 @@ from torchsetup.doctor.rules import (  # noqa: F401 - imported to register their
     system,
     toolchain,
     torch,
+    vendors,
 )
 from torchsetup.doctor.rules.registry import RULES, all_rules, rule
 
