@@ -39,7 +39,9 @@ def amd_box(*gpus: AmdGpu, rocm: str | None = "7.2.0", kfd: bool = True) -> Envi
 
 def newest_with(variant: str) -> str:
     """The newest release of the data with a build of ``variant`` (so tests follow the data)."""
-    return next(r.torch for r in load_matrix().releases if any(v.name == variant for v in r.variants))
+    return next(
+        r.torch for r in load_matrix().releases if any(v.name == variant for v in r.variants)
+    )
 
 
 def plan(env: Environment, **options: Any) -> Plan:
