@@ -53,7 +53,16 @@ EXPORT_FORMATS = (
     "--with",
     "with_",
     metavar="PKGS",
-    help="Companions to install: torchvision,torchaudio (default: both).",
+    help="Companions to install: torchvision,torchaudio (default: both), and LLM-stack "
+    "components resolved against the torch build: flash-attn, xformers, bitsandbytes, deepspeed, "
+    "vllm, triton, transformers, accelerate, datasets, tokenizers, safetensors, peft; "
+    "pinnable: vllm==0.20.2.",
+)
+@click.option(
+    "--stack",
+    metavar="NAME",
+    help="A set of components resolved against the torch build: llm (transformers, accelerate, "
+    "datasets, tokenizers, safetensors, peft).",
 )
 @click.option("--only", metavar="PKGS", help="Install only these, e.g. --only torch.")
 @click.option(
@@ -113,6 +122,7 @@ def install(
     variant: Optional[str],
     method: str,
     with_: Optional[str],
+    stack: Optional[str],
     only: Optional[str],
     python: Optional[str],
     venv: Optional[str],
@@ -141,6 +151,8 @@ def install(
       torchsetup install --snapshot node.json --json     plan for another machine
       torchsetup install --dry-run --export sh > install.sh
       torchsetup install --cpu --venv .venv --yes        create a venv, install, verify
+      torchsetup install --cpu --stack llm --venv .venv --yes   torch + the Hugging Face set
+      torchsetup install --with vllm==0.20.2 --dry-run   vLLM chooses torch (2.11.0)
 
     Exit codes: 0 installed and verified; 1 verification failed; 2 refused (bad or
     impossible request); 3 an install step failed (the log and a restore command are
@@ -176,6 +188,7 @@ def install(
         target_driver=target_driver,
         target_gpu=target_gpu,
         target_glibc=target_glibc,
+        stack=stack,
     )
     probe_python = python or (venv_exe if venv_exe and not create_venv else None)
     env = _environment(snapshot, probe_python)
