@@ -42,7 +42,9 @@ def test_replayed_snapshot_diagnoses_like_the_machine_did() -> None:
     recorded = recorded_result((RUN / "doctor.json").read_text())
     assert report.exit_code() == 0
     assert [f.id for f in report.findings] == [f["id"] for f in recorded["findings"]]
-    assert [c.status for c in report.categories] == [c["status"] for c in recorded["categories"]]
+    # categories added after the recording (the LLM "stack", issue 13) are not in it
+    statuses = {c["key"]: c["status"] for c in recorded["categories"]}
+    assert {c.key: c.status for c in report.categories if c.key in statuses} == statuses
 
 
 def test_deep_facts_show_the_bundled_cudnn_was_loaded() -> None:
