@@ -621,6 +621,6 @@ def finding(env: Environment, rule_id: str) -> Finding:
 
 
 # The LLM-stack rules (TS2xx, doctor/rules/stack.py) keep their cases in their own module.
-from tests.helpers.stack_rule_cases import stack_cases  # noqa: E402
+from tests.helpers.stack_rule_cases import stack_cases
 
 CASES.update(stack_cases(Case, ERROR, WARNING))
