@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # torchsetup's checks on a real NVIDIA GPU machine, in one short run that installs nothing.
 #
-#   tools/gpu_check.sh OUTDIR
+#   tools/gpu_check.sh OUTDIR            everything below
+#   tools/gpu_check.sh OUTDIR --stack    only the LLM-stack part (issue 13)
 #
 # Needs: python3 with torch (CUDA build) and torchsetup's dependencies (click, rich, packaging,
 # psutil, nvidia-ml-py, requests, pytest). torchsetup runs from this checkout (PYTHONPATH=src).
-# Writes at most 8 files into OUTDIR: the raw snapshot and doctor's JSON become a fixture in
-# tests/data/real/, the figures go to docs/benchmarks.md.
+# Writes at most 9 files into OUTDIR: the raw snapshot and doctor's JSON become a fixture in
+# tests/data/real/, the figures go to docs/benchmarks.md, verify_stack.json to docs/stack.md.
+#
+# The LLM-stack part uses what the machine's Python already holds (there is no network there:
+# last time torch 2.11.0+cu130, transformers, accelerate, peft, tokenizers), plus any wheels
+# carried in tools/gpu_wheels/ (datasets, safetensors, ...: --no-index --no-deps into an overlay
+# on PYTHONPATH). A component that is not there is not checked; GPU checks need a CUDA GPU.
 set -u
 OUT=${1:?usage: tools/gpu_check.sh OUTDIR}
 mkdir -p "$OUT"
@@ -27,6 +33,34 @@ step() {  # step NAME CMD... : run, time, append its output to the log
   echo "===== $name: rc=$rc $("$PY" -c "print(round($EPOCHREALTIME - $t0, 2))") s" >>"$LOG"
 }
 
+stack_part() {
+  # carried wheels go into an overlay on PYTHONPATH (the target runs as the user's plain python,
+  # PYTHONPATH included); --no-deps: their dependencies come from what the machine holds
+  local SPY=$PY
+  if [ -d tools/gpu_wheels ]; then
+    local OVERLAY=${TMPDIR:-/tmp}/torchsetup-stack-overlay
+    step stack-carried-wheels "$PY" -m pip install --no-index --no-deps --target "$OVERLAY" \
+      tools/gpu_wheels/*.whl
+    export PYTHONPATH=$PYTHONPATH:$OVERLAY
+  fi
+  step stack-versions "$SPY" -c 'import importlib.metadata as m
+for n in ("torch","triton","transformers","tokenizers","datasets","accelerate","peft","safetensors","flash-attn","xformers","bitsandbytes","deepspeed","vllm"):
+    try: print(n, m.version(n))
+    except m.PackageNotFoundError: print(n, "-")'
+  "${TS[@]}" verify --python "$SPY" --quick --stack --json >"$OUT/verify_stack.json" 2>>"$LOG"
+  step verify-stack-text "${TS[@]}" verify --python "$SPY" --quick --stack
+  step doctor-stack "${TS[@]}" doctor --python "$SPY"
+  step plan-stack-llm "${TS[@]}" install --python "$SPY" --stack llm --dry-run
+  step plan-stack-gpu "${TS[@]}" install --python "$SPY" --with flash-attn,xformers,bitsandbytes,deepspeed --dry-run
+  step plan-stack-vllm "${TS[@]}" install --python "$SPY" --with vllm --dry-run
+}
+
+if [ "${2:-}" = "--stack" ]; then
+  stack_part
+  echo "done" >>"$LOG"
+  exit 0
+fi
+
 step machine sh -c 'nvidia-smi; uname -a; '"$PY"' -c "import torch,sys; print(sys.version); print(torch.__version__, torch.version.cuda)"'
 step doctor-text "${TS[@]}" doctor -v "${T[@]}"
 "${TS[@]}" doctor "${T[@]}" --json --save-snapshot "$OUT/snapshot.json" >"$OUT/doctor.json" 2>>"$LOG"
@@ -40,6 +74,7 @@ step verify-quick "${TS[@]}" verify "${T[@]}" --quick --require-gpu
 step verify-text-warm "${TS[@]}" verify "${T[@]}" --require-gpu
 step verify-distributed "${TS[@]}" verify "${T[@]}" --distributed --require-gpu --compile off --train-steps 5
 step pytest-gpu "$PY" -m pytest -p no:cacheprovider -m gpu -v tests/gpu -rs
+stack_part
 
 # doctor vs collect_env, --help vs import click, install --dry-run (interleaved, medians)
 "$PY" benchmarks/bench_doctor.py --python "$PY" --in-place --runs 5 >"$OUT/bench.txt" 2>&1

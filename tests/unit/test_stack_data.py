@@ -103,3 +103,17 @@ def test_closed_schema_names_the_bad_entry(edit: Any, path: str) -> None:
     with pytest.raises(MatrixError) as info:
         stack_from_dict(_broken(edit))
     assert path in str(info.value)
+
+
+def test_docs_stack_md_is_current() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "gen_stack_docs", ROOT / "tools/gen_stack_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.render(load_stack())
+    assert (ROOT / "docs" / "stack.md").read_text(encoding="utf-8") == text, (
+        "run python tools/gen_stack_docs.py"
+    )
+    assert "| 0.20.2 | ==2.11.0 |" in text and "TS212" in text
