@@ -199,9 +199,19 @@ def install(
         from torchsetup.install.preflight import source_carries
 
         carries = source_carries(index_url=index_url, find_links=find_links)
+    stack_data = None  # a plan for this machine asks the index for the newest peft
+    live = not (find_links or snapshot or request.overrides_target)
+    if (request.stack or request.stack_set) and live:
+        stack_data = _stack_with_index()
     try:
         plan = plan_install(
-            env, request, load_matrix(), find_links=find_links, force=force, carries=carries
+            env,
+            request,
+            load_matrix(),
+            find_links=find_links,
+            force=force,
+            carries=carries,
+            stack_data=stack_data,
         ).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
@@ -257,6 +267,24 @@ def _run(
         payload = {**plan.to_dict(), "result": result.to_dict()}
         click.echo(dumps("install", payload, exit_code=result.exit_code))
     return result.exit_code
+
+
+def _stack_with_index() -> object:
+    """stack.json with the newest peft the index lists now (a release after the curation counts
+    the same day); the curated data when the index cannot be read."""
+    import dataclasses
+
+    from torchsetup.install.stack_index import PYPI, newest_release
+    from torchsetup.matrix.stack import load_stack
+    from torchsetup.versions import version_tuple
+
+    stack = load_stack()
+    newest = newest_release("peft")
+    if newest is None or version_tuple(newest) <= version_tuple(stack.peft_newest):
+        return stack
+    return dataclasses.replace(
+        stack, peft_newest=newest, peft_newest_source=f"{PYPI}/peft/ (read while planning)"
+    )
 
 
 def _refused(exc: ResolutionError, as_json: bool) -> int:

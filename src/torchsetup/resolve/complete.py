@@ -25,7 +25,7 @@ import os
 import posixpath
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from torchsetup.errors import UsageError
 from torchsetup.resolve.plan import (
@@ -441,6 +441,7 @@ def plan_install(
     find_links: Optional[str] = None,
     force: bool = False,
     carries: Optional[Carries] = None,
+    stack_data: Optional[Any] = None,
 ) -> Plan:
     """The complete plan of ``torchsetup install``: :func:`resolve`, then :func:`complete_plan`
     for the target interpreter the Environment probed. What ``--dry-run``, ``--json`` and
@@ -452,7 +453,7 @@ def plan_install(
         from torchsetup.matrix.stack import load_stack
         from torchsetup.resolve.stack import dictated_request
 
-        stack = load_stack()
+        stack = stack_data or load_stack()  # stack_data: with what the index says now
         request = dictated_request(env, request, stack)
     plan = resolve(env, request, matrix)
     py = env.python if env.python is not None and env.python.ok else None

@@ -841,9 +841,18 @@ def _choose_transformers(c: _Ctx) -> None:
     )
 
 
+def _beyond_data(c: _Ctx, name: str, floor: Optional[str]) -> bool:
+    """peft's ``floor`` is above every curated release but the index has one (read at planning)."""
+    if name != "peft" or not floor or not _at_least(c.data.peft_newest, floor):
+        return False
+    return not any(_at_least(r.version, floor) for r in c.data.components[name].releases)
+
+
 def _feasible(c: _Ctx, name: str, floor: str) -> bool:
     """Does some release of ``name`` at or above ``floor`` fit this Python and torch?"""
     comp = c.data.components[name]
+    if _beyond_data(c, name, floor):
+        return True  # on the index now (read while planning), not in the data yet
     return any(
         _at_least(r.version, floor) and _common(comp, r, c.target) is None for r in comp.releases
     )
@@ -891,6 +900,18 @@ def _choose_pure(c: _Ctx, name: str) -> None:
         return None
 
     found = _pick(c, name, check)
+    if found is None and _beyond_data(c, name, floor):
+        # a peft newer than the curated data, seen on the index while planning
+        c.chosen[name] = StackChoice(
+            name,
+            c.data.peft_newest,
+            "pypi-wheel",
+            f"the newest peft on the index ({c.data.peft_newest}) meets transformers' runtime "
+            f"floor {floor}; not yet in stack.json [{c.data.peft_newest_source}; low]",
+            c.data.peft_newest_source,
+            "low",
+        )
+        return
     if found is None:
         raise _refuse(
             c,
