@@ -49,3 +49,12 @@ def test_findings_carry_the_resolver_s_version() -> None:
     f = finding(env, "TS208")
     assert f.value("wanted") == "0.50.2" and f.value("installed") == "0.47.0"
     assert f.fix is not None and f.fix.startswith("torchsetup install --torch 2.11.0 --cuda 13.0")
+
+
+def test_every_stack_rule_names_the_error_texts_its_failure_prints() -> None:
+    from torchsetup.doctor.rules import all_rules
+    from torchsetup.doctor.rules.stack import ERROR_TEXTS
+
+    stack_ids = {r.id for r in all_rules() if r.category == "stack"}
+    assert set(ERROR_TEXTS) == stack_ids
+    assert all(texts and all(t.strip() for t in texts) for texts in ERROR_TEXTS.values())

@@ -21,6 +21,34 @@ from torchsetup.doctor.model import ERROR, WARNING, Finding, Rule
 from torchsetup.doctor.rules.registry import rule
 
 LLM_FAILURES = "LLM-stack failures.md"
+
+# The error texts each rule's failure prints (failures.md of the LLM-stack research, read at the
+# code that prints them): for the report parser (doctor --from-report, issue 14) to map a pasted
+# message to the rule that explains it. Substrings, matched case-sensitively.
+ERROR_TEXTS: dict[str, tuple[str, ...]] = {
+    "TS201": ("flash_attn_2_cuda", "undefined symbol: _ZN3c10"),
+    "TS202": ("FlashAttention only supports Ampere GPUs or newer",),
+    "TS203": ("xformers", "requires torch=="),
+    "TS204": ("xFormers can't load C++/CUDA extensions", "xFormers was built for:"),
+    "TS205": ("vllm", "requires torch=="),
+    "TS206": (
+        "libcudart.so.12: cannot open shared object file",
+        "libcudart.so.13: cannot open shared object file",
+    ),
+    "TS207": ("CUDA Setup failed despite GPU being available", "compiled without GPU support"),
+    "TS208": (
+        "CUDA VERSION MISMATCH",
+        "NOT distributed with this package",
+        "Could not find the bitsandbytes CUDA binary",
+    ),
+    "TS209": ("CUDA_HOME does not exist, unable to compile CUDA op(s)",),
+    "TS210": ("does not match the version torch was compiled with",),
+    "TS211": ("Disabling PyTorch because PyTorch >=",),
+    "TS212": (
+        "The version of PEFT you are using is not compatible",
+        "cannot import name 'EncoderDecoderCache' from 'transformers'",
+    ),
+}
 _FA_TAG = re.compile(r"\+cu(\d+)torch(\d+\.\d+)cxx11abi(TRUE|FALSE)-(cp\d+)")
 
 
