@@ -891,3 +891,9 @@ def finding(env: Environment, rule_id: str) -> Finding:
     matches = [f for f in found if f.id == rule_id]
     assert matches, f"{rule_id} did not fire; got {[f.id for f in found]}"
     return matches[0]
+
+
+# The LLM-stack rules (TS2xx, doctor/rules/stack.py) keep their cases in their own module.
+from tests.helpers.stack_rule_cases import stack_cases
+
+CASES.update(stack_cases(Case, ERROR, WARNING))

@@ -37,6 +37,8 @@ CASES = [(name, ()) for name in NAMES] + [
     ("h200-cpu-torch", ("--torch", "2.13.0")),  # the same-version CPU -> CUDA switch
     ("h200-cpu-torch", ("--torch", "2.13.0", "--method", "uv")),
     ("linux-py311-nodriver", ("--method", "source")),
+    ("linux-py311-nodriver", ("--stack", "llm")),  # issue 13: the stack's steps run as shown
+    ("h200-real", ("--with", "vllm==0.20.2,bitsandbytes")),
 ]
 
 
@@ -137,7 +139,12 @@ def test_json_export_and_executor_are_one_list(
     try:
         plan = plan_install(
             load_environment(str(SNAPSHOTS / f"{name}.json")),
-            parse_request(torch=options.get("--torch"), method=options.get("--method", "pip")),
+            parse_request(
+                torch=options.get("--torch"),
+                method=options.get("--method", "pip"),
+                with_=options.get("--with"),
+                stack=options.get("--stack"),
+            ),
             load_matrix(),
         ).redacted()
     except ResolutionError:

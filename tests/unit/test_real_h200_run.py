@@ -43,11 +43,12 @@ def test_replayed_snapshot_diagnoses_like_the_machine_did() -> None:
     assert report.exit_code() == 0
     assert [f.id for f in report.findings] == [f["id"] for f in recorded["findings"]]
     recorded_status = {c["key"]: c["status"] for c in recorded["categories"]}
-    # categories added since the recording (vendors: AMD, Intel & Jetson) are new, not changed
+    # categories added since the recording (vendors: AMD, Intel & Jetson; the LLM "stack") are
+    # new, not changed
     assert {c.key: c.status for c in report.categories if c.key in recorded_status} == (
         recorded_status
     )
-    assert {c.key for c in report.categories} - set(recorded_status) <= {"vendors"}
+    assert {c.key for c in report.categories} - set(recorded_status) <= {"vendors", "stack"}
 
 
 def test_deep_facts_show_the_bundled_cudnn_was_loaded() -> None:

@@ -55,7 +55,16 @@ EXPORT_FORMATS = (
     "--with",
     "with_",
     metavar="PKGS",
-    help="Companions to install: torchvision,torchaudio (default: both).",
+    help="Companions to install: torchvision,torchaudio (default: both), and LLM-stack "
+    "components resolved against the torch build: flash-attn, xformers, bitsandbytes, deepspeed, "
+    "vllm, triton, transformers, accelerate, datasets, tokenizers, safetensors, peft; "
+    "pinnable: vllm==0.20.2.",
+)
+@click.option(
+    "--stack",
+    metavar="NAME",
+    help="A set of components resolved against the torch build: llm (transformers, accelerate, "
+    "datasets, tokenizers, safetensors, peft).",
 )
 @click.option("--only", metavar="PKGS", help="Install only these, e.g. --only torch.")
 @click.option(
@@ -123,6 +132,7 @@ def install(
     variant: Optional[str],
     method: str,
     with_: Optional[str],
+    stack: Optional[str],
     only: Optional[str],
     python: Optional[str],
     venv: Optional[str],
@@ -152,6 +162,8 @@ def install(
       torchsetup install --snapshot node.json --json     plan for another machine
       torchsetup install --dry-run --export sh > install.sh
       torchsetup install --cpu --venv .venv --yes        create a venv, install, verify
+      torchsetup install --cpu --stack llm --venv .venv --yes   torch + the Hugging Face set
+      torchsetup install --with vllm==0.20.2 --dry-run   vLLM chooses torch (2.11.0)
 
     Exit codes: 0 installed and verified; 1 verification failed; 2 refused (bad or
     impossible request); 3 an install step failed (the log and a restore command are
@@ -187,6 +199,7 @@ def install(
         target_driver=target_driver,
         target_gpu=target_gpu,
         target_glibc=target_glibc,
+        stack=stack,
     )
     probe_python = python or (venv_exe if venv_exe and not create_venv else None)
     env = _environment(snapshot, probe_python)
@@ -204,9 +217,19 @@ def install(
     merged, data = current(load_matrix(), env=os.environ, offline_flag=offline or bool(find_links))
     if data.source != "bundled" or data.error:
         click.echo(f"torchsetup: {data.line()}", err=True)
+    stack_data = None  # a plan for this machine asks the index for the newest peft
+    live = not (find_links or snapshot or request.overrides_target or offline)
+    if (request.stack or request.stack_set) and live:
+        stack_data = _stack_with_index()
     try:
         plan = plan_install(
-            env, request, merged.matrix, find_links=find_links, force=force, carries=carries
+            env,
+            request,
+            merged.matrix,
+            find_links=find_links,
+            force=force,
+            carries=carries,
+            stack_data=stack_data,
         ).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
@@ -280,6 +303,24 @@ def _run(
         payload = {**plan.to_dict(), "result": result.to_dict()}
         click.echo(dumps("install", payload, exit_code=result.exit_code))
     return result.exit_code
+
+
+def _stack_with_index() -> object:
+    """stack.json with the newest peft the index lists now (a release after the curation counts
+    the same day); the curated data when the index cannot be read."""
+    import dataclasses
+
+    from torchsetup.install.stack_index import PYPI, newest_release
+    from torchsetup.matrix.stack import load_stack
+    from torchsetup.versions import version_tuple
+
+    stack = load_stack()
+    newest = newest_release("peft")
+    if newest is None or version_tuple(newest) <= version_tuple(stack.peft_newest):
+        return stack
+    return dataclasses.replace(
+        stack, peft_newest=newest, peft_newest_source=f"{PYPI}/peft/ (read while planning)"
+    )
 
 
 def _refused(exc: ResolutionError, as_json: bool) -> int:

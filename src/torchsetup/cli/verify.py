@@ -127,6 +127,21 @@ from torchsetup.verify.runner import run_verify
     metavar="VARIANT",
     help="Fail unless torch is this variant: cpu, cu118, cu130, rocm6.2, ...",
 )
+@click.option(
+    "--stack",
+    is_flag=True,
+    help="Also check the installed LLM stack, one real check per component: the GPT-2 "
+    "practice (tokenizers, datasets, transformers.Trainer; loss must fall), accelerate, peft "
+    "(LoRA), safetensors, triton; flash-attn, xformers, bitsandbytes, deepspeed and vLLM on a "
+    "CUDA GPU (else not run).",
+)
+@click.option(
+    "--stack-steps",
+    type=click.IntRange(min=10),
+    default=30,
+    show_default=True,
+    help="Training steps of the --stack checks.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
     "--junit-xml",
@@ -162,6 +177,8 @@ def verify(
     expect_torch: Optional[str],
     expect_cuda: Optional[str],
     expect_variant: Optional[str],
+    stack: bool,
+    stack_steps: int,
     as_json: bool,
     junit_xml: Optional[Path],
     timeout_scale: float,
@@ -219,6 +236,8 @@ def verify(
     progress, on_start = _progress(enabled=not as_json)
     with progress:
         result = run_verify(target.python, options, on_start=on_start)
+        if stack:
+            result = _with_stack(result, stack_steps, timeout_scale, on_start)
     _show(result, as_json, chosen_by=target.how)
     if junit_xml is not None:
         _write_junit(result, junit_xml)
@@ -313,6 +332,29 @@ def _print_sbatch(
             verify_args=args,
         ),
         nl=False,
+    )
+
+
+def _with_stack(
+    result: VerifyResult, steps: int, scale: float, on_start: Optional[Callable[[str], None]]
+) -> VerifyResult:
+    """``result`` with the stack checks appended (run only when torch imported)."""
+    import dataclasses
+    import time
+
+    from torchsetup.verify.model import NOT_RUN, CheckResult
+    from torchsetup.verify.stack import run_stack_checks
+
+    started = time.perf_counter()
+    imported = result.check("import")
+    if imported is None or imported.status != "pass":
+        checks = [CheckResult("stack", NOT_RUN, detail="torch did not import")]
+    else:
+        checks = run_stack_checks(result.python, steps=steps, scale=scale, on_start=on_start)
+    return dataclasses.replace(
+        result,
+        checks=(*result.checks, *checks),
+        seconds=result.seconds + time.perf_counter() - started,
     )
 
 

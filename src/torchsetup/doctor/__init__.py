@@ -28,6 +28,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("libraries", "CUDA libraries & toolkit"),
     ("toolchain", "Compiler toolchain"),
     ("resources", "Disk & memory"),
+    ("stack", "LLM stack"),
 )
 
 # Which probe feeds which category, for "check failed" marks.

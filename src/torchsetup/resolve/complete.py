@@ -25,7 +25,7 @@ import os
 import posixpath
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from torchsetup.errors import UsageError
 from torchsetup.resolve.plan import (
@@ -441,12 +441,20 @@ def plan_install(
     find_links: Optional[str] = None,
     force: bool = False,
     carries: Optional[Carries] = None,
+    stack_data: Optional[Any] = None,
 ) -> Plan:
     """The complete plan of ``torchsetup install``: :func:`resolve`, then :func:`complete_plan`
     for the target interpreter the Environment probed. What ``--dry-run``, ``--json`` and
     ``--export`` print is exactly what the executor runs."""
     from torchsetup.resolve.resolver import resolve
 
+    stack = None
+    if request.stack or request.stack_set:  # issue 13: vLLM may dictate torch; the stack follows
+        from torchsetup.matrix.stack import load_stack
+        from torchsetup.resolve.stack import dictated_request
+
+        stack = stack_data or load_stack()  # stack_data: with what the index says now
+        request = dictated_request(env, request, stack)
     plan = resolve(env, request, matrix)
     py = env.python if env.python is not None and env.python.ok else None
     venv = request.venv if request.create_venv and request.venv else None
@@ -457,7 +465,7 @@ def plan_install(
     named = request.python or (request.venv and not request.create_venv)
     if py is not None and env.source != "live" and named:
         py = None
-    return complete_plan(
+    plan = complete_plan(
         plan,
         py,
         tools=env.tools,
@@ -467,6 +475,11 @@ def plan_install(
         carries=carries,
         uv_venv=request.method == "uv",
     )
+    if stack is not None:
+        from torchsetup.resolve.stack import add_stack
+
+        plan = add_stack(plan, env, request, stack)
+    return plan
 
 
 __all__ = [

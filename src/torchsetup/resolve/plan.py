@@ -107,6 +107,7 @@ class Plan(Record):
     already_satisfied: Optional[str] = (
         None  # "torch 2.13.0+cpu": the target holds the plan; no steps
     )
+    stack: Optional[Any] = None  # resolve.stack.StackPlan: --stack/--with components (issue 13)
 
     def packages(self) -> list[tuple[str, str]]:
         """(distribution, exact version) the plan installs."""
@@ -172,6 +173,7 @@ class Plan(Record):
             "reasons": list(self.reasons),
             "rejected": to_jsonable(self.rejected),
             "warnings": list(self.warnings),
+            **({"stack": to_jsonable(self.stack)} if self.stack is not None else {}),
         }
 
 

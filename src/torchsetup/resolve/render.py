@@ -95,6 +95,19 @@ def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = Tr
                     "dim",
                 )
             )
+    stack_rejected = getattr(plan.stack, "rejected", ()) if plan.stack is not None else ()
+    if stack_rejected:
+        lines.append("")
+        lines.append(st(f"Stack releases not chosen ({len(stack_rejected)})", "bold"))
+        for rej in stack_rejected[:REJECTIONS_SHOWN]:
+            lines += [
+                st(x, "dim")
+                for x in _wrapped("  - ", f"{rej.name} {rej.version}: {rej.reason}", width)
+            ]
+        if len(stack_rejected) > REJECTIONS_SHOWN:
+            lines.append(
+                st(f"  ... and {len(stack_rejected) - REJECTIONS_SHOWN} more (--json)", "dim")
+            )
     out.write("\n".join(lines) + "\n")
     out.flush()
 

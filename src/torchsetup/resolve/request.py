@@ -59,6 +59,8 @@ class Request:
     target_driver: Optional[str] = None  # a version, or "none"
     target_gpus: Optional[tuple[str, ...]] = None
     target_glibc: Optional[str] = None
+    stack: tuple[str, ...] = ()  # --stack llm / stack components in --with ("vllm==0.20.2")
+    stack_set: Optional[str] = None  # --stack NAME
 
     @property
     def variant_kind(self) -> Optional[str]:
@@ -151,6 +153,22 @@ def parse_variant(
             )
         return name, f"--variant {name}"
     return None, None
+
+
+def split_with(with_: Optional[str]) -> tuple[Optional[str], tuple[str, ...]]:
+    """--with split into the torch companions (as a --with value, None if it names none) and the
+    LLM-stack components (``vllm==0.20.2``), which resolve.stack parses."""
+    if with_ is None:
+        return None, ()
+    items = [n.strip() for n in with_.split(",") if n.strip()]
+    companions = [n for n in items if n.lower() in COMPANIONS]
+    stack = tuple(n for n in items if n.lower() not in COMPANIONS)
+    if stack:
+        from torchsetup.resolve.stack import parse_want
+
+        for item in stack:
+            parse_want(item)  # UsageError for an unknown name or a bad specifier
+    return (",".join(companions) if companions else None), stack
 
 
 def parse_companions(with_: Optional[str], only: Optional[str]) -> tuple[tuple[str, ...], bool]:
@@ -258,11 +276,17 @@ def parse_request(
     target_driver: Optional[str] = None,
     target_gpu: Optional[str] = None,
     target_glibc: Optional[str] = None,
+    stack: Optional[str] = None,
 ) -> Request:
     """Check every option and build the :class:`Request`; UsageError for the first bad one."""
     if method not in METHODS:
         raise UsageError(f"--method {method}: unknown", hint=f"one of {', '.join(METHODS)}")
     name, flag = parse_variant(cuda=cuda, cpu=cpu, rocm=rocm, variant=variant)
+    with_, stack_items = split_with(with_)
+    if stack is not None and stack.strip().lower() not in ("llm",):
+        raise UsageError(f"--stack {stack}: unknown stack", hint="--stack llm")
+    if (stack or stack_items) and only is not None:
+        raise UsageError("--only and --stack/--with components are mutually exclusive")
     companions, required = parse_companions(with_, only)
     if python and venv:
         raise UsageError("--python and --venv are mutually exclusive")
@@ -290,4 +314,6 @@ def parse_request(
             gpus=target_gpu,
             glibc=target_glibc,
         ),
+        stack=stack_items,
+        stack_set=stack.strip().lower() if stack else None,
     )

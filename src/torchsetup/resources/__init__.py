@@ -2,9 +2,11 @@
 
 ``target_probe.py`` (what the target interpreter has: doctor, install and verify read it),
 ``deep_probe.py`` (``doctor --deep``), ``smoke.py`` (``verify``) run in the target interpreter,
-stdlib only, by path; ``matrix.json`` is the compatibility data and ``gpus.json`` the GPU
-table (model names -> compute capability, and the era facts of old toolkits and torch 1.x
-binaries; read by :mod:`torchsetup.matrix.gpus`). Their paths live here only.
+stdlib only, by path; ``stack_check.py`` (``verify --stack``: stdlib + the LLM stack)
+with its corpus ``stack_corpus.txt``; ``matrix.json`` and ``stack.json`` are the
+compatibility data and ``gpus.json`` the GPU table (model names -> compute capability,
+and the era facts of old toolkits and torch 1.x binaries; read by
+:mod:`torchsetup.matrix.gpus`). Their paths live here only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ DEEP_PROBE = os.path.join(HERE, "deep_probe.py")
 SMOKE = os.path.join(HERE, "smoke.py")
 MATRIX = os.path.join(HERE, "matrix.json")
 GPUS = os.path.join(HERE, "gpus.json")
+STACK_CHECK = os.path.join(HERE, "stack_check.py")  # verify --stack (issue 13)
+STACK_CORPUS = os.path.join(HERE, "stack_corpus.txt")  # the GPT-2 practice's training text
 
 
 def read_bytes(name: str) -> bytes:

@@ -40,6 +40,15 @@ TIMEOUTS: Mapping[str, float] = {
     "compile": 900,
     "train": 600,
     "distributed": 300,
+    # verify --stack (stack_check.py): the first import of the stack is in "versions"
+    "versions": 300,
+    "tokenizers": 120,
+    "datasets": 180,
+    "gpt2": 600,
+    "accelerate": 300,
+    "peft": 300,
+    "deepspeed": 900,
+    "vllm": 900,
 }
 DEFAULT_TIMEOUT = 120.0
 BETWEEN_CHECKS = 60.0  # after a result, until the next thing is announced

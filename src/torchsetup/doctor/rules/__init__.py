@@ -1,7 +1,7 @@
 """Doctor rules: one small pure function per known failure, each with a stable id.
 
 Ids TS001-TS029 follow the numbering of the failure catalogue (docs/rules/), TS1xx are
-torchsetup's own checks. A rule receives the :class:`RuleContext` and yields findings whose
+torchsetup's own checks, TS2xx judge the LLM stack (rules/stack.py). A rule receives the :class:`RuleContext` and yields findings whose
 message quotes the detected facts and whose fix is a command computed from them. The rule's
 docstring is its page (``torchsetup doctor --explain ID``).
 
@@ -20,6 +20,7 @@ from torchsetup.doctor.rules import (  # noqa: F401 - imported to register their
     nvidia,
     python,
     resources,
+    stack,
     system,
     toolchain,
     torch,
