@@ -47,13 +47,18 @@ TORCH_DEPENDENCIES = (
 _VERSION = "v2"
 
 
-def make_wheel(folder: Path, name: str, version: str, *, module_text: str = "") -> Path:
-    """Write a minimal, valid, pure-Python wheel ``name-version-py3-none-any.whl``."""
+def make_wheel(
+    folder: Path, name: str, version: str, *, module_text: str = "", requires: tuple[str, ...] = ()
+) -> Path:
+    """Write a minimal, valid, pure-Python wheel ``name-version-py3-none-any.whl`` (``requires``:
+    its Requires-Dist lines)."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
+    requires_dist = "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
         f"{dist}/__init__.py": module_text or f"__version__ = {version!r}\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + requires_dist,
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: torchsetup-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
@@ -134,6 +139,17 @@ def cached_wheelhouse() -> Path:
         _link_or_copy(wheel, path / wheel.name)
     ready.write_text("ok\n")
     return path
+
+
+def drift_wheelhouse(folder: Path) -> Path:
+    """The real wheelhouse plus what swaps a build: ``standin 1.0`` (requires ``torch==2.12.0``,
+    as xformers pins one exact torch) and a tiny stand-in ``torch 2.12.0``. Links, not copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for wheel in cached_wheelhouse().glob("*.whl"):
+        _link_or_copy(wheel, folder / wheel.name)
+    make_wheel(folder, "standin", "1.0", requires=("torch==2.12.0",))
+    make_wheel(folder, "torch", "2.12.0")
+    return folder
 
 
 def torch_wheel_in(wheelhouse: Path) -> Path:

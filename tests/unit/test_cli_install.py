@@ -51,7 +51,8 @@ def test_cuda_11_7_dry_run_json() -> None:
         "cu117",
     )
     assert plan["index_url"] == "https://download.pytorch.org/whl/cu117"
-    assert plan["steps"][-1]["argv"][1:] == [
+    install = next(s for s in plan["steps"] if s["id"] == "install")
+    assert install["argv"][1:] == [
         "-m",
         "pip",
         "install",
@@ -172,6 +173,7 @@ def test_export_modes() -> None:
     req = invoke("--cuda", "11.7", "--export", "requirements")
     assert req.code == 0
     assert "--index-url https://download.pytorch.org/whl/cu117\ntorch==2.0.1\n" in req.out
+    assert "# then pin this build for later installs: " in req.out  # the guard, as a comment
     conda = invoke("--cuda", "11.7", "--method", "conda", "--export", "requirements")
     assert conda.code == 2 and "needs --method pip or uv" in conda.err
 

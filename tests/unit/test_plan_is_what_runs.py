@@ -137,7 +137,8 @@ def test_json_export_and_executor_are_one_list(
     try:
         plan = plan_install(
             load_environment(str(SNAPSHOTS / f"{name}.json")),
-            parse_request(torch=options.get("--torch"), method=options.get("--method", "pip")),
+            # the install command's default method: auto (uv where the snapshot has it)
+            parse_request(torch=options.get("--torch"), method=options.get("--method", "auto")),
             load_matrix(),
         ).redacted()
     except ResolutionError:
@@ -158,7 +159,10 @@ def test_json_export_and_executor_are_one_list(
             assert shlex.split(line) == list(st.argv), "each word quoted, nothing split"
 
     requirements = invoke(*args, "--export", "requirements", snapshot=name)
-    if plan.method in ("pip", "uv") and [st.id for st in plan.steps] == ["install"]:
+    # the guard step is no install: a requirements file holds the rest (and says how to guard)
+    if plan.method in ("pip", "uv") and [st.id for st in plan.steps if st.id != "guard"] == [
+        "install"
+    ]:
         assert requirements.code == EXIT_OK, requirements.err
         body = [x for x in requirements.out.splitlines() if not x.startswith("#")]
         install = plan.steps[0].argv
@@ -175,7 +179,7 @@ def test_json_export_and_executor_are_one_list(
 
 
 def test_the_cpu_to_cuda_switch_uninstalls_first() -> None:
-    sh = invoke("--torch", "2.13.0", "--export", "sh", snapshot="h200-cpu-torch")
+    sh = invoke("--torch", "2.13.0", "--method", "pip", "--export", "sh", snapshot="h200-cpu-torch")
     assert sh.code == EXIT_OK, sh.err
     commands = [x for x in sh.out.splitlines() if x.startswith("/")]
     assert commands == [

@@ -339,6 +339,7 @@ def test_uv_method() -> None:
         "install",
         "--python",
         "/opt/torch/.venv/bin/python3",
+        "--compile-bytecode",
         "torch==2.14.1",
         "torchvision==0.29.1",
         "--index-url",

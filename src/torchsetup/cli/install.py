@@ -44,10 +44,11 @@ EXPORT_FORMATS = (
 )
 @click.option(
     "--method",
-    default="pip",
+    default="auto",
     show_default=True,
-    metavar="pip|uv|conda|source",
-    help="How to install: pip, uv, conda (pytorch channel, up to 2.5.1) or a source build.",
+    metavar="auto|pip|uv|conda|source",
+    help="How to install: auto (uv where it is found, else pip), pip, uv, conda (pytorch "
+    "channel, up to 2.5.1) or a source build.",
 )
 @click.option(
     "--with",
@@ -71,6 +72,11 @@ EXPORT_FORMATS = (
     help="Install from wheels in this folder, with no index and no network (--no-index).",
 )
 @click.option("--no-verify", is_flag=True, help="Skip the quick verify after installing.")
+@click.option(
+    "--no-guard",
+    is_flag=True,
+    help="Do not pin the installed build for later pip/uv installs in the environment.",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -119,6 +125,7 @@ def install(
     index_url: Optional[str],
     find_links: Optional[str],
     no_verify: bool,
+    no_guard: bool,
     force: bool,
     verbose: bool,
     dry_run: bool,
@@ -188,7 +195,14 @@ def install(
         carries = source_carries(index_url=index_url, find_links=find_links)
     try:
         plan = plan_install(
-            env, request, load_matrix(), find_links=find_links, force=force, carries=carries
+            env,
+            request,
+            load_matrix(),
+            find_links=find_links,
+            force=force,
+            carries=carries,
+            guard=not no_guard,
+            guarded=_guard_pins(env),
         ).redacted()
     except ResolutionError as exc:
         return _refused(exc, as_json)
@@ -300,6 +314,17 @@ def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
     from torchsetup.detect.build import detect_environment
 
     return detect_environment(python)
+
+
+def _guard_pins(env: Environment) -> tuple[str, ...]:
+    """The pins of the guard the probed target has now (this machine only)."""
+    py = env.python
+    if env.source != "live" or py is None or not py.ok or not py.prefix:
+        return ()
+    from torchsetup.guardfile import read_status
+
+    status = read_status(py.prefix)
+    return status.pins if status.on else ()
 
 
 def _venv_interpreter(venv: str) -> tuple[str, bool]:

@@ -10,7 +10,7 @@ from typing import Callable
 from torchsetup import __version__
 from torchsetup.errors import UsageError
 from torchsetup.redact import REDACTED
-from torchsetup.resolve.plan import Plan
+from torchsetup.resolve.plan import GUARD, Plan
 
 
 def _title(plan: Plan) -> str:
@@ -56,7 +56,8 @@ def export_requirements(plan: Plan) -> str:
             f"--export requirements needs --method pip or uv (this plan uses {plan.method})",
             hint="use --export sh for conda and source plans",
         )
-    others = [st for st in plan.steps if st.id != "install"]
+    # the guard is no install: a requirements file cannot set it (a comment says how)
+    others = [st for st in plan.steps if st.id not in ("install", GUARD)]
     if others:
         raise UsageError(
             "--export requirements cannot express this plan: it also has to "
@@ -71,7 +72,15 @@ def export_requirements(plan: Plan) -> str:
     assert plan.index_url is not None
     lines = [f"# torchsetup {__version__}: {_title(plan)}", f"--index-url {plan.index_url}"]
     lines += plan.install_requirements
+    lines += _guard_note(plan)
     return "\n".join([*_credentials_note(plan.index_url), *lines]) + "\n"
+
+
+def _guard_note(plan: Plan) -> list[str]:
+    guard = next((st for st in plan.steps if st.id == GUARD), None)
+    if guard is None:
+        return []
+    return ["# then pin this build for later installs: " + guard.shell_line()]
 
 
 EXPORTERS: dict[str, Callable[[Plan], str]] = {"sh": export_sh, "requirements": export_requirements}
