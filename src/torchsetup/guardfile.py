@@ -15,14 +15,12 @@ its local tag, ``torch==2.13.0+cpu``) and its companions for every later install
 ``torchsetup guard off`` removes the pip.conf and the activation lines; the pins file stays,
 emptied, so that a shell which exported ``UV_CONSTRAINT`` before keeps working.
 This module only reads and writes those files (no processes): the install plan runs
-``torchsetup guard on --python PY`` as a step, doctor reports :func:`status_from_text`.
+``torchsetup guard on --python PY`` as a step, doctor reports :func:`status_of` of what the detect probe recorded (:func:`guard_files`).
 """
 
 from __future__ import annotations
 
-import configparser
 import os
-import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +87,8 @@ def _read(path: Path) -> Optional[str]:
 
 def _activation_scripts(prefix: Path) -> list[tuple[Path, str]]:
     """(script, the lines that export UV_CONSTRAINT in it) for this prefix's activation."""
+    import shlex  # (this module is on doctor's probe path: imports kept light)
+
     pins = str(pins_path(prefix))
     out = []
     for sub in ("bin", "Scripts"):
@@ -105,6 +105,35 @@ def _activation_scripts(prefix: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def guard_files(prefix: str | os.PathLike[str]) -> dict[str, str]:
+    """{path: text} of the guard's files in ``prefix`` that exist (of an activation script only
+    torchsetup's block): what the detect probe records and doctor judges (:func:`status_of`)."""
+    root = Path(prefix)
+    out: dict[str, str] = {}
+    for path in (pins_path(root), root / pip_conf_name()):
+        text = _read(path)
+        if text is not None:
+            out[str(path)] = text
+    for script, _ in _activation_scripts(root):
+        text = _read(script) or ""
+        if BEGIN in text:
+            out[str(script)] = BEGIN + text.partition(BEGIN)[2].partition(END)[0] + END + "\n"
+    return out
+
+
+def status_of(prefix: str, files: dict[str, str]) -> GuardStatus:
+    """The guard of ``prefix`` from recorded files ({path: text}, as :func:`guard_files`)."""
+    root = Path(prefix)
+    return status_from_text(
+        prefix,
+        pins_text=files.get(str(pins_path(root))),
+        pip_conf_text=files.get(str(root / pip_conf_name())),
+        activate="".join(
+            text for path, text in files.items() if BEGIN in text and Path(path).parent != root
+        ),
+    )
+
+
 def read_status(prefix: str | os.PathLike[str]) -> GuardStatus:
     root = Path(prefix)
     activate = "".join(_read(s) or "" for s, _ in _activation_scripts(root))
@@ -119,6 +148,8 @@ def read_status(prefix: str | os.PathLike[str]) -> GuardStatus:
 def user_constraints(config_files: Iterable[str | os.PathLike[str]]) -> list[str]:
     """The ``constraint`` values the user's global/user pip configuration files name (kept in
     the site value, which would otherwise replace them)."""
+    import configparser
+
     out: list[str] = []
     for path in config_files:
         parser = configparser.RawConfigParser()
@@ -218,11 +249,13 @@ __all__ = [
     "FAMILY",
     "PINS_FILE",
     "GuardStatus",
+    "guard_files",
     "pip_conf_text",
     "pip_config_files",
     "read_status",
     "remove_guard",
     "status_from_text",
+    "status_of",
     "user_constraints",
     "write_guard",
 ]

@@ -42,6 +42,7 @@ PROBE_CATEGORY = {
     "tools": "toolchain",
     "resources": "resources",
     "disk": "resources",
+    "guard": "torch",
 }
 
 _UNEXPECTED_ERROR = re.compile(
