@@ -25,6 +25,14 @@ from torchsetup.resolve.request import parse_request
 VENV_PY = "/opt/torch/.venv/bin/python3"
 
 
+@pytest.fixture(autouse=True)
+def offline_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--export requirements/pylock read the index: here a made-up lock of the plan instead."""
+    from tests.helpers.locks import fake_lock
+
+    monkeypatch.setattr("torchsetup.install.lock.lock_plan", lambda plan, py, **_: fake_lock(plan))
+
+
 def plan(name: str, **kw: object) -> Plan:
     method = str(kw.pop("method", "auto"))
     return plan_install(

@@ -40,6 +40,14 @@ CASES = [(name, ()) for name in NAMES] + [
 ]
 
 
+@pytest.fixture(autouse=True)
+def offline_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--export requirements/pylock read the index: here a made-up lock of the plan instead."""
+    from tests.helpers.locks import fake_lock
+
+    monkeypatch.setattr("torchsetup.install.lock.lock_plan", lambda plan, py, **_: fake_lock(plan))
+
+
 def probe_record(py: TargetPython) -> str:
     """What resources/target_probe.py would print for ``py`` (the snapshot's interpreter)."""
     torch = py.torch
@@ -165,10 +173,16 @@ def test_json_export_and_executor_are_one_list(
     ]:
         assert requirements.code == EXIT_OK, requirements.err
         body = [x for x in requirements.out.splitlines() if not x.startswith("#")]
-        install = plan.steps[0].argv
+        install = next(st for st in plan.steps if st.id == "install").argv
         index = install[install.index("--index-url") + 1]
         pins = [a for a in install if "==" in a]
-        assert body == [f"--index-url {index}", *pins]
+        # the plan's pins first, each as its locked exact version with the file's sha256
+        assert body[0] == f"--index-url {index}"
+        for pin, line in zip(pins, body[1:]):
+            locked, _, digest = line.partition(" --hash=sha256:")
+            assert locked.startswith(pin + "+") or locked == pin, (pin, line)
+            assert len(digest) == 64
+        assert all("--hash=sha256:" in line for line in body[1:])
     else:
         assert requirements.code == EXIT_USAGE, requirements.out
 

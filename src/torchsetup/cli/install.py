@@ -15,12 +15,12 @@ from torchsetup.errors import EXIT_OK, ResolutionError, UsageError
 
 if TYPE_CHECKING:
     from torchsetup.detect.model import Environment
+    from torchsetup.resolve.lockfile import Lock
     from torchsetup.resolve.plan import Plan
+    from torchsetup.resolve.request import Request
 
-EXPORT_FORMATS = (
-    "sh",
-    "requirements",
-)  # torchsetup.resolve.exporters.EXPORTERS, without importing it
+# torchsetup.resolve.exporters.EXPORTERS and LOCK_EXPORTERS, without importing them
+EXPORT_FORMATS = ("sh", "pyproject", "requirements", "pylock")
 
 
 @click.command(
@@ -87,8 +87,16 @@ EXPORT_FORMATS = (
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
     "--export",
-    metavar="sh|requirements",
-    help="Print the plan as a shell script or requirements file.",
+    metavar="sh|requirements|pylock|pyproject",
+    help="Print the plan as a shell script, a requirements file with hashes, a pylock.toml "
+    "(PEP 751; both read every file's sha256 from the index) or the uv project settings.",
+)
+@click.option(
+    "--lock",
+    "lock_file",
+    metavar="FILE",
+    help="Install exactly this pylock.toml (from --export pylock), with uv: every file checked "
+    "against its sha256.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
 @click.option(
@@ -131,6 +139,7 @@ def install(
     dry_run: bool,
     as_json: bool,
     export: Optional[str],
+    lock_file: Optional[str],
     yes: bool,
     snapshot: Optional[str],
     target_platform: Optional[str],
@@ -163,6 +172,17 @@ def install(
         raise UsageError(
             f"--export {export}: unknown format", hint=f"one of {', '.join(EXPORT_FORMATS)}"
         )
+    lock = None
+    if lock_file is not None:
+        if export or find_links or torch_ or cuda or cpu or rocm or variant or index_url:
+            raise UsageError(
+                "--lock installs exactly its file: no --export, --find-links, --index-url, "
+                "--torch or build options with it"
+            )
+        from torchsetup.install.lock import read_lock
+
+        lock = read_lock(lock_file)
+        torch_, variant, index_url, method = _from_lock(lock, method)
     venv_exe, venv_exists = _venv_interpreter(venv) if venv is not None else (None, False)
     create_venv = venv_exe is not None and not snapshot and not venv_exists
     request = parse_request(
@@ -194,7 +214,7 @@ def install(
 
         carries = source_carries(index_url=index_url, find_links=find_links)
     try:
-        plan = plan_install(
+        full = plan_install(
             env,
             request,
             load_matrix(),
@@ -203,13 +223,16 @@ def install(
             carries=carries,
             guard=not no_guard,
             guarded=_guard_pins(env),
-        ).redacted()
+        )
     except ResolutionError as exc:
         return _refused(exc, as_json)
-    if export is not None:
-        from torchsetup.resolve.exporters import EXPORTERS
+    if lock is not None:
+        from torchsetup.install.lock import lock_install_plan
 
-        click.echo(EXPORTERS[export](plan), nl=False)
+        full = lock_install_plan(full, lock_file or "", lock)
+    plan = full.redacted()
+    if export is not None:
+        click.echo(_export(export, full, env, request), nl=False)
         return EXIT_OK
     if dry_run:
         if as_json:
@@ -314,6 +337,37 @@ def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
     from torchsetup.detect.build import detect_environment
 
     return detect_environment(python)
+
+
+def _from_lock(lock: Lock, method: str) -> tuple[str, str, str, str]:
+    """(--torch, --variant, --index-url, --method) of the plan that installs ``lock``."""
+    torch = next((p for p in lock.packages if p.name == "torch"), None)
+    if torch is None:
+        raise UsageError("the lock has no torch: torchsetup installs locks of a torch build")
+    public, _, local = torch.version.partition("+")
+    if method not in ("auto", "uv"):
+        raise UsageError(
+            f"--lock installs with uv (pip cannot install a pylock.toml), not --method {method}",
+            hint="with pip: torchsetup install --export requirements > r.txt; pip install --no-deps -r r.txt",
+        )
+    return public, local or "cpu", torch.index, "uv"
+
+
+def _export(export: str, plan: Plan, env: Environment, request: Request) -> str:
+    """The plan as ``--export`` prints it; requirements and pylock lock it from the index."""
+    from torchsetup.resolve import exporters
+
+    if export in exporters.EXPORTERS:
+        return exporters.EXPORTERS[export](plan)
+    exporters.check_requirements(plan)
+    if env.python is None or not env.python.ok or request.overrides_target:
+        raise UsageError(
+            f"--export {export} locks the plan for a probed interpreter (this machine's, or a "
+            "--snapshot's): not with --target-* overrides"
+        )
+    from torchsetup.install.lock import lock_plan
+
+    return exporters.LOCK_EXPORTERS[export](plan, lock_plan(plan, env.python))
 
 
 def _guard_pins(env: Environment) -> tuple[str, ...]:

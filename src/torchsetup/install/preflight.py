@@ -16,6 +16,7 @@ Nothing here changes the machine; the only side effect is HTTP (through :mod:`to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -117,9 +118,19 @@ SIMPLE_ACCEPT = f"{SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text
 @dataclass(frozen=True)
 class FileLink:
     filename: str
-    url: str
+    url: str  # without a #fragment
     size: Optional[int] = None
     requires_python: Optional[str] = None
+    sha256: Optional[str] = None  # PEP 691 "hashes" / PEP 503 "#sha256=" (lowercase hex)
+    metadata: bool = False  # PEP 658/714: the core metadata is served at url + ".metadata"
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256(value: object) -> Optional[str]:
+    text = str(value).lower() if isinstance(value, str) else ""
+    return text if _SHA256.match(text) else None
 
 
 def parse_simple_json(data: bytes, page_url: str) -> list[FileLink]:
@@ -127,12 +138,16 @@ def parse_simple_json(data: bytes, page_url: str) -> list[FileLink]:
     out = []
     for f in doc.get("files", []):
         size = f.get("size")
+        hashes = f.get("hashes") if isinstance(f.get("hashes"), dict) else {}
+        meta = f.get("core-metadata", f.get("dist-info-metadata", False))
         out.append(
             FileLink(
                 f["filename"],
-                urljoin(page_url, f["url"]),
+                urljoin(page_url, f["url"]).split("#", 1)[0],
                 size if isinstance(size, int) else None,
                 f.get("requires-python"),
+                _sha256(hashes.get("sha256")),
+                bool(meta),
             )
         )
     return out
@@ -167,9 +182,20 @@ def parse_simple_html(text: str, page_url: str) -> list[FileLink]:
         href = attrs.get("href")
         if not href:
             continue
-        url = urljoin(page_url, href)
+        url, _, fragment = urljoin(page_url, href).partition("#")
         filename = label or unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-        out.append(FileLink(filename, url, None, attrs.get("data-requires-python")))
+        algo, _, digest = fragment.partition("=")
+        meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        out.append(
+            FileLink(
+                filename,
+                url,
+                None,
+                attrs.get("data-requires-python"),
+                _sha256(digest) if algo == "sha256" else None,
+                meta is not None and meta != "false",
+            )
+        )
     return out
 
 
@@ -315,7 +341,7 @@ def _with_head_size(link: FileLink, head: Get) -> FileLink:
         return link
     length = r.headers.get("content-length", "")
     if r.ok and length.isdigit():
-        return FileLink(link.filename, link.url, int(length), link.requires_python)
+        return dataclasses.replace(link, size=int(length))
     return link
 
 

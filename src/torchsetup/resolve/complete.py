@@ -41,6 +41,7 @@ from torchsetup.resolve.plan import (
     create_venv_step,
     guard_off_step,
     guard_step,
+    uv_lock_install_step,
 )
 
 if TYPE_CHECKING:
@@ -462,6 +463,22 @@ def guard_steps(
     return out
 
 
+def with_lock(plan: Plan, lock_path: str, packages: int) -> Plan:
+    """``plan`` (a uv plan for the lock's torch build) installing exactly the lock instead:
+    its install step becomes ``uv pip install -r LOCK`` (the other steps stay)."""
+    if plan.method != "uv":
+        raise UsageError("--lock installs with uv: uv was not found on this machine")
+    steps = tuple(
+        uv_lock_install_step(plan.python, lock_path, packages, st.argv[0]) if is_install(st) else st
+        for st in plan.steps
+    )
+    return dataclasses.replace(
+        plan,
+        steps=steps,
+        reasons=(*plan.reasons, f"--lock {lock_path}: exactly its {packages} files are installed."),
+    )
+
+
 def plan_install(
     env: Environment,
     request: Request,
@@ -525,4 +542,5 @@ __all__ = [
     "plan_install",
     "target_changes",
     "target_facts",
+    "with_lock",
 ]

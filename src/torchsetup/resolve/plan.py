@@ -246,6 +246,30 @@ def uv_install_step(
     )
 
 
+def uv_lock_install_step(python: str, lock_path: str, packages: int, uv: str = "uv") -> Step:
+    """``uv pip install --python PY -r pylock.toml``: exactly the lock's files (no resolution),
+    each checked against its sha256 (a file whose hash differs is refused)."""
+    return Step(
+        id="install",
+        description=(
+            f"Install exactly the lock {lock_path} ({packages} packages, every file checked "
+            "against its sha256) with uv"
+        ),
+        argv=(
+            uv,
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--compile-bytecode",
+            "--preview-features",
+            "pylock",
+            "-r",
+            lock_path,
+        ),
+    )
+
+
 GUARD = "guard"
 GUARD_OFF = "guard-off"
 
