@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -139,6 +140,23 @@ def cached_wheelhouse() -> Path:
         _link_or_copy(wheel, path / wheel.name)
     ready.write_text("ok\n")
     return path
+
+
+def same_size_wheel(folder: Path, name: str, version: str, size: int) -> Path:
+    """A valid wheel ``name-version`` of exactly ``size`` bytes (a stored padding member makes
+    up the rest): another file an index could serve in place of the real one."""
+    wheel = make_wheel(folder, name, version)
+    base = wheel.read_bytes()
+    pad = max(0, size - len(base) - 200)
+    for _ in range(3):
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as zf:
+            with zipfile.ZipFile(io.BytesIO(base)) as src:
+                for info in src.infolist():
+                    zf.writestr(info.filename, src.read(info.filename))
+            zf.writestr(f"{name}/_padding.bin", b"\0" * pad)
+        pad += size - wheel.stat().st_size
+    assert wheel.stat().st_size == size, (wheel.stat().st_size, size)
+    return wheel
 
 
 def drift_wheelhouse(folder: Path) -> Path:

@@ -20,10 +20,21 @@ import pytest
 from tests.helpers.index import IndexServer
 from tests.helpers.result import unwrap
 from tests.helpers.venvs import TORCH_PYTHON, create_venv, isolated_pip_env, venv_python
-from tests.helpers.wheelhouse import drift_wheelhouse
+from tests.helpers.wheelhouse import drift_wheelhouse, same_size_wheel
 from torchsetup.install.targets import find_uv
 
 pytestmark = pytest.mark.slow
+
+TORCH_WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+
+
+def index_sha(lock: Path, name: str) -> str:
+    """The sha256 the lock holds for ``name``'s wheel."""
+    from torchsetup.resolve.lockfile import parse_pylock
+
+    wheel = next(p.wheel for p in parse_pylock(lock.read_text()).packages if p.name == name)
+    assert wheel is not None
+    return wheel.sha256
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +212,75 @@ def test_a_deliberate_install_with_torchsetup_moves_the_guard(
     assert torch_dist(venv, env) == "2.12.0"
     pins = (venv / "torchsetup-constraints.txt").read_text()
     assert "torch==2.12.0" in pins and "2.13.0" not in pins
+
+
+def test_an_exported_pylock_installs_exactly_and_a_tampered_wheel_is_refused(
+    torchsetup_exe: str, index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    args = ["--cpu", "--torch", "2.13.0", "--index-url", index.url]
+    base = tmp_path / "venv-base"
+    create_venv(base, TORCH_PYTHON, with_pip=False)  # the interpreter the lock is made for
+    exported = run(
+        [torchsetup_exe, "install", *args, "--python", str(venv_python(base))]
+        + ["--export", "pylock"],
+        env,
+    )
+    assert exported.returncode == 0, exported.stderr
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(exported.stdout)
+    assert 'name = "torch"\nversion = "2.13.0+cpu"' in exported.stdout
+    assert f'index = "{index.url}"' in exported.stdout and "sha256 = " in exported.stdout
+    assert 'name = "sympy"' in exported.stdout, "the dependencies are locked too"
+
+    venv = tmp_path / "venv-locked"
+    res = run(
+        [torchsetup_exe, "install", "--lock", str(lock), "--venv", str(venv), "--yes", "--json"],
+        env,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    data = unwrap(res.stdout, "install")
+    install_step = next(s for s in data["plan"]["steps"] if s["id"] == "install")
+    assert install_step["argv"][-2:] == ["-r", str(lock)]
+    assert data["result"]["verify_ok"] is True
+    gate = run(
+        [torchsetup_exe, "verify", "--python", str(venv_python(venv)), "--quick"]
+        + ["--expect-lock", str(lock), "--json"],
+        env,
+    )
+    assert gate.returncode == 0, gate.stdout[-2000:] + gate.stderr[-2000:]
+    assert '"expect.lock"' in gate.stdout
+
+    # The lock names what is installed now: a changed environment fails the gate.
+    changed = lock.read_text().replace('version = "4.16.0"', 'version = "4.9.0"')
+    assert changed != lock.read_text()
+    other = tmp_path / "other" / "pylock.toml"
+    other.parent.mkdir()
+    other.write_text(changed)
+    failing = run(
+        [torchsetup_exe, "verify", "--python", str(venv_python(venv)), "--quick"]
+        + ["--expect-lock", str(other), "--json"],
+        env,
+    )
+    assert failing.returncode == 1, failing.stdout[-2000:]
+    check = next(c for c in unwrap(failing.stdout)["checks"] if c["name"] == "expect.lock")
+    assert check["status"] == "fail"
+    assert "typing-extensions is 4.16.0, the lock has 4.9.0" in check["detail"]
+
+    # The torch wheel replaced on the index after locking (a valid wheel, listed with its own
+    # hash): the lock's sha256 refuses it.
+    real = index.file(TORCH_WHEEL)
+    assert real is not None
+    other_torch = same_size_wheel(tmp_path, "torch", "2.13.0+cpu", real.size)
+    index.swap(TORCH_WHEEL, other_torch)
+    fresh = {**env, "UV_CACHE_DIR": str(tmp_path / "uv-empty")}
+    tampered = run(
+        [torchsetup_exe, "install", "--lock", str(lock), "--venv", str(tmp_path / "venv-t")]
+        + ["--yes", "--no-verify"],
+        fresh,
+    )
+    assert tampered.returncode == 3, tampered.stdout[-2000:] + tampered.stderr[-2000:]
+    assert "failed at step 'install'" in tampered.stdout
+    logs = sorted((tmp_path / "cache" / "logs").glob("install-*.log"), key=os.path.getmtime)
+    assert "Hash mismatch for `torch==2.13.0+cpu`" in logs[-1].read_text()
+    assert f"sha256:{index_sha(lock, 'torch')}" in logs[-1].read_text(), "the lock's hash"
+    assert not list((tmp_path / "venv-t").glob("lib/python3.*/site-packages/torch"))

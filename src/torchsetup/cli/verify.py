@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 import click
 
@@ -19,6 +19,9 @@ from torchsetup.verify.model import (
     VerifyResult,
 )
 from torchsetup.verify.runner import run_verify
+
+if TYPE_CHECKING:
+    from torchsetup.resolve.lockfile import Lock
 
 
 @click.command()
@@ -65,6 +68,12 @@ from torchsetup.verify.runner import run_verify
     metavar="VARIANT",
     help="Fail unless torch is this variant: cpu, cu118, cu130, rocm6.2, ...",
 )
+@click.option(
+    "--expect-lock",
+    metavar="FILE",
+    help="Fail unless every package of this pylock.toml is installed at exactly its version "
+    "(local tag included): a CI gate.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
     "--junit-xml",
@@ -91,6 +100,7 @@ def verify(
     expect_torch: Optional[str],
     expect_cuda: Optional[str],
     expect_variant: Optional[str],
+    expect_lock: Optional[str],
     as_json: bool,
     junit_xml: Optional[Path],
     timeout_scale: float,
@@ -107,6 +117,7 @@ def verify(
     Exit codes: 0 all passed, 1 a check failed, 2 bad usage.
     """
     target = choose_target(python)
+    lock = _read_lock(expect_lock) if expect_lock is not None else None
     options = VerifyOptions(
         mode="quick" if quick else "full",
         require_gpu=require_gpu,
@@ -120,11 +131,41 @@ def verify(
     progress, on_start = _progress(enabled=not as_json)
     with progress:
         result = run_verify(target.python, options, on_start=on_start)
+    if lock is not None and expect_lock is not None:
+        result = _with_lock_check(result, target.python, lock, expect_lock)
     _show(result, as_json, chosen_by=target.how)
     if junit_xml is not None:
         _write_junit(result, junit_xml)
     # ctx.exit, not a return value: the code must survive click's standalone mode too.
     click.get_current_context().exit(result.exit_code)
+
+
+def _read_lock(path: str) -> Lock:
+    from torchsetup.resolve.lockfile import parse_pylock
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--expect-lock {path}: cannot read it: {exc}") from None
+    return parse_pylock(text, where=f"--expect-lock {path}")
+
+
+def _with_lock_check(result: VerifyResult, python: str, lock: Lock, path: str) -> VerifyResult:
+    """``result`` with the expect.lock check (the target's distributions against the lock)."""
+    import dataclasses
+    import os
+
+    from torchsetup.detect.probes.python_target import probe_python
+    from torchsetup.proc import ProcRunner
+    from torchsetup.verify.lockcheck import NAME, lock_check
+    from torchsetup.verify.model import FAIL, CheckResult
+
+    py = probe_python(python, runner=ProcRunner(), env=dict(os.environ))
+    if not py.ok:
+        check = CheckResult(NAME, FAIL, detail=f"the target could not be probed: {py.error}")
+    else:
+        check = lock_check(lock, py.distributions, path)
+    return dataclasses.replace(result, checks=(*result.checks, check))
 
 
 def _write_junit(result: VerifyResult, path: Path) -> None:
