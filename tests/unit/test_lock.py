@@ -195,3 +195,42 @@ def test_read_lock_refusals(tmp_path: Any) -> None:
     bad.write_text('lock-version = "1.0"\n\n[[packages]]\nname = "torch"\nversion = "2.13.0"\n')
     with pytest.raises(UsageError, match="no wheel with a sha256 for torch"):
         read_lock(str(bad))
+
+
+def _lock_file(tmp_path: Any) -> Any:
+    from tests.helpers.locks import fake_lock
+
+    plan = plan_for("h200-real", torch="2.13.0", method="uv")
+    path = tmp_path / "pylock.toml"
+    path.write_text(export_pylock(plan, fake_lock(plan)))
+    return path
+
+
+def test_install_lock_plans_exactly_the_lock_with_uv(tmp_path: Any) -> None:
+    from tests.helpers.result import unwrap
+    from tests.unit.test_cli_install import invoke
+
+    path = _lock_file(tmp_path)
+    r = invoke("--lock", str(path), "--dry-run", "--json", snapshot="h200-real")
+    assert r.code == 0, r.err
+    plan = unwrap(r.out, "install")["plan"]
+    assert (plan["method"], plan["torch"], plan["variant"]) == ("uv", "2.13.0", "cu130")
+    install = next(s for s in plan["steps"] if s["id"] == "install")
+    assert install["argv"][0] == "/usr/local/bin/uv" and install["argv"][-2:] == ["-r", str(path)]
+    assert "--preview-features" in install["argv"] and "--index-url" not in install["argv"]
+    assert [s["id"] for s in plan["steps"]][-1] == "guard"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--method", "pip"), "pip cannot install a pylock.toml"),
+        (("--export", "sh"), "--lock installs exactly its file"),
+        (("--torch", "2.12.0"), "--lock installs exactly its file"),
+    ],
+)
+def test_install_lock_refusals(tmp_path: Any, extra: tuple[str, ...], message: str) -> None:
+    from tests.unit.test_cli_install import invoke
+
+    r = invoke("--lock", str(_lock_file(tmp_path)), "--dry-run", *extra, snapshot="h200-real")
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err
