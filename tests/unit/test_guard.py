@@ -178,3 +178,17 @@ def test_status_from_text() -> None:
     assert on.on and on.pip and on.uv
     off = status_from_text("/v", pins_text="# off\n", pip_conf_text=None)
     assert not off.on and not off.foreign_pip_conf
+
+
+def test_the_guard_steps_are_run_as_shown(tmp_path: Path) -> None:
+    """guard-off, install, guard: the script and the executor's commands are the plan's steps."""
+    from tests.unit.test_plan_is_what_runs import executed
+    from torchsetup.resolve.exporters import export_sh
+
+    p = plan("h200-real", guarded=("torch==2.14.1+cu130",))
+    assert [st.id for st in p.steps] == ["guard-off", "install", "guard"]
+    lines = [x for x in export_sh(p).splitlines() if x and not x.startswith(("#", "set "))]
+    assert lines == [st.shell_line() for st in p.steps]
+    assert [argv for argv, _, _ in executed(p, "h200-real", tmp_path)] == [
+        st.argv for st in p.steps
+    ]
