@@ -96,12 +96,14 @@ def _activation_scripts(prefix: Path) -> list[tuple[Path, str]]:
         if script.is_file():
             out.append((script, f"export UV_CONSTRAINT={shlex.quote(pins)}\n"))
     if (prefix / "conda-meta").is_dir():
+        conda = prefix / "etc" / "conda"
         out.append(
             (
-                prefix / "etc" / "conda" / "activate.d" / "torchsetup-guard.sh",
+                conda / "activate.d" / "torchsetup-guard.sh",
                 f"export UV_CONSTRAINT={shlex.quote(pins)}\n",
             )
         )
+        out.append((conda / "deactivate.d" / "torchsetup-guard.sh", "unset UV_CONSTRAINT\n"))
     return out
 
 

@@ -192,3 +192,16 @@ def test_the_guard_steps_are_run_as_shown(tmp_path: Path) -> None:
     assert [argv for argv, _, _ in executed(p, "h200-real", tmp_path)] == [
         st.argv for st in p.steps
     ]
+
+
+def test_a_conda_environment_exports_on_activate_and_unsets_on_deactivate(tmp_path: Path) -> None:
+    env = tmp_path / "conda-env"
+    (env / "conda-meta").mkdir(parents=True)
+    status = write_guard(env, ["torch==2.5.1"])
+    assert status.on and status.uv
+    on = env / "etc" / "conda" / "activate.d" / "torchsetup-guard.sh"
+    off = env / "etc" / "conda" / "deactivate.d" / "torchsetup-guard.sh"
+    assert f"export UV_CONSTRAINT={env}/torchsetup-constraints.txt" in on.read_text()
+    assert "unset UV_CONSTRAINT" in off.read_text()
+    remove_guard(env)
+    assert not on.exists() and not off.exists()
