@@ -14,6 +14,7 @@ separately. The order of the three rotates in every repetition. Pip's configurat
 machine is isolated away (PIP_CONFIG_FILE=/dev/null, no PIP_* variables), as for a real user.
 
     python benchmarks/bench_install.py [--reps 5]
+    python benchmarks/bench_install.py --engine [--reps 3]   # the default engine vs plain pip
 
 Prints a markdown table (medians) and the per-run times. Besides wall time it reports the CPU
 time (user+sys) of each run's process tree, which other work on a shared machine disturbs less,
@@ -96,10 +97,117 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _torchsetup_cli() -> str:
+    found = shutil.which("torchsetup", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit(
+            "the torchsetup console script is not next to this Python: pip install -e ."
+        )
+    return found
+
+
+def _first_import(python: Path, env: dict[str, str]) -> float:
+    return _timed([str(python), "-c", "import torch"], env)[0]
+
+
+def engine(reps: int) -> None:
+    """The default engine as users run it, side by side with plain pip, cold caches for both.
+
+    Per repetition, into fresh venvs made beforehand with ``python3.11 -m venv`` (not timed):
+    1. ``python -m pip install torch==2.13.0 --index-url URL`` (PIP_NO_CACHE_DIR=1: cold);
+    2. ``torchsetup install --cpu --torch 2.13.0 --venv A --index-url URL --yes --no-verify``,
+       the default engine (uv), with an empty uv cache of its own (cold; the cache is on, as by
+       default);
+    3. the same into venv B with that cache now warm: the same build into a second venv;
+    4. the first ``import torch`` in the pip venv and in venv A (alternating which goes first).
+    """
+    work = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    cli = _torchsetup_cli()
+    cpu: dict[str, list[float]] = {}
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "plain pip",
+            "torchsetup (default)",
+            "second venv",
+            "import after pip",
+            "import after torchsetup",
+        )
+    }
+    try:
+        with IndexServer(cached_wheelhouse()) as index:
+            for rep in range(reps):
+                cache = work / f"uv-cache-{rep}"
+                env = isolated_pip_env(
+                    TORCHSETUP_CACHE_DIR=str(work / "cache"),
+                    PIP_NO_CACHE_DIR="1",
+                    UV_CACHE_DIR=str(cache),
+                )
+                venvs = {n: work / f"{n}-{rep}" for n in ("pip", "a", "b")}
+                pythons = {n: create_venv(v, shutil.which(TORCH_PYTHON)) for n, v in venvs.items()}
+                pip_argv = [str(pythons["pip"]), "-m", "pip", "install", "torch==2.13.0"]
+                ts = [cli, "install", "--cpu", "--torch", "2.13.0", "--index-url", index.url]
+                ts_tail = ["--yes", "--no-verify"]
+                runs = [
+                    ("plain pip", [*pip_argv, "--index-url", index.url]),
+                    ("torchsetup (default)", [*ts, "--venv", str(venvs["a"]), *ts_tail]),
+                ]
+                runs.append(("second venv", [*ts, "--venv", str(venvs["b"]), *ts_tail]))
+                for name, argv in runs[:2] if rep % 2 == 0 else runs[1::-1]:
+                    wall, used = _timed(argv, env)
+                    rows[name].append(wall)
+                    cpu.setdefault(name, []).append(used)
+                wall, used = _timed(runs[2][1], env)  # after the default run: its cache is warm
+                rows["second venv"].append(wall)
+                cpu.setdefault("second venv", []).append(used)
+                pair = [("import after pip", "pip"), ("import after torchsetup", "a")]
+                for name, venv in pair if rep % 2 == 0 else pair[::-1]:
+                    rows[name].append(_first_import(pythons[venv], env))
+                print(
+                    f"rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in rows.items()),
+                    file=sys.stderr,
+                )
+                for folder in venvs.values():
+                    shutil.rmtree(folder)
+                shutil.rmtree(cache)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: _median(v) for k, v in rows.items()}
+    print(
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{reps} repetitions, medians.\n"
+    )
+    print("| run | median wall (s) | median CPU user+sys (s) | wall per run (s) |")
+    print("|---|---:|---:|---|")
+    for k, v in rows.items():
+        cpu_text = f"{_median(cpu[k]):.1f}" if k in cpu else "—"
+        print(f"| {k} | {med[k]:.1f} | {cpu_text} | {', '.join(f'{x:.1f}' for x in v)} |")
+    print(
+        f"\ndefault torchsetup install vs plain pip: {med['plain pip'] / med['torchsetup (default)']:.1f}x "
+        "faster (target: at least 4x)"
+    )
+    print(
+        f"... in CPU time: {_median(cpu['plain pip']) / _median(cpu['torchsetup (default)']):.1f}x"
+    )
+    print(f"the same build into a second venv: {med['second venv']:.1f} s (target: at most 5 s)")
+    print(
+        f"first import torch, after torchsetup / after pip: "
+        f"{med['import after torchsetup'] / med['import after pip']:.2f} (target: within noise of 1)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--engine",
+        action="store_true",
+        help="compare the default engine (uv, cache on) with plain pip instead (see engine())",
+    )
     args = parser.parse_args()
+    if args.engine:
+        engine(args.reps)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-install-"))
     env = isolated_pip_env(
         TORCHSETUP_CACHE_DIR=str(work / "cache"), PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1"

@@ -8,7 +8,8 @@ real HTTP index with no network. Switches make it misbehave the way real indexes
 - ``throttle(project, bytes_per_s)``: serve that project's wheels slowly;
 - ``stop_during(project, after_bytes)``: shut the whole server down after that many bytes of
   a wheel of that project were sent (connections then break and new ones are refused);
-- ``list_only(project, filenames)``: list files that do not exist (for tag/version refusals).
+- ``list_only(project, filenames)``: list files that do not exist (for tag/version refusals);
+- ``swap(filename, other)``: serve another file under that name, with its own hash listed.
 
 Project pages carry an ``ETag`` and a ``Last-Modified`` and answer a matching conditional
 request (``If-None-Match`` / ``If-Modified-Since``) with ``304 Not Modified``. Besides
@@ -141,6 +142,17 @@ class IndexServer:
     # -- switches ----------------------------------------------------------------------------
     def corrupt(self, project: str) -> None:
         self._corrupt.add(canonicalize_name(project))
+
+    def swap(self, filename: str, other: Path) -> None:
+        """Serve the bytes of ``other`` as ``filename``, listed with their own (true) hash and
+        size: a file replaced on a compromised index or mirror."""
+        f = self._files[filename]
+        sha, requires_python, metadata = _describe(
+            other, other.stat().st_size, other.stat().st_mtime
+        )
+        self._files[filename] = IndexFile(
+            filename, f.project, other, other.stat().st_size, sha, requires_python, metadata
+        )
 
     def throttle(self, project: str, bytes_per_s: float) -> None:
         self._throttle[canonicalize_name(project)] = bytes_per_s

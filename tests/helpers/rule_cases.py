@@ -43,6 +43,7 @@ from torchsetup.detect.model import (
     Jetson,
     LibraryDir,
     LoadedLibrary,
+    ProbeSummary,
     Resources,
     TargetPython,
     Tools,
@@ -51,6 +52,26 @@ from torchsetup.detect.model import (
 from torchsetup.doctor.context import RuleContext
 from torchsetup.doctor.model import ERROR, INFO, WARNING, Finding
 from torchsetup.doctor.rules import RULES
+from torchsetup.guardfile import BEGIN, END, pip_conf_text
+
+VENV = "/home/alice/venv"
+
+
+def guarded(pins: Optional[str], *, activated: bool = True) -> Environment:
+    """cpu_linux() with the guard probe's files: ``pins`` in the constraints file named by the
+    venv's pip.conf (None: no guard)."""
+    env = cpu_linux()
+    files: dict[str, str] = {}
+    if pins is not None:
+        files[f"{VENV}/torchsetup-constraints.txt"] = f"# torchsetup guard\n{pins}\n"
+        files[f"{VENV}/pip.conf"] = pip_conf_text(VENV, [])
+        if activated:
+            files[f"{VENV}/bin/activate"] = f"{BEGIN}\nexport UV_CONSTRAINT=x\n{END}\n"
+    return dataclasses.replace(
+        env,
+        pip_config=tuple(sorted(files.items())),
+        probes=(*env.probes, ProbeSummary("guard", True, 0.0)),
+    )
 
 
 def amd_box(*gpus: AmdGpu, **amd: object) -> Environment:
@@ -848,6 +869,27 @@ CASES: dict[str, Case] = {
         ERROR,
         "cannot compile for compute capability below 3.0",
         "--cpu",
+    ),
+    "TS127-off": Case(
+        "TS127",
+        lambda: guarded(None),
+        INFO,
+        "torch 2.13.0+cpu is not pinned in /home/alice/venv",
+        "torchsetup guard on --python /home/alice/venv/bin/python",
+    ),
+    "TS127-on": Case(
+        "TS127",
+        lambda: guarded("torch==2.13.0+cpu"),
+        INFO,
+        "torch==2.13.0+cpu pinned for later installs in /home/alice/venv by pip and uv (activated)",
+        "torchsetup guard off",
+    ),
+    "TS127-replaced": Case(
+        "TS127",
+        lambda: guarded("torch==2.12.0+cpu"),
+        WARNING,
+        "the guard pins torch==2.12.0+cpu, but torch 2.13.0+cpu is installed",
+        "torchsetup install --python /home/alice/venv/bin/python --torch 2.12.0",
     ),
 }
 

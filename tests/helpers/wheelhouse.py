@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -56,19 +57,20 @@ def make_wheel(
     module_text: str = "",
     tag: str = "py3-none-any",
     requires_dist: tuple[str, ...] = (),
+    requires: tuple[str, ...] = (),
     requires_python: Optional[str] = None,
     files: Optional[dict[str, str]] = None,
 ) -> Path:
     """Write a minimal, valid wheel ``name-version-<tag>.whl`` (pure Python for the default tag;
     ``tag`` 'cp312-cp312-manylinux_2_28_x86_64' makes a platform wheel, as torch's are), with
     real METADATA: Requires-Dist and Requires-Python as given. ``files`` replaces the package's
-    one ``__init__.py``."""
+    one ``__init__.py``; ``requires``: more Requires-Dist lines."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
-    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires_dist)
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in (*requires_dist, *requires))
     purelib = "true" if tag.endswith("-none-any") else "false"
     content = files or {f"{dist}/__init__.py": module_text or f"__version__ = {version!r}\n"}
     files = {
@@ -154,6 +156,34 @@ def cached_wheelhouse() -> Path:
         _link_or_copy(wheel, path / wheel.name)
     ready.write_text("ok\n")
     return path
+
+
+def same_size_wheel(folder: Path, name: str, version: str, size: int) -> Path:
+    """A valid wheel ``name-version`` of exactly ``size`` bytes (a stored padding member makes
+    up the rest): another file an index could serve in place of the real one."""
+    wheel = make_wheel(folder, name, version)
+    base = wheel.read_bytes()
+    pad = max(0, size - len(base) - 200)
+    for _ in range(3):
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as zf:
+            with zipfile.ZipFile(io.BytesIO(base)) as src:
+                for info in src.infolist():
+                    zf.writestr(info.filename, src.read(info.filename))
+            zf.writestr(f"{name}/_padding.bin", b"\0" * pad)
+        pad += size - wheel.stat().st_size
+    assert wheel.stat().st_size == size, (wheel.stat().st_size, size)
+    return wheel
+
+
+def drift_wheelhouse(folder: Path) -> Path:
+    """The real wheelhouse plus what swaps a build: ``standin 1.0`` (requires ``torch==2.12.0``,
+    as xformers pins one exact torch) and a tiny stand-in ``torch 2.12.0``. Links, not copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for wheel in cached_wheelhouse().glob("*.whl"):
+        _link_or_copy(wheel, folder / wheel.name)
+    make_wheel(folder, "standin", "1.0", requires=("torch==2.12.0",))
+    make_wheel(folder, "torch", "2.12.0")
+    return folder
 
 
 def torch_wheel_in(wheelhouse: Path) -> Path:

@@ -57,7 +57,7 @@ def test_pip_install_then_nothing_to_do(
 ) -> None:
     venv = tmp_path / "venv"
     args = ["--cpu", "--torch", "2.13.0", "--venv", str(venv), "--index-url", index.url, "--yes"]
-    first = install(torchsetup_exe, env, *args)
+    first = install(torchsetup_exe, env, *args, "--method", "pip")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     assert torch_version(venv_python(venv)) == "2.13.0+cpu"
     assert "verified" in first.stdout

@@ -29,11 +29,15 @@ def test_dry_run_json_from_a_snapshot(torchsetup_exe: str) -> None:
     assert r.returncode == 0, r.stderr
     data = unwrap(r.stdout, "install")
     assert (data["plan"]["torch"], data["plan"]["variant"]) == ("2.15.0", "cu130")
-    assert data["plan"]["steps"][-1]["argv"] == [
-        "/opt/torch/.venv/bin/python3",
-        "-m",
+    # the default engine: uv, which that machine has (its tools probe found /usr/local/bin/uv)
+    install = next(s for s in data["plan"]["steps"] if s["id"] == "install")
+    assert install["argv"] == [
+        "/usr/local/bin/uv",
         "pip",
         "install",
+        "--python",
+        "/opt/torch/.venv/bin/python3",
+        "--compile-bytecode",
         "torch==2.15.0",
         "torchvision==0.29.2",
         "--index-url",
@@ -60,7 +64,8 @@ def test_cuda_11_7_as_a_real_process(torchsetup_exe: str) -> None:
         str(SNAPSHOTS / "linux-py311-nodriver.json"),
     )
     assert r.returncode == 0, r.stderr
-    assert unwrap(r.stdout, "install")["plan"]["steps"][-1]["argv"][3:] == [
+    steps = unwrap(r.stdout, "install")["plan"]["steps"]
+    assert next(s for s in steps if s["id"] == "install")["argv"][3:] == [
         "install",
         "torch==2.0.1",
         "torchvision==0.15.2",

@@ -32,7 +32,8 @@ def test_listed_and_planned(torchsetup_exe: str, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     plan = unwrap(r.stdout)["plan"]
     assert (plan["torch"], plan["variant"], plan["index_url"]) == (TORCH, VARIANT, INDEX)
-    assert plan["steps"][-1]["argv"][-2:] == ["--index-url", INDEX]
+    install = next(s for s in plan["steps"] if s["id"] == "install")
+    assert install["argv"][-2:] == ["--index-url", INDEX]
 
 
 def test_a_broken_copy_is_one_line_and_exit_2(torchsetup_exe: str, tmp_path: Path) -> None:

@@ -14,6 +14,14 @@ from torchsetup.cli import run
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "data" / "snapshots"
 
 
+@pytest.fixture(autouse=True)
+def offline_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--export requirements/pylock read the index: here a made-up lock of the plan instead."""
+    from tests.helpers.locks import fake_lock
+
+    monkeypatch.setattr("torchsetup.install.lock.lock_plan", lambda plan, py, **_: fake_lock(plan))
+
+
 def run_captured(argv: list[str]) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of run(argv) under CliRunner.isolation(), stderr kept apart
     on click 8.1 (Python 3.9) and 8.2+."""
@@ -51,7 +59,8 @@ def test_cuda_11_7_dry_run_json() -> None:
         "cu117",
     )
     assert plan["index_url"] == "https://download.pytorch.org/whl/cu117"
-    assert plan["steps"][-1]["argv"][1:] == [
+    install = next(s for s in plan["steps"] if s["id"] == "install")
+    assert install["argv"][1:] == [
         "-m",
         "pip",
         "install",
@@ -171,7 +180,11 @@ def test_export_modes() -> None:
     )
     req = invoke("--cuda", "11.7", "--export", "requirements")
     assert req.code == 0
-    assert "--index-url https://download.pytorch.org/whl/cu117\ntorch==2.0.1\n" in req.out
+    assert (
+        "--index-url https://download.pytorch.org/whl/cu117\ntorch==2.0.1+cu117 --hash=sha256:"
+        in req.out
+    )
+    assert "# then pin this build for later installs: " in req.out  # the guard, as a comment
     conda = invoke("--cuda", "11.7", "--method", "conda", "--export", "requirements")
     assert conda.code == 2 and "needs --method pip or uv" in conda.err
 

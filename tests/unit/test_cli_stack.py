@@ -16,10 +16,11 @@ def test_stack_llm_cpu_plan_pins_torch_for_every_stack_step() -> None:
     data = _plan("--cpu", "--stack", "llm", "--torch", "2.13.0")
     steps = data["plan"]["steps"]
     ids = [s["id"] for s in steps]
-    assert ids[-2:] == ["stack-constraints", "install-stack"]
-    write, install = steps[-2]["argv"], steps[-1]["argv"]
+    # the stack installs under its constraints file; the drift guard pins the result last
+    assert ids[-3:] == ["stack-constraints", "install-stack", "guard"]
+    write, install = steps[-3]["argv"], steps[-2]["argv"]
     constraints = write[3]
-    assert constraints.endswith("torchsetup-constraints.txt")
+    assert constraints.endswith("torchsetup-stack-constraints.txt")
     assert "torch==2.13.0" in write[4:]
     assert install[install.index("-c") + 1] == constraints
     assert "transformers==5.23.0" in install and "peft==0.21.2" in install

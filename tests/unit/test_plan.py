@@ -6,9 +6,16 @@ import shlex
 
 import pytest
 
+from tests.helpers.locks import fake_lock
 from tests.unit.test_resolve import plan_for
 from torchsetup.errors import UsageError
-from torchsetup.resolve.exporters import EXPORTERS, export_requirements, export_sh
+from torchsetup.resolve.exporters import (
+    EXPORTERS,
+    LOCK_EXPORTERS,
+    check_requirements,
+    export_requirements,
+    export_sh,
+)
 from torchsetup.resolve.plan import Fact, Plan, Rejection, Step, max_build_jobs, source_steps
 
 GiB = 1024**3
@@ -121,24 +128,28 @@ def test_sh_export_redacts_and_says_so() -> None:
 
 
 def test_requirements_export() -> None:
-    text = export_requirements(plan_for("linux-py311-nodriver", cuda="11.7"))
+    plan = plan_for("linux-py311-nodriver", cuda="11.7")
+    text = export_requirements(plan, fake_lock(plan))
     lines = [line for line in text.splitlines() if not line.startswith("#")]
+    sha = {p.name: p.wheel.sha256 for p in fake_lock(plan).packages if p.wheel}
     assert lines == [
         "--index-url https://download.pytorch.org/whl/cu117",
-        "torch==2.0.1",
-        "torchvision==0.15.2",
-        "torchaudio==2.0.2",
+        f"torch==2.0.1+cu117 --hash=sha256:{sha['torch']}",
+        f"torchvision==0.15.2+cu117 --hash=sha256:{sha['torchvision']}",
+        f"torchaudio==2.0.2+cu117 --hash=sha256:{sha['torchaudio']}",
+        f"filelock==3.20.0 --hash=sha256:{sha['filelock']}",
     ]
 
 
 def test_requirements_export_refuses_conda_and_source() -> None:
+    conda = plan_for("linux-py311-nodriver", cuda="11.7", method="conda")
     with pytest.raises(UsageError, match="needs --method pip or uv"):
-        export_requirements(plan_for("linux-py311-nodriver", cuda="11.7", method="conda"))
+        export_requirements(conda, fake_lock(conda))
     with pytest.raises(UsageError):
-        export_requirements(plan_for("h200-real", method="source"))
+        check_requirements(plan_for("h200-real", method="source"))
 
 
 def test_export_formats_match_the_cli() -> None:
     from torchsetup.cli.install import EXPORT_FORMATS
 
-    assert tuple(EXPORTERS) == EXPORT_FORMATS
+    assert (*EXPORTERS, *LOCK_EXPORTERS) == EXPORT_FORMATS

@@ -42,6 +42,14 @@ CASES = [(name, ()) for name in NAMES] + [
 ]
 
 
+@pytest.fixture(autouse=True)
+def offline_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--export requirements/pylock read the index: here a made-up lock of the plan instead."""
+    from tests.helpers.locks import fake_lock
+
+    monkeypatch.setattr("torchsetup.install.lock.lock_plan", lambda plan, py, **_: fake_lock(plan))
+
+
 def probe_record(py: TargetPython) -> str:
     """What resources/target_probe.py would print for ``py`` (the snapshot's interpreter)."""
     torch = py.torch
@@ -139,9 +147,10 @@ def test_json_export_and_executor_are_one_list(
     try:
         plan = plan_install(
             load_environment(str(SNAPSHOTS / f"{name}.json")),
+            # the install command's default method: auto (uv where the snapshot has it)
             parse_request(
                 torch=options.get("--torch"),
-                method=options.get("--method", "pip"),
+                method=options.get("--method", "auto"),
                 with_=options.get("--with"),
                 stack=options.get("--stack"),
             ),
@@ -165,13 +174,22 @@ def test_json_export_and_executor_are_one_list(
             assert shlex.split(line) == list(st.argv), "each word quoted, nothing split"
 
     requirements = invoke(*args, "--export", "requirements", snapshot=name)
-    if plan.method in ("pip", "uv") and [st.id for st in plan.steps] == ["install"]:
+    # the guard step is no install: a requirements file holds the rest (and says how to guard)
+    if plan.method in ("pip", "uv") and [st.id for st in plan.steps if st.id != "guard"] == [
+        "install"
+    ]:
         assert requirements.code == EXIT_OK, requirements.err
         body = [x for x in requirements.out.splitlines() if not x.startswith("#")]
-        install = plan.steps[0].argv
+        install = next(st for st in plan.steps if st.id == "install").argv
         index = install[install.index("--index-url") + 1]
         pins = [a for a in install if "==" in a]
-        assert body == [f"--index-url {index}", *pins]
+        # the plan's pins first, each as its locked exact version with the file's sha256
+        assert body[0] == f"--index-url {index}"
+        for pin, line in zip(pins, body[1:]):
+            locked, _, digest = line.partition(" --hash=sha256:")
+            assert locked.startswith(pin + "+") or locked == pin, (pin, line)
+            assert len(digest) == 64
+        assert all("--hash=sha256:" in line for line in body[1:])
     else:
         assert requirements.code == EXIT_USAGE, requirements.out
 
@@ -182,7 +200,7 @@ def test_json_export_and_executor_are_one_list(
 
 
 def test_the_cpu_to_cuda_switch_uninstalls_first() -> None:
-    sh = invoke("--torch", "2.13.0", "--export", "sh", snapshot="h200-cpu-torch")
+    sh = invoke("--torch", "2.13.0", "--method", "pip", "--export", "sh", snapshot="h200-cpu-torch")
     assert sh.code == EXIT_OK, sh.err
     commands = [x for x in sh.out.splitlines() if x.startswith("/")]
     assert commands == [

@@ -86,3 +86,14 @@ def test_deep_arch_list_is_preferred_over_the_table() -> None:
     env = envs.with_deep(envs.linux_gpu(), arch_list=("sm_100", "sm_120"))
     found = findings(env, "TS006")
     assert found and "torch.cuda.get_arch_list()" in found[0].detail
+
+
+def test_ts108_is_silent_without_the_guard_probe_or_outside_a_venv() -> None:
+    from tests.helpers.envs import cpu_linux, with_python
+    from tests.helpers.rule_cases import guarded
+
+    assert findings(cpu_linux(), "TS127") == []  # a report or an old snapshot: not probed
+    system = with_python(guarded(None), env_kind="system")
+    assert findings(system, "TS127") == []
+    no_torch = with_python(guarded(None), distributions=(), torch=None)
+    assert findings(no_torch, "TS127") == []

@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "restore",
         "Put back the packages recorded before an install.",
     ),
+    "guard": (
+        "torchsetup.cli.guard",
+        "guard",
+        "Pin the installed torch build so later installs cannot swap it.",
+    ),
 }
 
 

@@ -17,12 +17,12 @@ from torchsetup.errors import EXIT_OK, ResolutionError, UsageError
 if TYPE_CHECKING:
     from torchsetup.detect.model import Environment
     from torchsetup.matrix.observed import DataStatus, Merged
+    from torchsetup.resolve.lockfile import Lock
     from torchsetup.resolve.plan import Plan
+    from torchsetup.resolve.request import Request
 
-EXPORT_FORMATS = (
-    "sh",
-    "requirements",
-)  # torchsetup.resolve.exporters.EXPORTERS, without importing it
+# torchsetup.resolve.exporters.EXPORTERS and LOCK_EXPORTERS, without importing them
+EXPORT_FORMATS = ("sh", "pyproject", "requirements", "pylock")
 
 
 @click.command(
@@ -46,10 +46,11 @@ EXPORT_FORMATS = (
 )
 @click.option(
     "--method",
-    default="pip",
+    default="auto",
     show_default=True,
-    metavar="pip|uv|conda|source",
-    help="How to install: pip, uv, conda (pytorch channel, up to 2.5.1) or a source build.",
+    metavar="auto|pip|uv|conda|source",
+    help="How to install: auto (uv where it is found, else pip), pip, uv, conda (pytorch "
+    "channel, up to 2.5.1) or a source build.",
 )
 @click.option(
     "--with",
@@ -83,6 +84,11 @@ EXPORT_FORMATS = (
 )
 @click.option("--no-verify", is_flag=True, help="Skip the quick verify after installing.")
 @click.option(
+    "--no-guard",
+    is_flag=True,
+    help="Do not pin the installed build for later pip/uv installs in the environment.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Install into a system or externally managed (PEP 668) Python anyway.",
@@ -92,8 +98,16 @@ EXPORT_FORMATS = (
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
     "--export",
-    metavar="sh|requirements",
-    help="Print the plan as a shell script or requirements file.",
+    metavar="sh|requirements|pylock|pyproject",
+    help="Print the plan as a shell script, a requirements file with hashes, a pylock.toml "
+    "(PEP 751; both read every file's sha256 from the index) or the uv project settings.",
+)
+@click.option(
+    "--lock",
+    "lock_file",
+    metavar="FILE",
+    help="Install exactly this pylock.toml (from --export pylock), with uv: every file checked "
+    "against its sha256.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
 @click.option(
@@ -139,11 +153,13 @@ def install(
     index_url: Optional[str],
     find_links: Optional[str],
     no_verify: bool,
+    no_guard: bool,
     force: bool,
     verbose: bool,
     dry_run: bool,
     as_json: bool,
     export: Optional[str],
+    lock_file: Optional[str],
     yes: bool,
     snapshot: Optional[str],
     target_platform: Optional[str],
@@ -179,6 +195,17 @@ def install(
         raise UsageError(
             f"--export {export}: unknown format", hint=f"one of {', '.join(EXPORT_FORMATS)}"
         )
+    lock = None
+    if lock_file is not None:
+        if export or find_links or torch_ or cuda or cpu or rocm or variant or index_url:
+            raise UsageError(
+                "--lock installs exactly its file: no --export, --find-links, --index-url, "
+                "--torch or build options with it"
+            )
+        from torchsetup.install.lock import read_lock
+
+        lock = read_lock(lock_file)
+        torch_, variant, index_url, method = _from_lock(lock, method)
     venv_exe, venv_exists = _venv_interpreter(venv) if venv is not None else (None, False)
     create_venv = venv_exe is not None and not snapshot and not venv_exists
     request = parse_request(
@@ -222,7 +249,7 @@ def install(
     if (request.stack or request.stack_set) and live:
         stack_data = _stack_with_index()
     try:
-        plan = plan_install(
+        full = plan_install(
             env,
             request,
             merged.matrix,
@@ -230,14 +257,19 @@ def install(
             force=force,
             carries=carries,
             stack_data=stack_data,
-        ).redacted()
+            guard=not no_guard,
+            guarded=_guard_pins(env),
+        )
     except ResolutionError as exc:
         return _refused(exc, as_json)
-    plan = _with_data_facts(plan, merged, data)
-    if export is not None:
-        from torchsetup.resolve.exporters import EXPORTERS
+    full = _with_data_facts(full, merged, data)
+    if lock is not None:
+        from torchsetup.install.lock import lock_install_plan
 
-        click.echo(EXPORTERS[export](plan), nl=False)
+        full = lock_install_plan(full, lock_file or "", lock)
+    plan = full.redacted()
+    if export is not None:
+        click.echo(_export(export, full, env, request), nl=False)
         return EXIT_OK
     if dry_run:
         if as_json:
@@ -377,6 +409,48 @@ def _environment(snapshot: Optional[str], python: Optional[str]) -> Environment:
     from torchsetup.detect.build import detect_environment
 
     return detect_environment(python)
+
+
+def _from_lock(lock: Lock, method: str) -> tuple[str, str, str, str]:
+    """(--torch, --variant, --index-url, --method) of the plan that installs ``lock``."""
+    torch = next((p for p in lock.packages if p.name == "torch"), None)
+    if torch is None:
+        raise UsageError("the lock has no torch: torchsetup installs locks of a torch build")
+    public, _, local = torch.version.partition("+")
+    if method not in ("auto", "uv"):
+        raise UsageError(
+            f"--lock installs with uv (pip cannot install a pylock.toml), not --method {method}",
+            hint="with pip: torchsetup install --export requirements > r.txt; pip install --no-deps -r r.txt",
+        )
+    return public, local or "cpu", torch.index, "uv"
+
+
+def _export(export: str, plan: Plan, env: Environment, request: Request) -> str:
+    """The plan as ``--export`` prints it; requirements and pylock lock it from the index."""
+    from torchsetup.resolve import exporters
+
+    if export in exporters.EXPORTERS:
+        return exporters.EXPORTERS[export](plan)
+    exporters.check_requirements(plan)
+    if env.python is None or not env.python.ok or request.overrides_target:
+        raise UsageError(
+            f"--export {export} locks the plan for a probed interpreter (this machine's, or a "
+            "--snapshot's): not with --target-* overrides"
+        )
+    from torchsetup.install.lock import lock_plan
+
+    return exporters.LOCK_EXPORTERS[export](plan, lock_plan(plan, env.python))
+
+
+def _guard_pins(env: Environment) -> tuple[str, ...]:
+    """The pins of the guard the probed target has now (this machine only)."""
+    py = env.python
+    if env.source != "live" or py is None or not py.ok or not py.prefix:
+        return ()
+    from torchsetup.guardfile import read_status
+
+    status = read_status(py.prefix)
+    return status.pins if status.on else ()
 
 
 def _venv_interpreter(venv: str) -> tuple[str, bool]:

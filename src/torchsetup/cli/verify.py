@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 import click
 
@@ -21,6 +21,9 @@ from torchsetup.verify.model import (
     VerifyResult,
 )
 from torchsetup.verify.runner import run_verify
+
+if TYPE_CHECKING:
+    from torchsetup.resolve.lockfile import Lock
 
 
 @click.command()
@@ -142,6 +145,12 @@ from torchsetup.verify.runner import run_verify
     show_default=True,
     help="Training steps of the --stack checks.",
 )
+@click.option(
+    "--expect-lock",
+    metavar="FILE",
+    help="Fail unless every package of this pylock.toml is installed at exactly its version "
+    "(local tag included): a CI gate.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
     "--junit-xml",
@@ -179,6 +188,7 @@ def verify(
     expect_variant: Optional[str],
     stack: bool,
     stack_steps: int,
+    expect_lock: Optional[str],
     as_json: bool,
     junit_xml: Optional[Path],
     timeout_scale: float,
@@ -219,6 +229,7 @@ def verify(
             as_json=as_json,
         )
         return
+    lock = _read_lock(expect_lock) if expect_lock is not None else None
     options = VerifyOptions(
         mode="quick" if quick else "full",
         require_gpu=require_gpu,
@@ -238,6 +249,8 @@ def verify(
         result = run_verify(target.python, options, on_start=on_start)
         if stack:
             result = _with_stack(result, stack_steps, timeout_scale, on_start)
+    if lock is not None and expect_lock is not None:
+        result = _with_lock_check(result, target.python, lock, expect_lock)
     _show(result, as_json, chosen_by=target.how)
     if junit_xml is not None:
         _write_junit(result, junit_xml)
@@ -356,6 +369,34 @@ def _with_stack(
         checks=(*result.checks, *checks),
         seconds=result.seconds + time.perf_counter() - started,
     )
+
+
+def _read_lock(path: str) -> Lock:
+    from torchsetup.resolve.lockfile import parse_pylock
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--expect-lock {path}: cannot read it: {exc}") from None
+    return parse_pylock(text, where=f"--expect-lock {path}")
+
+
+def _with_lock_check(result: VerifyResult, python: str, lock: Lock, path: str) -> VerifyResult:
+    """``result`` with the expect.lock check (the target's distributions against the lock)."""
+    import dataclasses
+    import os
+
+    from torchsetup.detect.probes.python_target import probe_python
+    from torchsetup.proc import ProcRunner
+    from torchsetup.verify.lockcheck import NAME, lock_check
+    from torchsetup.verify.model import FAIL, CheckResult
+
+    py = probe_python(python, runner=ProcRunner(), env=dict(os.environ))
+    if not py.ok:
+        check = CheckResult(NAME, FAIL, detail=f"the target could not be probed: {py.error}")
+    else:
+        check = lock_check(lock, py.distributions, path)
+    return dataclasses.replace(result, checks=(*result.checks, check))
 
 
 def _write_junit(result: VerifyResult, path: Path) -> None:

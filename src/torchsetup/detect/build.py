@@ -48,7 +48,16 @@ def build_environment(snap: Snapshot) -> Environment:
         python=build_python(snap.records.get("python")),
         tools=build_tools(snap.get("tools")),
         env_vars=tuple(sorted(env_vars.items())),
-        pip_config=tuple(sorted((snap.get("pip-config").data.get("files") or {}).items())),
+        # pip's configuration files, with the site one and the constraints file of the target's
+        # drift guard (torchsetup guard; the "guard" probe)
+        pip_config=tuple(
+            sorted(
+                {
+                    **(snap.get("pip-config").data.get("files") or {}),
+                    **(snap.get("guard").data.get("files") or {}),
+                }.items()
+            )
+        ),
         probes=tuple(
             ProbeSummary(name=r.name, ok=r.ok, duration_s=round(r.duration_s, 4), error=r.error)
             for r in sorted(snap.records.values(), key=lambda r: r.name)

@@ -47,6 +47,7 @@ PROBE_CATEGORY = {
     "tools": "toolchain",
     "resources": "resources",
     "disk": "resources",
+    "guard": "torch",
 }
 
 _UNEXPECTED_ERROR = re.compile(

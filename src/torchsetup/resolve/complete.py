@@ -13,6 +13,9 @@ makes the plan *complete* from the target facts in the :class:`Environment`, so 
   torchvision built for another torch);
 - a ``--venv DIR`` that does not exist is created first (:func:`torchsetup.resolve.plan.create_venv_step`);
 - ``--force`` on an externally managed Python adds ``--break-system-packages``;
+- a pip/uv install into a venv or conda environment ends with the guard step (``torchsetup guard
+  on``: the build is pinned for later installs there; ``--no-guard`` leaves it out), and one into
+  a guarded environment starts by lifting the guard (:func:`guard_steps`);
 - bare ``uv``/``conda``/``mamba``/``micromamba`` become the programs found on the target machine;
 - the facts the plan assumed are recorded (:class:`TargetFacts`): the executor re-reads the
   target and refuses when they no longer hold (:func:`target_changes`).
@@ -31,10 +34,14 @@ from torchsetup.errors import UsageError
 from torchsetup.resolve.plan import (
     COMPANIONS,
     CREATE_VENV,
+    GUARD,
     Plan,
     Step,
     TargetFacts,
     create_venv_step,
+    guard_off_step,
+    guard_step,
+    uv_lock_install_step,
 )
 
 if TYPE_CHECKING:
@@ -398,10 +405,15 @@ def complete_plan(
     force: bool = False,
     carries: Optional[Carries] = None,
     uv_venv: bool = False,
+    guard: bool = False,
+    guarded: Sequence[str] = (),
+    program: Sequence[str] = ("torchsetup",),
 ) -> Plan:
     """``plan`` with every step it will run for ``target`` (the interpreter the plan installs
     into, as probed; for a ``venv`` to create, the base interpreter that creates it; None when
-    the plan is for an interpreter that was not probed). See the module doc."""
+    the plan is for an interpreter that was not probed). ``guard``: end with the guard step;
+    ``guarded``: the pins of the guard the target has now; ``program``: how the steps run
+    torchsetup itself. See the module doc."""
     plan = apply_source(plan, index_url=None, find_links=find_links)
     plan = drop_companions(plan, missing_companions(plan, carries))
     steps = list(plan.steps)
@@ -429,8 +441,52 @@ def complete_plan(
             steps = [break_system_packages(st) for st in steps]
     else:
         facts = TargetFacts(python=plan.python, version=plan.python_version)
+    guardable = venv is not None or (
+        target is not None and target.ok and target.env_kind in ("venv", "conda")
+    )
+    if guardable and plan.method in ("pip", "uv"):
+        steps = guard_steps(plan, steps, guard=guard, guarded=guarded, program=program)
     steps = [dataclasses.replace(st, argv=resolve_program(st.argv, tools)) for st in steps]
     return dataclasses.replace(plan, steps=tuple(steps), target=facts, already_satisfied=satisfied)
+
+
+def guard_steps(
+    plan: Plan,
+    steps: Sequence[Step],
+    *,
+    guard: bool,
+    guarded: Sequence[str],
+    program: Sequence[str],
+) -> list[Step]:
+    """``steps`` with the guard: lifted first when the target has one (the install would
+    otherwise be held by it), set after the last install step unless ``guard`` is False."""
+    out = list(steps)
+    installs = [i for i, st in enumerate(out) if is_install(st)]
+    if not installs:
+        return out
+    if guard:
+        packages = [f"{name} {version}" for name, version in plan.packages()]
+        out.insert(installs[-1] + 1, guard_step(program, plan.python, packages))
+    if guarded:
+        first = next((i for i, st in enumerate(out) if st.id != CREATE_VENV), len(out))
+        out.insert(first, guard_off_step(program, plan.python, guarded, again=guard))
+    return out
+
+
+def with_lock(plan: Plan, lock_path: str, packages: int) -> Plan:
+    """``plan`` (a uv plan for the lock's torch build) installing exactly the lock instead:
+    its install step becomes ``uv pip install -r LOCK`` (the other steps stay)."""
+    if plan.method != "uv":
+        raise UsageError("--lock installs with uv: uv was not found on this machine")
+    steps = tuple(
+        uv_lock_install_step(plan.python, lock_path, packages, st.argv[0]) if is_install(st) else st
+        for st in plan.steps
+    )
+    return dataclasses.replace(
+        plan,
+        steps=steps,
+        reasons=(*plan.reasons, f"--lock {lock_path}: exactly its {packages} files are installed."),
+    )
 
 
 def plan_install(
@@ -442,10 +498,13 @@ def plan_install(
     force: bool = False,
     carries: Optional[Carries] = None,
     stack_data: Optional[Any] = None,
+    guard: bool = True,
+    guarded: Sequence[str] = (),
 ) -> Plan:
     """The complete plan of ``torchsetup install``: :func:`resolve`, then :func:`complete_plan`
     for the target interpreter the Environment probed. What ``--dry-run``, ``--json`` and
-    ``--export`` print is exactly what the executor runs."""
+    ``--export`` print is exactly what the executor runs. ``guard``: pin the build afterwards
+    (``--no-guard``: False); ``guarded``: the pins of the target's guard now."""
     from torchsetup.resolve.resolver import resolve
 
     stack = None
@@ -473,13 +532,30 @@ def plan_install(
         find_links=find_links,
         force=force,
         carries=carries,
-        uv_venv=request.method == "uv",
+        uv_venv=plan.method == "uv",
+        guard=guard,
+        guarded=guarded,
+        program=_torchsetup_program(env),
     )
     if stack is not None:
         from torchsetup.resolve.stack import add_stack
 
         plan = add_stack(plan, env, request, stack)
+        # the guard pins what is installed: it comes after the stack's installs too
+        guards = [st for st in plan.steps if st.id == GUARD]
+        others = [st for st in plan.steps if st.id != GUARD]
+        plan = dataclasses.replace(plan, steps=(*others, *guards))
     return plan
+
+
+def _torchsetup_program(env: Environment) -> tuple[str, ...]:
+    """How a step runs torchsetup: this very installation for a plan for this machine (it
+    need not be on PATH), plain ``torchsetup`` in a plan for another machine."""
+    import sys
+
+    if env.source == "live" and sys.executable:
+        return (sys.executable, "-m", "torchsetup")
+    return ("torchsetup",)
 
 
 __all__ = [
@@ -493,4 +569,5 @@ __all__ = [
     "plan_install",
     "target_changes",
     "target_facts",
+    "with_lock",
 ]

@@ -1,16 +1,24 @@
-"""Plans as files: a shell script (``--export sh``) or a requirements file (``--export requirements``).
+"""Plans as files: a shell script (``--export sh``), a requirements file with hashes
+(``--export requirements``), a pylock.toml (``--export pylock``, PEP 751) and the uv project
+settings that keep the build (``--export pyproject``).
 
 Exporters always work on the redacted plan: credentials in an ``--index-url`` never reach a file.
+The requirements file and the pylock.toml are made from a :class:`Lock` (every file with its
+sha256, read from the index by :func:`torchsetup.install.lock.lock_plan`): the exporters here
+only render it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+import re
+from typing import Any, Callable
 
 from torchsetup import __version__
 from torchsetup.errors import UsageError
-from torchsetup.redact import REDACTED
-from torchsetup.resolve.plan import Plan
+from torchsetup.redact import REDACTED, redact_url_credentials
+from torchsetup.resolve.lockfile import Lock, render_pylock, toml_string
+from torchsetup.resolve.plan import GUARD, Plan
 
 
 def _title(plan: Plan) -> str:
@@ -47,16 +55,17 @@ def export_sh(plan: Plan) -> str:
     return "\n".join(header + body).rstrip("\n") + "\n"
 
 
-def export_requirements(plan: Plan) -> str:
-    """The install step's pins and index; refused (exit 2) when the plan has any other step
-    (an uninstall, a venv, a pip upgrade): a requirements file that silently dropped one would
-    install something else than the plan."""
+def check_requirements(plan: Plan) -> None:
+    """Can a requirements file (or a lock) say this plan? Refused (exit 2) when the plan has
+    any step but its install (an uninstall, a venv, a pip upgrade): a file that silently
+    dropped one would install something else than the plan."""
     if plan.method not in ("pip", "uv") or not plan.index_url:
         raise UsageError(
             f"--export requirements needs --method pip or uv (this plan uses {plan.method})",
             hint="use --export sh for conda and source plans",
         )
-    others = [st for st in plan.steps if st.id != "install"]
+    # the guard is no install: a requirements file cannot set it (a comment says how)
+    others = [st for st in plan.steps if st.id not in ("install", GUARD)]
     if others:
         raise UsageError(
             "--export requirements cannot express this plan: it also has to "
@@ -67,11 +76,106 @@ def export_requirements(plan: Plan) -> str:
         raise UsageError(
             f"--export requirements: nothing to install ({plan.already_satisfied} is there already)"
         )
+
+
+def export_requirements(plan: Plan, lock: Lock) -> str:
+    """The plan's index and every package of its lock pinned exactly, each with ``--hash``
+    (pip then checks every file: ``pip install --no-deps -r FILE``, hash-checking mode)."""
+    check_requirements(plan)
     plan = plan.redacted()
     assert plan.index_url is not None
-    lines = [f"# torchsetup {__version__}: {_title(plan)}", f"--index-url {plan.index_url}"]
-    lines += plan.install_requirements
+    lines = [
+        f"# torchsetup {__version__}: {_title(plan)}",
+        "# every file pinned with its sha256 (read from the index): pip install --no-deps -r FILE",
+        f"--index-url {plan.index_url}",
+    ]
+    for p in _planned_first(plan, lock):
+        lines.append(
+            f"{p.name}=={p.version}" + (f" --hash=sha256:{p.wheel.sha256}" if p.wheel else "")
+        )
+    lines += _guard_note(plan)
     return "\n".join([*_credentials_note(plan.index_url), *lines]) + "\n"
 
 
-EXPORTERS: dict[str, Callable[[Plan], str]] = {"sh": export_sh, "requirements": export_requirements}
+def _planned_first(plan: Plan, lock: Lock) -> list[Any]:
+    """The lock's packages: the plan's own (torch, companions) in its order, then the rest."""
+    order = {name: i for i, (name, _) in enumerate(plan.packages())}
+    return sorted(lock.packages, key=lambda p: (order.get(p.name, len(order)), p.name))
+
+
+def export_pylock(plan: Plan, lock: Lock) -> str:
+    """A pylock.toml (PEP 751) of the plan's lock: each package with its index (the PyTorch
+    index for torch) and its wheel's URL, size and sha256. ``torchsetup install --lock FILE``
+    (or ``uv pip install -r pylock.toml``) installs exactly it."""
+    check_requirements(plan)
+    plan = plan.redacted()
+    guard = next((st for st in plan.steps if st.id == GUARD), None)
+    comment = "\n".join(
+        [
+            f"torchsetup {__version__} lock: {_title(plan)}",
+            "install exactly this: torchsetup install --lock pylock.toml (or uv pip install -r pylock.toml)",
+            *(["then pin it: " + guard.shell_line()] if guard else []),
+            *_credentials_note(plan.index_url or ""),
+        ]
+    )
+    redacted = Lock(
+        tuple(
+            dataclasses.replace(
+                p,
+                index=redact_url_credentials(p.index),
+                wheel=dataclasses.replace(p.wheel, url=redact_url_credentials(p.wheel.url))
+                if p.wheel
+                else None,
+            )
+            for p in lock.packages
+        ),
+        lock.requires_python,
+        lock.environment,
+    )
+    return render_pylock(redacted, created_by=f"torchsetup {__version__}", comment=comment)
+
+
+def index_name(plan: Plan) -> str:
+    """A name for the plan's index in ``[[tool.uv.index]]``: ``pytorch-cu130``, ``pytorch-cpu``."""
+    return "pytorch-" + re.sub(r"[^a-z0-9.]+", "-", plan.variant.lower()).strip("-")
+
+
+def export_pyproject(plan: Plan) -> str:
+    """The uv project settings that make ``uv sync``/``uv lock`` keep this build: the index as
+    an explicit ``[[tool.uv.index]]`` (used only for what is pinned to it) and
+    ``[tool.uv.sources]`` pinning torch and its companions to it."""
+    check_requirements(plan)
+    plan = plan.redacted()
+    assert plan.index_url is not None
+    name = index_name(plan)
+    deps = ", ".join(toml_string(r) for r in plan.install_requirements)
+    lines = [
+        f"# torchsetup {__version__}: {_title(plan)}",
+        "# Merge into pyproject.toml; [project] dependencies must hold:",
+        f"#   {deps}",
+        *_credentials_note(plan.index_url),
+        "",
+        "[tool.uv.sources]",
+        *(f"{pkg} = [{{ index = {toml_string(name)} }}]" for pkg, _ in plan.packages()),
+        "",
+        "[[tool.uv.index]]",
+        f"name = {toml_string(name)}",
+        f"url = {toml_string(plan.index_url)}",
+        "explicit = true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _guard_note(plan: Plan) -> list[str]:
+    guard = next((st for st in plan.steps if st.id == GUARD), None)
+    if guard is None:
+        return []
+    return ["# then pin this build for later installs: " + guard.shell_line()]
+
+
+EXPORTERS: dict[str, Callable[[Plan], str]] = {"sh": export_sh, "pyproject": export_pyproject}
+# these need the plan's lock (read from the index): torchsetup.install.lock.lock_plan
+LOCK_EXPORTERS: dict[str, Callable[[Plan, Lock], str]] = {
+    "requirements": export_requirements,
+    "pylock": export_pylock,
+}

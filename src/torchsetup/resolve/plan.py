@@ -228,10 +228,83 @@ def pip_install_step(python: str, requirements: Sequence[str], index_url: str) -
 def uv_install_step(
     python: str, requirements: Sequence[str], index_url: str, uv: str = "uv"
 ) -> Step:
+    """``uv pip install --python PY --compile-bytecode torch==X ... --index-url URL``: the
+    bytecode is compiled at install (as pip does), so the first ``import torch`` is not slower;
+    uv's cache (hard links on one file system) is left on, so a second venv copies, not downloads."""
     return Step(
         id="install",
         description=f"Install {', '.join(requirements)} from {index_url} with uv",
-        argv=(uv, "pip", "install", "--python", python, *requirements, "--index-url", index_url),
+        argv=(
+            uv,
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--compile-bytecode",
+            *requirements,
+            "--index-url",
+            index_url,
+        ),
+    )
+
+
+def uv_lock_install_step(python: str, lock_path: str, packages: int, uv: str = "uv") -> Step:
+    """``uv pip install --python PY -r pylock.toml``: exactly the lock's files (no resolution),
+    each checked against its sha256 (a file whose hash differs is refused)."""
+    return Step(
+        id="install",
+        description=(
+            f"Install exactly the lock {lock_path} ({packages} packages, every file checked "
+            "against its sha256) with uv"
+        ),
+        argv=(
+            uv,
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--compile-bytecode",
+            "--preview-features",
+            "pylock",
+            "-r",
+            lock_path,
+        ),
+    )
+
+
+GUARD = "guard"
+GUARD_OFF = "guard-off"
+
+
+def guard_step(program: Sequence[str], python: str, packages: Sequence[str]) -> Step:
+    """``torchsetup guard on --python PY``: pin the build just installed (its exact version, local
+    tag included, as installed) for every later pip install in the environment, and uv's in the
+    activated environment. ``--no-guard`` leaves this step out."""
+    return Step(
+        id=GUARD,
+        description=(
+            f"Guard the new build: pin {', '.join(packages)} as installed for later pip/uv "
+            "installs here (torchsetup guard off lifts it; --no-guard skips this step)"
+        ),
+        argv=(*program, "guard", "on", "--python", python),
+        timeout_s=120,
+    )
+
+
+def guard_off_step(
+    program: Sequence[str], python: str, pins: Sequence[str], *, again: bool = True
+) -> Step:
+    """``torchsetup guard off --python PY`` before a plan replaces a guarded build (the guard
+    step after the install pins the new one: the guard moves with a deliberate upgrade)."""
+    return Step(
+        id=GUARD_OFF,
+        description=(
+            f"Lift the guard ({', '.join(pins) or 'torch'} pinned) so this install may replace "
+            "the build"
+            + ("; it is set again for the new build at the end" if again else " (--no-guard)")
+        ),
+        argv=(*program, "guard", "off", "--python", python),
+        timeout_s=120,
     )
 
 

@@ -17,6 +17,7 @@ from torchsetup.resolve.plan import COMPANIONS
 from torchsetup.versions import cuda_variant_name, variant_cuda, variant_kind, version_tuple
 
 METHODS = ("pip", "uv", "conda", "source")
+AUTO = "auto"  # the default of the install command: uv where it is available, else pip
 
 _PLAIN_VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 _SPEC_OPERATOR = re.compile(r"^\s*(===|==|!=|~=|<=|>=|<|>)")
@@ -85,7 +86,7 @@ class Request:
         parts = [self.variant_flag] if self.variant_flag else []
         if self.torch is not None:
             parts.append(f"--torch {self.torch.text}")
-        if self.method != "pip":
+        if self.method not in ("pip", AUTO):
             parts.append(f"--method {self.method}")
         return " ".join(parts) or "(automatic choice)"
 
@@ -279,7 +280,7 @@ def parse_request(
     stack: Optional[str] = None,
 ) -> Request:
     """Check every option and build the :class:`Request`; UsageError for the first bad one."""
-    if method not in METHODS:
+    if method not in (*METHODS, AUTO):
         raise UsageError(f"--method {method}: unknown", hint=f"one of {', '.join(METHODS)}")
     name, flag = parse_variant(cuda=cuda, cpu=cpu, rocm=rocm, variant=variant)
     with_, stack_items = split_with(with_)

@@ -53,7 +53,7 @@ from torchsetup.resolve.plan import (
     source_steps,
     uv_install_step,
 )
-from torchsetup.resolve.request import Request, TorchSelector, variant_flag
+from torchsetup.resolve.request import AUTO, Request, TorchSelector, variant_flag
 from torchsetup.versions import os_family, parse_cc, variant_cuda, version_at_least, version_tuple
 
 FULL = "full"  # driver >= the toolkit's own minimum
@@ -842,6 +842,7 @@ def _missing_variant(name: str, matrix: Matrix) -> str:
 def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
     """Plan the install ``request`` describes on ``env``; raises ResolutionError when impossible."""
     target = effective_target(env, request)
+    request, engine_note = choose_engine(target, request)
     releases = candidate_releases(request, matrix)
     if request.method == "source":
         return _source_plan(target, request, matrix, releases)
@@ -868,7 +869,30 @@ def resolve(env: Environment, request: Request, matrix: Matrix) -> Plan:
         if request.variant is None and gpu_kinds(target, matrix):
             raise gpu_refusal(request, matrix, target, found.rejected, releases)
         raise refusal(request, matrix, target, found.rejected)
-    return build_plan(target, request, matrix, found)
+    plan = build_plan(target, request, matrix, found)
+    if engine_note is None:
+        return plan
+    if request.method == "uv":
+        return dataclasses.replace(plan, reasons=(*plan.reasons, engine_note))
+    return dataclasses.replace(plan, warnings=(*plan.warnings, engine_note))
+
+
+def choose_engine(target: Target, request: Request) -> tuple[Request, Optional[str]]:
+    """``--method auto`` (the install command's default): uv where the target machine has it
+    (on PATH or next to torchsetup's own Python, where torchsetup's dependency on uv puts it),
+    else pip, with the note that says why. Any other method is kept as asked."""
+    if request.method != AUTO:
+        return request, None
+    uv = target.tool("uv")
+    if uv is not None:
+        return dataclasses.replace(request, method="uv"), (
+            f"uv: the default engine ({uv}); --method pip installs with pip instead."
+        )
+    return dataclasses.replace(request, method="pip"), (
+        "pip: the default engine uv was not found on this machine (not on PATH, not next to "
+        "torchsetup's Python): installing with pip, which is slower (pip install uv, or "
+        "reinstall torchsetup with its dependencies, makes uv the engine)."
+    )
 
 
 def jetson_plan(target: Target, request: Request, matrix: Matrix) -> Plan:

@@ -48,7 +48,7 @@ COMPONENTS = (
 )  # also the install order
 STACKS = ("llm",)
 TORCH_INDEX = "https://download.pytorch.org/whl/"
-CONSTRAINTS_NAME = "torchsetup-constraints.txt"
+CONSTRAINTS_NAME = "torchsetup-stack-constraints.txt"  # the guard owns torchsetup-constraints.txt
 FLASH_ATTN_GB_PER_JOB = 9  # flash-attn setup.py: each nvcc job takes about 8-9 GB of RAM
 _NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_.\-]*)\s*(.*)$")
 

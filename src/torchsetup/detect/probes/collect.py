@@ -50,4 +50,6 @@ def collect(
     target = records.get("python")
     purelib = target.data.get("python", {}).get("purelib") if target and target.ok else None
     records["disk"] = system.probe_disk(purelib)
+    prefix = target.data.get("python", {}).get("prefix") if target and target.ok else None
+    records["guard"] = system.probe_guard(prefix)
     return Snapshot(records=records, captured_at=captured)

@@ -283,6 +283,17 @@ def _tempdir() -> str:
     return os.environ.get("SystemRoot", "C:\\Windows") + "\\Temp" if os.name == "nt" else "/tmp"
 
 
+def probe_guard(prefix: Optional[str]) -> ProbeRecord:
+    """The drift guard's files in the target's prefix (``torchsetup guard``), for doctor."""
+
+    def body() -> dict[str, Any]:
+        from torchsetup.guardfile import guard_files
+
+        return {"prefix": prefix, "files": guard_files(prefix) if prefix else {}}
+
+    return timed("guard", body)
+
+
 def probe_disk(purelib: Optional[str]) -> ProbeRecord:
     def body() -> dict[str, Any]:
         pip_cache = os.environ.get("PIP_CACHE_DIR") or (

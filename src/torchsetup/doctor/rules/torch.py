@@ -575,3 +575,71 @@ def cpu_torch_with_cuda_runtime(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         detail=f"torch {torch.version} is a CPU build, but {runtime} is installed next to it.",
         fix=install_command(ctx),
     )
+
+
+@rule(
+    "TS127",
+    title="The drift guard (torchsetup guard)",
+    category="torch",
+    severity=INFO,
+    sources=("astral-sh/uv#18478", "vllm-project/vllm#34224"),
+)
+def drift_guard(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Whether the torch build in this environment is pinned against later installs. Without
+    it, the next `pip install xformers` (or any package that pins one exact torch) replaces the
+    CUDA build torchsetup installed with whatever that package asks for, often a CPU or
+    other-CUDA torch from PyPI.
+
+    `torchsetup install` sets the guard after installing into a venv or conda environment: a
+    constraints file with the installed build (`torch==2.13.0+cpu`, its companions), named by
+    the environment's own `pip.conf` (pip reads it for every install there, activated or not)
+    and exported as `UV_CONSTRAINT` by its activation script (`uv pip install` in the activated
+    environment). An install that wants another torch then fails with the installer's resolver
+    error instead of swapping the build.
+
+    Information when the guard is on or off; a warning when it is on but the installed torch
+    is not the pinned one (it was replaced past the guard: `PIP_CONSTRAINT` set, `--isolated`,
+    or `uv pip install --python` without activating).
+
+    Fix: `torchsetup guard on` pins what is installed now; `torchsetup guard off` lifts it.
+    """
+    from torchsetup.guardfile import status_of
+
+    py = ctx.py
+    if py is None or not py.prefix or py.env_kind not in ("venv", "conda"):
+        return
+    dist = py.dist("torch")
+    if dist is None or not any(p.name == "guard" and p.ok for p in ctx.env.probes):
+        return  # no torch, or a report / snapshot without the guard's files
+    status = status_of(py.prefix, dict(ctx.env.pip_config))
+    where = f"--python {py.executable}"
+    data = {"on": "yes" if status.on else "no", "pins": " ".join(status.pins)}
+    if not status.on:
+        yield r.finding(
+            title="The torch build is not guarded",
+            detail=f"torch {dist.version} is not pinned in {py.prefix}: a later pip/uv install "
+            "of a package that pins another torch replaces this build.",
+            fix=f"torchsetup guard on {where}",
+            data=data,
+        )
+        return
+    pinned = next((p for p in status.pins if p.startswith("torch==")), None)
+    if pinned is not None and pinned != f"torch=={dist.version}":
+        yield r.finding(
+            severity=WARNING,
+            title="torch was replaced past the guard",
+            detail=f"the guard pins {pinned}, but torch {dist.version} is installed: something "
+            "installed it without the guard (PIP_CONSTRAINT, --isolated, or uv without activating).",
+            fix=f"torchsetup install {where} --torch {pinned.partition('==')[2].partition('+')[0]}"
+            f"   (or, to keep this build: torchsetup guard on {where})",
+            data=data,
+        )
+        return
+    held = ["pip" if status.pip else "", "uv (activated)" if status.uv else ""]
+    yield r.finding(
+        title="The torch build is guarded",
+        detail=f"{', '.join(status.pins)} pinned for later installs in {py.prefix} by "
+        f"{' and '.join(h for h in held if h)}.",
+        fix=f"torchsetup guard off {where}   (to lift it)",
+        data=data,
+    )
