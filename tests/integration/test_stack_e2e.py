@@ -83,7 +83,7 @@ def test_cpu_torch_with_the_llm_stack_installs_and_verifies(
     )
     assert installed.returncode == 0, installed.stdout[-4000:] + installed.stderr[-2000:]
     python = venv_python(venv)
-    constraints = venv / "torchsetup-constraints.txt"
+    constraints = venv / "torchsetup-stack-constraints.txt"
     assert "torch==2.13.0" in constraints.read_text().split()
     versions = subprocess.run(
         [
