@@ -113,8 +113,36 @@ def main(argv: Optional[list[str]] = None) -> None:
     sys.exit(code)
 
 
+def _control_character(args: list[str]) -> Optional[str]:
+    """The refusal for an argument holding a control character (a newline in an --index-url
+    would end a comment line of an exported script; an escape would reach the terminal)."""
+    import re
+
+    for i, arg in enumerate(args):
+        m = re.search(r"[\x00-\x1f\x7f-\x9f]", arg)
+        if m is None:
+            continue
+        from torchsetup.sanitize import clean
+
+        option = args[i - 1] if i > 0 and args[i - 1].startswith("--") else None
+        what = f"the value of {option}" if option else f"argument {i + 1}"
+        shown = clean(arg).replace("\n", "\\x0a").replace("\t", "\\x09")
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return (
+            f"{what} holds a control character (\\x{ord(m.group(0)):02x}): '{shown}'; "
+            "URLs, paths and package names cannot"
+        )
+    return None
+
+
 def run(argv: Optional[list[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)  # to see --json when reporting errors
+    refusal = _control_character(args)
+    if refusal is not None:
+        _json_error(args, refusal, EXIT_USAGE)
+        click.echo(f"torchsetup: error: {refusal}", err=True)
+        return EXIT_USAGE
     try:
         rv: Any = cli.main(args=argv, prog_name="torchsetup", standalone_mode=False)
     except click.UsageError as exc:

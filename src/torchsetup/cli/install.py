@@ -187,25 +187,26 @@ def install(
 
         carries = source_carries(index_url=index_url, find_links=find_links)
     try:
+        # The plan that runs keeps its credentials; only what is shown is redacted.
         plan = plan_install(
             env, request, load_matrix(), find_links=find_links, force=force, carries=carries
-        ).redacted()
+        )
     except ResolutionError as exc:
         return _refused(exc, as_json)
     if export is not None:
         from torchsetup.resolve.exporters import EXPORTERS
 
-        click.echo(EXPORTERS[export](plan), nl=False)
+        click.echo(EXPORTERS[export](plan), nl=False)  # every exporter redacts
         return EXIT_OK
     if dry_run:
         if as_json:
             from torchsetup.result import dumps
 
-            click.echo(dumps("install", plan.to_dict(), exit_code=EXIT_OK))
+            click.echo(dumps("install", plan.redacted().to_dict(), exit_code=EXIT_OK))
         else:
             from torchsetup.resolve.render import render_plan
 
-            render_plan(plan, dry_run=True)
+            render_plan(plan.redacted(), dry_run=True)
         return EXIT_OK
     if snapshot or request.overrides_target:
         raise UsageError(
@@ -228,7 +229,7 @@ def _run(
     if not as_json:
         from torchsetup.resolve.render import render_plan
 
-        render_plan(plan, dry_run=False)
+        render_plan(plan.redacted(), dry_run=False)
     result = run_install(
         plan,
         force=force,
@@ -241,7 +242,7 @@ def _run(
     if as_json:
         from torchsetup.result import dumps
 
-        payload = {**plan.to_dict(), "result": result.to_dict()}
+        payload = {**plan.redacted().to_dict(), "result": result.to_dict()}
         click.echo(dumps("install", payload, exit_code=result.exit_code))
     return result.exit_code
 
