@@ -156,10 +156,12 @@ def run(argv: Optional[list[str]] = None) -> int:
         click.echo(f"torchsetup: error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except TorchSetupError as exc:
+        from torchsetup.sanitize import clean
+
         _json_error(args, exc.message, exc.exit_code, hint=exc.hint)
-        click.echo(f"torchsetup: error: {exc.message}", err=True)
+        click.echo(f"torchsetup: error: {_one_line(clean(exc.message))}", err=True)
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(f"  hint: {_one_line(clean(exc.hint))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("torchsetup: interrupted", err=True)

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from torchsetup import __version__
 from torchsetup.detect.model import Environment, environment_to_dict
 from torchsetup.doctor.model import CHECK_FAILED, ERROR, INFO, OK, WARNING, DoctorReport
+from torchsetup.sanitize import clean
 from torchsetup.term import Style
 
 MARKS = {
@@ -58,24 +59,27 @@ def print_text(
     add(f"{st('Doctor summary', 'bold')} (torchsetup {__version__}{took}{hint}){source}")
     for cat in report.categories:
         mark, colour = MARKS[cat.status]
-        summary = " " + st(f"({cat.summary})", "dim") if cat.summary else ""
-        add(f"{st(mark, colour)} {cat.title}{summary}")
+        summary = " " + st(f"({clean(cat.summary)})", "dim") if cat.summary else ""
+        add(f"{st(mark, colour)} {clean(cat.title)}{summary}")
         if verbose:
-            add_all = [f"    {st('•', 'green')} {fact}" for fact in cat.facts]
+            add_all = [f"    {st('•', 'green')} {clean(fact)}" for fact in cat.facts]
             lines.extend(add_all)
         for check in cat.failed_checks:
-            add(f"    {st('☠', 'red')} check failed: {check}")
+            add(f"    {st('☠', 'red')} check failed: {clean(check)}")
         for f in cat.findings:
             if f.severity == INFO and not verbose and cat.status == OK:
-                add(f"    {st('•', 'blue')} {f.title} " + st(f"({f.id}; details with -v)", "dim"))
+                add(
+                    f"    {st('•', 'blue')} {clean(f.title)} "
+                    + st(f"({f.id}; details with -v)", "dim")
+                )
                 continue
             fmark, fcolour = FINDING_MARKS.get(f.severity, ("•", "blue"))
-            add(f"    {st(fmark, fcolour)} {st(f.title, 'bold')} " + st(f"({f.id})", "dim"))
-            add(f"      {f.detail}")
+            add(f"    {st(fmark, fcolour)} {st(clean(f.title), 'bold')} " + st(f"({f.id})", "dim"))
+            add(f"      {clean(f.detail)}")
             if f.fix:
-                add(f"      {st('fix:', 'bold')} {f.fix}")
+                add(f"      {st('fix:', 'bold')} {clean(f.fix)}")
     for crashed in report.crashed_rules:
-        add(f"{st('[☠]', 'red')} a doctor rule crashed: {crashed} (please report it)")
+        add(f"{st('[☠]', 'red')} a doctor rule crashed: {clean(crashed)} (please report it)")
     if verbose:
         add(
             st(
