@@ -230,15 +230,12 @@ def _report_environment(path: str) -> Environment:
     from torchsetup.detect.from_report import environment_from_parsed
     from torchsetup.detect.parse.collect_env import parse_collect_env
     from torchsetup.errors import SnapshotError
+    from torchsetup.files import FileRefused, read_text
 
     try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+        text = read_text(path, errors="replace")  # a FIFO, /dev/zero, UTF-16 (Windows) ...
+    except FileRefused as exc:
+        raise SnapshotError(f"cannot read report {path}: it {exc}") from None
     parsed = parse_collect_env(text)
     if not parsed.found and not parsed.pip:
         raise SnapshotError(

@@ -239,6 +239,10 @@ def _run(
         console=console,
         verify=_quick_verify(plan),
     )
+    if result.status == "refused" and not as_json:
+        from torchsetup.cli.restore import _stderr_refusal
+
+        _stderr_refusal(result.message, result.hint)
     if as_json:
         from torchsetup.result import dumps
 

@@ -43,8 +43,21 @@ def restore(
     result = run_restore(
         file, yes=yes, verbose=verbose, index_url=index_url, find_links=find_links, console=console
     )
+    if result.status == "refused" and not as_json:
+        _stderr_refusal(result.message, result.hint)
     if as_json:
         from torchsetup.result import dumps
 
         click.echo(dumps("restore", result.to_dict(), exit_code=result.exit_code, default=str))
     return result.exit_code
+
+
+def _stderr_refusal(message: str, hint: Optional[str]) -> None:
+    """A refusal is also the one stderr line of the contract (docs/cli.md), after the report."""
+    from torchsetup.cli import _one_line
+    from torchsetup.redact import redact_url_credentials
+    from torchsetup.sanitize import clean
+
+    click.echo(f"torchsetup: error: {_one_line(clean(redact_url_credentials(message)))}", err=True)
+    if hint:
+        click.echo(f"  hint: {_one_line(clean(redact_url_credentials(hint)))}", err=True)

@@ -562,8 +562,12 @@ def run_restore(
     session.log.header(f"restore {path}")
 
     def run() -> InstallResult:
-        record = load_record(path)
+        record = load_record(path)  # validated: nothing in it can become an option
         session.target = record.python
+        if not yes:  # the file is untrusted: its interpreter runs only with consent
+            session.view.say(f"{path} names the interpreter {record.python}.")
+            if not session.confirm(False, f"Run {record.python} to read its packages"):
+                return session.result("declined", EXIT_PROBLEMS, "not confirmed: nothing was run")
         state = probe(record.python, runner=deps.runner, env=deps.env)
         changes = restore_changes(record, state)
         notes = (

@@ -183,6 +183,7 @@ def render_report(console: Console, result: InstallResult) -> None:
     """The closing lines: what happened, which step, its last lines, the log, how to get back."""
 
     def say(text: str, style: Optional[str] = None) -> None:
+        text = clean(redact_url_credentials(text))
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
     ok = result.exit_code == EXIT_OK
