@@ -113,19 +113,25 @@ def main(argv: Optional[list[str]] = None) -> None:
     sys.exit(code)
 
 
-def _control_character(args: list[str]) -> Optional[str]:
+MAX_ARGUMENT = 4096  # PATH_MAX; URLs longer than this are not index URLs
+
+
+def _bad_argument(args: list[str]) -> Optional[str]:
     """The refusal for an argument holding a control character (a newline in an --index-url
-    would end a comment line of an exported script; an escape would reach the terminal)."""
+    would end a comment line of an exported script; an escape would reach the terminal) or
+    longer than any path or URL."""
     import re
 
     for i, arg in enumerate(args):
+        option = args[i - 1] if i > 0 and args[i - 1].startswith("--") else None
+        what = f"the value of {option}" if option else f"argument {i + 1}"
+        if len(arg) > MAX_ARGUMENT:  # also: no 4,300-digit integer reaches int()
+            return f"{what} is {len(arg)} characters long (at most {MAX_ARGUMENT})"
         m = re.search(r"[\x00-\x1f\x7f-\x9f]", arg)
         if m is None:
             continue
         from torchsetup.sanitize import clean
 
-        option = args[i - 1] if i > 0 and args[i - 1].startswith("--") else None
-        what = f"the value of {option}" if option else f"argument {i + 1}"
         shown = clean(arg).replace("\n", "\\x0a").replace("\t", "\\x09")
         if len(shown) > 60:
             shown = shown[:57] + "..."
@@ -138,7 +144,7 @@ def _control_character(args: list[str]) -> Optional[str]:
 
 def run(argv: Optional[list[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)  # to see --json when reporting errors
-    refusal = _control_character(args)
+    refusal = _bad_argument(args)
     if refusal is not None:
         _json_error(args, refusal, EXIT_USAGE)
         click.echo(f"torchsetup: error: {refusal}", err=True)

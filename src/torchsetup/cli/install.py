@@ -6,7 +6,6 @@ Parses options into a Request, gets the Environment (this machine, or a snapshot
 
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING, Callable, Optional
 
 import click
@@ -254,6 +253,7 @@ def _run(
 def _refused(exc: ResolutionError, as_json: bool) -> int:
     """A refusal: one paragraph on stderr (or a JSON error object on stdout), exit 2."""
     from torchsetup.redact import redact_url_credentials
+    from torchsetup.sanitize import clean
 
     message = redact_url_credentials(exc.message)
     if as_json:
@@ -272,9 +272,8 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
         text += f" Nearest request that works: {exc.nearest}."
     elif exc.hint:
         text += f" Hint: {exc.hint}."
-    click.echo(
-        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False), err=True
-    )
+    # the contract (docs/cli.md): a refusal is one stderr line, never wrapped
+    click.echo(" ".join(clean(text).split()), err=True)
     return exc.exit_code
 
 

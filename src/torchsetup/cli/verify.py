@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional, cast
 
 import click
 
+from torchsetup.cli.options import FiniteRange
 from torchsetup.detect.target import choose_target
 from torchsetup.errors import UsageError
 from torchsetup.verify.judge import parse_expectations
@@ -74,7 +75,7 @@ from torchsetup.verify.runner import run_verify
 )
 @click.option(
     "--timeout-scale",
-    type=click.FloatRange(min=0.01),
+    type=FiniteRange(0.01, 100.0),
     default=1.0,
     show_default=True,
     help="Multiply every check's timeout (slow machines: 3).",
