@@ -124,15 +124,23 @@ class FileLink:
 
 def parse_simple_json(data: bytes, page_url: str) -> list[FileLink]:
     doc = json.loads(data)
+    files = doc.get("files", []) if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        raise TypeError("no list of files")
     out = []
-    for f in doc.get("files", []):
+    for f in files:
+        if not isinstance(f, dict) or not isinstance(f.get("filename"), str):
+            raise TypeError("a file entry without a filename")
+        if not isinstance(f.get("url"), str):
+            raise TypeError("a file entry without a url")
         size = f.get("size")
+        requires = f.get("requires-python")
         out.append(
             FileLink(
                 f["filename"],
                 urljoin(page_url, f["url"]),
-                size if isinstance(size, int) else None,
-                f.get("requires-python"),
+                size if isinstance(size, int) and not isinstance(size, bool) else None,
+                requires if isinstance(requires, str) else None,
             )
         )
     return out
@@ -186,9 +194,14 @@ def fetch_project(
         return None
     if not r.ok:
         raise net.NetError(f"HTTP {r.status} from {redact_url_credentials(page)}")
-    if r.content_type == SIMPLE_JSON:
-        return parse_simple_json(r.content, page)
-    return parse_simple_html(r.text, page)
+    try:  # the index is untrusted: a page of the wrong shape is its fault, not a bug here
+        if r.content_type == SIMPLE_JSON:
+            return parse_simple_json(r.content, page)
+        return parse_simple_html(r.text, page)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise net.NetError(
+            f"{redact_url_credentials(page)} is not a PEP 503/691 page ({type(exc).__name__})"
+        ) from None
 
 
 # --- matching planned distributions against what is offered ----------------------------------
