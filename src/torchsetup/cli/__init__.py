@@ -107,8 +107,24 @@ def _json_error(args: list[str], message: str, exit_code: int, hint: Optional[st
     click.echo(dumps(words[0], None, exit_code=exit_code, error=error))
 
 
+def _interrupted() -> int:
+    """Ctrl-C, SIGTERM or SIGHUP: stop every child still running (a probe in a worker
+    thread: a hung nvidia-smi), one line, exit 130."""
+    from torchsetup.proc import stop_all
+
+    stop_all()
+    try:
+        click.echo("torchsetup: interrupted", err=True)
+    except OSError:  # SIGHUP: the terminal may be gone
+        pass
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point: runs the group, maps every failure to one line and an exit code."""
+    from torchsetup.proc import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM and SIGHUP are handled like Ctrl-C (exit 130)
     code = run(argv)
     sys.exit(code)
 
@@ -155,8 +171,7 @@ def run(argv: Optional[list[str]] = None) -> int:
         _json_error(args, _one_line(exc.format_message()), EXIT_USAGE)
         return _usage_error(exc)
     except click.exceptions.Abort:
-        click.echo("torchsetup: interrupted", err=True)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except click.ClickException as exc:
         _json_error(args, _one_line(exc.format_message()), exc.exit_code)
         click.echo(f"torchsetup: error: {_one_line(exc.format_message())}", err=True)
@@ -170,8 +185,7 @@ def run(argv: Optional[list[str]] = None) -> int:
             click.echo(f"  hint: {_one_line(clean(exc.hint))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("torchsetup: interrupted", err=True)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         # `torchsetup doctor | head`: the reader went away; that is not an error.
         try:

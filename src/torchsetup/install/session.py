@@ -276,7 +276,10 @@ class _Session:
             outcome = run()
         except TorchSetupError as exc:
             outcome = self.result("refused", exc.exit_code, exc.message, hint=exc.hint or "")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # also SIGTERM and SIGHUP (proc.Terminated)
+            from torchsetup.proc import stop_all
+
+            stop_all()
             outcome = self.result(
                 "interrupted", EXIT_INTERRUPTED, "interrupted: nothing more was run"
             )
