@@ -49,7 +49,7 @@ def test_a_signal_on_doctor_stops_a_hung_nvidia_smi(
         smi = psutil.Process(int(pidfile.read_text()))
         time.sleep(0.3)
         doctor.send_signal(sig)
-        out, err = doctor.communicate(timeout=30)
+        _out, err = doctor.communicate(timeout=30)
     finally:
         if doctor.poll() is None:
             doctor.kill()
@@ -57,5 +57,6 @@ def test_a_signal_on_doctor_stops_a_hung_nvidia_smi(
     assert doctor.returncode == EXIT_INTERRUPTED, (doctor.returncode, err[-2000:])
     assert err.strip().splitlines()[-1] == "torchsetup: interrupted", err
     assert "Traceback" not in err
-    smi.wait(timeout=10) if smi.is_running() else None
+    if smi.is_running():
+        smi.wait(timeout=10)
     assert not (smi.is_running() and smi.status() != psutil.STATUS_ZOMBIE), "nvidia-smi survived"

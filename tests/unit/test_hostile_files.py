@@ -130,3 +130,12 @@ def test_pip_config_fifo_does_not_hang(fifo: Path) -> None:
     from torchsetup.detect.probes.system import _read
 
     assert within(5, lambda: _read(str(fifo))) is None
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo"])
+def test_venv_naming_a_file_or_fifo(kind: str, tmp_path: Path, fifo: Path) -> None:
+    path = fifo if kind == "fifo" else tmp_path / "a-file"
+    if kind == "file":
+        path.write_text("")
+    err = one_line_refusal(["install", "--dry-run", "--cpu", "--venv", str(path)])
+    assert "is not a folder" in err

@@ -7,6 +7,7 @@ the pure core, render results and return an exit code; they hold no logic of the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -16,7 +17,13 @@ from typing import Any, Optional
 import click
 
 from torchsetup import __version__
-from torchsetup.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, TorchSetupError
+from torchsetup.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    TorchSetupError,
+)
 
 # name -> (module, attribute, short help). The short help lives here so that ``--help``
 # can list the commands without importing them.
@@ -125,8 +132,37 @@ def main(argv: Optional[list[str]] = None) -> None:
     from torchsetup.proc import install_signal_handlers
 
     install_signal_handlers()  # SIGTERM and SIGHUP are handled like Ctrl-C (exit 130)
+    for stream in (sys.stdout, sys.stderr):
+        # PYTHONIOENCODING=ascii, a C locale: a character the stream cannot encode is escaped,
+        # never an exception
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     code = run(argv)
-    sys.exit(code)
+    sys.exit(_flush_stdout(code))
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush stdout before exit, so that a failed write (/dev/full, a closed pipe) is seen here
+    and named, not reported by the interpreter at shutdown."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+    except OSError as exc:
+        _stdout_to_devnull()
+        with contextlib.suppress(OSError):
+            click.echo(
+                f"torchsetup: error: cannot write the output: {exc.strerror or exc}", err=True
+            )
+        return code or EXIT_PROBLEMS
+    return code
+
+
+def _stdout_to_devnull() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 MAX_ARGUMENT = 4096  # PATH_MAX; URLs longer than this are not index URLs
@@ -188,11 +224,15 @@ def run(argv: Optional[list[str]] = None) -> int:
         return _interrupted()
     except BrokenPipeError:
         # `torchsetup doctor | head`: the reader went away; that is not an error.
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
+        _stdout_to_devnull()
         return 0
+    except OSError as exc:
+        # the machine, not torchsetup: stdout on /dev/full, an unwritable cache or log folder
+        where = f" ({exc.filename})" if exc.filename else ""
+        with contextlib.suppress(OSError):
+            click.echo(f"torchsetup: error: {exc.strerror or exc}{where}", err=True)
+        _stdout_to_devnull()
+        return EXIT_PROBLEMS
     except Exception as exc:
         if os.environ.get("TORCHSETUP_DEBUG"):
             raise

@@ -220,11 +220,10 @@ def _run(
 ) -> int:
     """Show why, then hand the complete plan to the executor, which runs exactly its steps;
     its result decides the exit code."""
-    from rich.console import Console
-
     from torchsetup.install.session import run_install
+    from torchsetup.term import rich_console
 
-    console = Console(stderr=as_json, highlight=False)
+    console = rich_console(stderr=as_json, highlight=False)
     if not as_json:
         from torchsetup.resolve.render import render_plan
 
@@ -312,5 +311,7 @@ def _venv_interpreter(venv: str) -> tuple[str, bool]:
 
     from torchsetup.detect.target import venv_python
 
+    if os.path.lexists(venv) and not os.path.isdir(venv):
+        raise UsageError(f"--venv {venv} is not a folder", hint="name a virtual environment folder")
     exe = venv_python(venv)
     return exe, os.path.exists(exe)

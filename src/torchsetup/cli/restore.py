@@ -35,11 +35,10 @@ def restore(
     printed when an install fails). Exit codes: 0 restored (or nothing to do), 1 not confirmed,
     2 bad file or request, 3 a step failed, 130 interrupted.
     """
-    from rich.console import Console
-
     from torchsetup.install.session import run_restore
+    from torchsetup.term import rich_console
 
-    console = Console(stderr=True, highlight=False) if as_json else None
+    console = rich_console(stderr=True, highlight=False) if as_json else None
     result = run_restore(
         file, yes=yes, verbose=verbose, index_url=index_url, find_links=find_links, console=console
     )

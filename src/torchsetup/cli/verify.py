@@ -143,9 +143,9 @@ def _progress(
     """A spinner naming the running check, on an interactive stderr only."""
     if not (enabled and sys.stderr.isatty()):
         return nullcontext(), None
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    status = Console(stderr=True).status("verify: starting")
+    status = rich_console(stderr=True).status("verify: starting")
     return status, lambda name: status.update(f"verify: {name}")
 
 
@@ -155,8 +155,7 @@ def _show(result: VerifyResult, as_json: bool, *, chosen_by: str) -> None:
 
         click.echo(render_json(result))
         return
-    from rich.console import Console
-
+    from torchsetup.term import rich_console
     from torchsetup.verify.render import render_table
 
-    render_table(result, Console(highlight=False), chosen_by=chosen_by)
+    render_table(result, rich_console(highlight=False), chosen_by=chosen_by)

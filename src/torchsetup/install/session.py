@@ -193,9 +193,9 @@ def terminal_confirm(console: Console) -> Confirm:
 
 
 def _default_console() -> Console:
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    return Console(highlight=False)
+    return rich_console(highlight=False)
 
 
 @dataclass

@@ -28,9 +28,9 @@ REJECTIONS_SHOWN = 8
 def _console(console: Optional[Console]) -> Console:
     if console is not None:
         return console
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    return Console(highlight=False)
+    return rich_console(highlight=False)
 
 
 def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = True) -> None:
