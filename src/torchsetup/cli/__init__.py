@@ -95,8 +95,16 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def _shown(message: str) -> str:
+    """A message on its way out: credentials redacted, escape sequences removed, one line."""
+    from torchsetup.redact import redact_url_credentials
+    from torchsetup.sanitize import clean
+
+    return _one_line(clean(redact_url_credentials(message)))
+
+
 def _usage_error(exc: click.UsageError) -> int:
-    msg = _one_line(exc.format_message())
+    msg = _shown(exc.format_message())
     cmd = exc.ctx.command_path if exc.ctx is not None else "torchsetup"
     click.echo(f"{cmd}: error: {msg} (see '{cmd} --help')", err=True)
     return EXIT_USAGE
@@ -204,21 +212,24 @@ def run(argv: Optional[list[str]] = None) -> int:
     try:
         rv: Any = cli.main(args=argv, prog_name="torchsetup", standalone_mode=False)
     except click.UsageError as exc:
-        _json_error(args, _one_line(exc.format_message()), EXIT_USAGE)
+        _json_error(args, _shown(exc.format_message()), EXIT_USAGE)
         return _usage_error(exc)
     except click.exceptions.Abort:
         return _interrupted()
     except click.ClickException as exc:
-        _json_error(args, _one_line(exc.format_message()), exc.exit_code)
-        click.echo(f"torchsetup: error: {_one_line(exc.format_message())}", err=True)
+        _json_error(args, _shown(exc.format_message()), exc.exit_code)
+        click.echo(f"torchsetup: error: {_shown(exc.format_message())}", err=True)
         return exc.exit_code
     except TorchSetupError as exc:
+        from torchsetup.redact import redact_url_credentials
         from torchsetup.sanitize import clean
 
-        _json_error(args, exc.message, exc.exit_code, hint=exc.hint)
-        click.echo(f"torchsetup: error: {_one_line(clean(exc.message))}", err=True)
-        if exc.hint:
-            click.echo(f"  hint: {_one_line(clean(exc.hint))}", err=True)
+        message = redact_url_credentials(exc.message)
+        hint = redact_url_credentials(exc.hint) if exc.hint else None
+        _json_error(args, message, exc.exit_code, hint=hint)
+        click.echo(f"torchsetup: error: {_one_line(clean(message))}", err=True)
+        if hint:
+            click.echo(f"  hint: {_one_line(clean(hint))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return _interrupted()
@@ -237,7 +248,7 @@ def run(argv: Optional[list[str]] = None) -> int:
         if os.environ.get("TORCHSETUP_DEBUG"):
             raise
         click.echo(
-            f"torchsetup: internal error: {type(exc).__name__}: {exc} "
+            f"torchsetup: internal error: {type(exc).__name__}: {_shown(str(exc))} "
             "(please report it; rerun with TORCHSETUP_DEBUG=1 for the traceback)",
             err=True,
         )
