@@ -50,7 +50,12 @@ def check(
             assert secret not in text, f"secret {secret!r} shown\n{what}"
     assert not CONTROL.search(out + err), f"control character on the terminal\n{what}"
     if "--json" in argv and out.strip():
-        doc = json.loads(out)  # one document: json.loads refuses trailing data
+        try:
+            doc = json.loads(out)  # one document: json.loads refuses trailing data
+        except ValueError as exc:
+            raise AssertionError(
+                f"--json stdout is not one JSON document ({exc})\n{what}"
+            ) from None
         assert isinstance(doc, dict) and tuple(doc) == ENVELOPE_KEYS, what
         assert doc["schema"] == RESULT_SCHEMA and doc["exit_code"] == code, what
     if "--json" in argv and code in (0, 1, 2) and argv and argv[0] != "restore":

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.skipif(
+    os.name != "posix", reason="NOT RUN: POSIX only (signals, /dev/full, sh stand-ins)"
+)
+
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "snapshots" / "h200-real.json"
 
 

@@ -14,6 +14,10 @@ import pytest
 
 from torchsetup.errors import EXIT_INTERRUPTED
 
+pytestmark = pytest.mark.skipif(
+    os.name != "posix", reason="NOT RUN: POSIX only (signals, /dev/full, sh stand-ins)"
+)
+
 
 def hung_tool(folder: Path, name: str, pidfile: Path) -> None:
     tool = folder / name
