@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 _POSIX = os.name == "posix"
 # SIGINT and what is handled like it (SIGTERM, SIGHUP); SIGHUP does not exist on Windows
@@ -245,6 +245,45 @@ def run(
         _unregister(proc)
 
 
+MAX_CAPTURE = 16 * 1024 * 1024  # characters kept of each of stdout and stderr
+TRUNCATED = "\n[torchsetup: output cut at 16 MB]\n"
+
+
+class _Capture:
+    """One output pipe read to its end in a thread; at most :data:`MAX_CAPTURE` characters kept
+    (2 million nvidia-smi rows or a runaway tool cannot fill torchsetup's memory), the rest
+    read and dropped so the child never blocks on a full pipe."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.parts: list[str] = []
+        self.kept = 0
+        self.cut = False
+        self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        try:
+            while True:
+                chunk = pipe.read(65536)
+                if not chunk:
+                    break
+                room = MAX_CAPTURE - self.kept
+                if room > 0:
+                    self.parts.append(chunk[:room])
+                    self.kept += min(room, len(chunk))
+                if len(chunk) > room:
+                    self.cut = True
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+    def text(self, wait: float) -> str:
+        self.thread.join(wait)
+        return "".join(self.parts) + (TRUNCATED if self.cut else "")
+
+
 def _communicate(
     proc: subprocess.Popen[str],
     args: tuple[str, ...],
@@ -252,20 +291,31 @@ def _communicate(
     timeout: float,
     started: float,
 ) -> ProcResult:
+    out, err = _Capture(proc.stdout), _Capture(proc.stderr)
+    if proc.stdin is not None:
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.write(input or "")
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()
+
+        threading.Thread(target=feed, daemon=True).start()
     try:
-        out, err = proc.communicate(input=input, timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_tree(proc)
-        try:
-            out, err = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            out, err = "", ""
-        return _finish(args, None, out or "", err or "", started, timed_out=True, timeout=timeout)
+        _reap(proc)
+        return _finish(
+            args, None, out.text(2), err.text(2), started, timed_out=True, timeout=timeout
+        )
     except KeyboardInterrupt:
         _kill_tree(proc)
         _reap(proc)
         raise
-    return _finish(args, proc.returncode, out, err, started)
+    # a grandchild that kept the pipes open must not hold us: its output is what came so far
+    return _finish(args, proc.returncode, out.text(5), err.text(5), started)
 
 
 LineCallback = Callable[[str], None]

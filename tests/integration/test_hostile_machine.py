@@ -94,3 +94,36 @@ def test_a_cache_folder_that_cannot_be_written(
     assert r.returncode == 1, r.stdout[-2000:] + r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("torchsetup: error: Not a directory")
     assert "internal error" not in r.stderr
+
+
+def test_captured_output_is_capped(tmp_path: Path) -> None:
+    """Item 15: 2 million nvidia-smi rows were all held (and took 45 s)."""
+    import sys
+    import time
+
+    from torchsetup import proc
+
+    started = time.monotonic()
+    r = proc.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.stdout.write('0, NVIDIA H200, 580.1\\n' * 2_000_000)",
+        ],
+        timeout=60,
+    )
+    assert r.ok, r.describe_failure()
+    assert len(r.stdout) <= proc.MAX_CAPTURE + len(proc.TRUNCATED)
+    assert r.stdout.endswith(proc.TRUNCATED)
+    assert time.monotonic() - started < 30
+
+
+def test_a_huge_ld_library_path(torchsetup_exe: str) -> None:
+    """Item 6: a 120 KB LD_LIBRARY_PATH made doctor take 20 s (quadratic redaction)."""
+    import time
+
+    value = ":".join(f"/opt/lib{i}/cuda-12.{i % 9}/lib64" for i in range(3900))  # ~110 KB
+    started = time.monotonic()
+    r = run(torchsetup_exe, "doctor", "--json", env={"LD_LIBRARY_PATH": value})
+    assert r.returncode in (0, 1), r.stderr
+    assert time.monotonic() - started < 20
