@@ -50,6 +50,7 @@ from torchsetup.errors import (
     TorchSetupError,
     UsageError,
 )
+from torchsetup.install.lock import locked
 from torchsetup.install.log import (
     InstallLog,
     ProgressEvent,
@@ -66,6 +67,7 @@ from torchsetup.install.preflight import (
     run_preflight,
 )
 from torchsetup.install.restore import (
+    RestoreRecord,
     load_record,
     record_from_python,
     restore_changes,
@@ -542,7 +544,10 @@ def run_install(
     session = _Session("install", deps, console, verbose)
     session.log.header(f"install: torch {plan.torch} ({plan.variant}) with {plan.method}")
     install = _Install(session, plan, force=force)
-    return session.finish(lambda: install.run(yes=yes, verify=None if no_verify else verify))
+    target = plan.target.python if plan.target is not None else plan.python
+    return session.finish(  # one run per target at a time (install/lock.py)
+        lambda: locked(target, lambda: install.run(yes=yes, verify=None if no_verify else verify))
+    )
 
 
 # --- the restore -----------------------------------------------------------------------------
@@ -567,6 +572,9 @@ def run_restore(
     def run() -> InstallResult:
         record = load_record(path)  # validated: nothing in it can become an option
         session.target = record.python
+        return locked(record.python, lambda: run_record(record))
+
+    def run_record(record: RestoreRecord) -> InstallResult:
         if not yes:  # the file is untrusted: its interpreter runs only with consent
             session.view.say(f"{path} names the interpreter {record.python}.")
             if not session.confirm(False, f"Run {record.python} to read its packages"):
