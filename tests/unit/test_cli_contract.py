@@ -5,6 +5,7 @@ stderr line (``torchsetup...: error: ...`` or a refusal), optionally followed by
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,14 @@ def test_list_rules_and_explain_as_json() -> None:
     }
     code, out, _ = run_captured(["doctor", "--explain", "TS001", "--json"])
     assert code == 0 and "TS001" in json.loads(out)["result"]["rule"]["page"]
+
+
+def test_find_links_plans_do_not_claim_an_index(tmp_path: Path) -> None:
+    """Item 17: --find-links installs still said "from download.pytorch.org"."""
+    argv = ["install", "--dry-run", "--cpu", "--find-links", str(tmp_path)]
+    code, out, err = run_captured(
+        [*argv, "--snapshot", str(SNAPSHOTS / "linux-py311-nodriver.json")]
+    )
+    assert code == 0, err
+    assert "download.pytorch.org" not in out
+    assert f"from the folder {tmp_path} (--no-index)" in out
