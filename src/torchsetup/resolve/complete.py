@@ -152,10 +152,8 @@ def apply_source(plan: Plan, *, index_url: Optional[str], find_links: Optional[s
     )
     reasons = plan.reasons
     if old and find_links:
-        reasons = tuple(r for r in reasons if old not in r) + (
-            f"--find-links {find_links} --no-index: every package comes from this folder; "
-            "no index is asked",
-        )
+        folder = f"--find-links {find_links} --no-index: every package comes from this folder"
+        reasons = (*(r for r in reasons if old not in r), folder + "; no index is asked")
     elif old:
         reasons = tuple(r.replace(old, str(index_url)) for r in reasons)
     return dataclasses.replace(
