@@ -563,6 +563,23 @@ CASES: dict[str, Case] = {
         "illegal memory access",
         "nvidia-smi -q",
     ),
+    "TS108-no-dist-info": Case(
+        "TS108",
+        lambda: with_python(
+            linux_gpu(),
+            distributions=tuple(d for d in linux_gpu().python.distributions if d.name != "torch"),  # type: ignore[union-attr]
+        ),
+        ERROR,
+        "no torch dist-info",
+        "remove",
+    ),
+    "TS108-no-package": Case(
+        "TS108",
+        lambda: dataclasses.replace(with_python(linux_gpu(), torch_locations=()), source="live"),
+        ERROR,
+        "no torch package to import",
+        "pip uninstall -y torch",
+    ),
     "TS107-unexplained": Case(
         "TS107",
         lambda: with_deep(
