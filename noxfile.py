@@ -28,6 +28,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The fuzz suite alone (tests/fuzz: a fixed, derandomized budget of a few hundred examples,
+    about two minutes on two cores); TORCHSETUP_FUZZ_EXAMPLES=2000 hunts longer."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "tests/fuzz", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.17")
     session.run("ruff", "check", "src", "tests", "benchmarks", "tools", "noxfile.py")

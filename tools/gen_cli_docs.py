@@ -34,10 +34,16 @@ def render() -> str:
             "(a test fails when it is out of date).\n"
         ),
         (
-            "Exit codes, for every command: 0 ok; 1 problems found or verification failed; "
-            "2 bad usage or an impossible request (one line on stderr, never a traceback); "
-            "3 an install step failed; 70 internal error (a bug in torchsetup: one line on "
-            "stderr, TORCHSETUP_DEBUG=1 for the traceback; please report it); 130 interrupted.\n"
+            "Exit codes, for every command: 0 ok; 1 problems found or verification failed, or "
+            "a fault of the machine named in one line (stdout on a full disk, an unwritable "
+            "cache folder); 2 bad usage or an impossible request (exactly one line on stderr, "
+            "optionally followed by one `  hint:` line; with `--json` also the error envelope "
+            "on stdout; never a traceback); 3 an install step failed; 70 internal error (a bug "
+            "in torchsetup: one line on stderr, TORCHSETUP_DEBUG=1 for the traceback; please "
+            "report it); 130 interrupted: Ctrl-C, and SIGTERM or SIGHUP, handled exactly like "
+            "it (children stopped, the result in the log, the restore hint). Arguments holding "
+            "a control character or longer than 4096 characters are refused (exit 2); see "
+            "docs/security.md.\n"
         ),
         "## torchsetup\n",
         "```\n" + help_text([]) + "```\n",

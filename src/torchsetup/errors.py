@@ -3,7 +3,14 @@
 Exit codes are a contract (docs/cli.md):
 0 ok; 1 problems found / verification failed; 2 bad usage or an impossible request;
 3 an install step failed; 70 internal error (a bug in torchsetup: an unexpected exception,
-reported in one line; TORCHSETUP_DEBUG=1 shows the traceback); 130 interrupted.
+reported in one line; TORCHSETUP_DEBUG=1 shows the traceback); 130 interrupted (Ctrl-C, and
+SIGTERM or SIGHUP, which are handled exactly like it: children stopped, result logged, restore
+hint printed).
+
+Bad input (an option, a snapshot, a report, a restore file) is exit 2 with exactly one line on
+stderr, optionally followed by one ``  hint: ...`` line; with ``--json`` the error envelope is
+printed on stdout as well. A fault of the machine (stdout on a full disk, an unwritable cache
+folder) is exit 1 with one line naming it. Nothing else is an exit code of torchsetup.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ EXIT_USAGE = 2
 EXIT_STEP_FAILED = 3
 EXIT_INTERNAL = 70  # EX_SOFTWARE of sysexits.h
 EXIT_INTERRUPTED = 130
+EXIT_CODES = (EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_STEP_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED)
 
 
 class TorchSetupError(Exception):

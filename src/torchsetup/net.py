@@ -55,6 +55,9 @@ def _session() -> Any:
     return session
 
 
+MAX_BYTES = 64 * 1024 * 1024  # an index page larger than this is not an index page
+
+
 def request(
     method: str,
     url: str,
@@ -65,44 +68,81 @@ def request(
     max_bytes: Optional[int] = None,
 ) -> Response:
     """One HTTP request; non-2xx answers are returned, not raised. ``headers`` are added to the
-    request (conditional requests: If-None-Match, If-Modified-Since); a body longer than
-    ``max_bytes`` is a :class:`NetError` (the rest is not read)."""
+    request (conditional requests: If-None-Match, If-Modified-Since).
+
+    ``timeout`` bounds the *whole* request (connect, headers and body), not each read: an
+    index that sends a byte every 2 s cannot hold a caller past it. A body over ``max_bytes``
+    is a NetError, never held in memory."""
+    import math
+    import threading
+    import time
+
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    sent = {**(headers or {}), **({"Accept": accept} if accept else {})}
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive finite number, not {timeout!r}")
+    box: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    cancelled = threading.Event()
+
+    def work() -> None:
+        try:
+            box["response"] = _request(method, url, timeout, sent, limit, deadline, cancelled)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="torchsetup-net", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        cancelled.set()  # the worker stops at its next read; a daemon thread never holds exit
+        raise NetError(
+            f"no complete answer within {timeout:g} s from {redact_url_credentials(url)}"
+        )
+    if "error" in box:
+        raise box["error"]
+    response: Response = box["response"]
+    return response
+
+
+def _request(
+    method: str,
+    url: str,
+    timeout: float,
+    headers: Mapping[str, str],
+    max_bytes: int,
+    deadline: float,
+    cancelled: Any,
+) -> Response:
+    import time
+
     import requests
 
-    sent = dict(headers or {})
-    if accept:
-        sent["Accept"] = accept
     try:
         r = _session().request(
-            method,
-            url,
-            headers=sent,
-            timeout=timeout,
-            allow_redirects=True,
-            stream=max_bytes is not None,
+            method, url, headers=headers, timeout=timeout, allow_redirects=True, stream=True
         )
-        if method == "HEAD":
-            content = b""
-        elif max_bytes is None:
-            content = r.content
-        else:
-            chunks, size = [], 0
-            for chunk in r.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    r.close()
-                    raise NetError(
-                        redact_url_credentials(f"{url}: answer larger than {max_bytes} bytes")
-                    )
-                chunks.append(chunk)
-            content = b"".join(chunks)
+        with r:
+            chunks: list[bytes] = []
+            size = 0
+            if method != "HEAD":
+                for chunk in r.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise NetError(
+                            f"the answer from {redact_url_credentials(url)} is larger than "
+                            f"{max_bytes // (1024 * 1024)} MB"
+                        )
+                    if cancelled.is_set() or time.monotonic() > deadline:
+                        raise NetError(f"no complete answer within {timeout:g} s")
+                    chunks.append(chunk)
     except requests.RequestException as exc:
         raise NetError(redact_url_credentials(f"{type(exc).__name__}: {exc}")) from None
     return Response(
         url=redact_url_credentials(r.url),
         status=r.status_code,
         headers={k.lower(): v for k, v in r.headers.items()},
-        content=content,
+        content=b"".join(chunks),
     )
 
 

@@ -7,6 +7,13 @@ raises for a failed, missing or hung program: the result says what happened.
 
 A hung child is killed together with its own children (the process group on POSIX), so a
 stand-in ``nvidia-smi`` that forks a ``sleep`` cannot hold torchsetup past its timeout.
+
+Signals: children run in their own session, so a terminal's Ctrl-C or hang-up never reaches
+them directly; torchsetup stops them itself. :func:`install_signal_handlers` (the CLI calls it)
+makes SIGTERM and SIGHUP raise :class:`Terminated`, a KeyboardInterrupt, so they get exactly
+what Ctrl-C gets: the running step's tree stopped, the result written to the log, the restore
+hint, exit 130. Every live child is registered; :func:`stop_all` kills what is left (a probe
+running in a worker thread when the main thread was interrupted).
 """
 
 from __future__ import annotations
@@ -19,9 +26,56 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 _POSIX = os.name == "posix"
+# SIGINT and what is handled like it (SIGTERM, SIGHUP); SIGHUP does not exist on Windows
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_live: set[subprocess.Popen[str]] = set()
+_live_lock = threading.Lock()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (a KeyboardInterrupt) everywhere."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread (an ignored one, as under
+    ``nohup``, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _STOP_SIGNALS:
+        if signum == signal.SIGINT or signal.getsignal(signum) == signal.SIG_IGN:
+            continue
+
+        def handler(sig: int, frame: object) -> None:
+            raise Terminated(sig)
+
+        signal.signal(signum, handler)
+
+
+def stop_all() -> None:
+    """Kill every child still running (with its process group)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_tree(proc)
+
+
+def _register(proc: subprocess.Popen[str]) -> None:
+    with _live_lock:
+        _live.add(proc)
+
+
+def _unregister(proc: subprocess.Popen[str]) -> None:
+    with _live_lock:
+        _live.discard(proc)
 
 
 @dataclass(frozen=True)
@@ -184,20 +238,84 @@ def run(
         )
     except OSError as exc:
         return _not_started(args, exc, started)
+    _register(proc)
     try:
-        out, err = proc.communicate(input=input, timeout=timeout)
+        return _communicate(proc, args, input, timeout, started)
+    finally:
+        _unregister(proc)
+
+
+MAX_CAPTURE = 16 * 1024 * 1024  # characters kept of each of stdout and stderr
+TRUNCATED = "\n[torchsetup: output cut at 16 MB]\n"
+
+
+class _Capture:
+    """One output pipe read to its end in a thread; at most :data:`MAX_CAPTURE` characters kept
+    (2 million nvidia-smi rows or a runaway tool cannot fill torchsetup's memory), the rest
+    read and dropped so the child never blocks on a full pipe."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.parts: list[str] = []
+        self.kept = 0
+        self.cut = False
+        self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        try:
+            while True:
+                chunk = pipe.read(65536)
+                if not chunk:
+                    break
+                room = MAX_CAPTURE - self.kept
+                if room > 0:
+                    self.parts.append(chunk[:room])
+                    self.kept += min(room, len(chunk))
+                if len(chunk) > room:
+                    self.cut = True
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+    def text(self, wait: float) -> str:
+        self.thread.join(wait)
+        return "".join(self.parts) + (TRUNCATED if self.cut else "")
+
+
+def _communicate(
+    proc: subprocess.Popen[str],
+    args: tuple[str, ...],
+    input: Optional[str],
+    timeout: float,
+    started: float,
+) -> ProcResult:
+    out, err = _Capture(proc.stdout), _Capture(proc.stderr)
+    if proc.stdin is not None:
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.write(input or "")
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()
+
+        threading.Thread(target=feed, daemon=True).start()
+    try:
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_tree(proc)
-        try:
-            out, err = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            out, err = "", ""
-        return _finish(args, None, out or "", err or "", started, timed_out=True, timeout=timeout)
+        _reap(proc)
+        return _finish(
+            args, None, out.text(2), err.text(2), started, timed_out=True, timeout=timeout
+        )
     except KeyboardInterrupt:
         _kill_tree(proc)
         _reap(proc)
         raise
-    return _finish(args, proc.returncode, out, err, started)
+    # a grandchild that kept the pipes open must not hold us: its output is what came so far
+    return _finish(args, proc.returncode, out.text(5), err.text(5), started)
 
 
 LineCallback = Callable[[str], None]
@@ -242,7 +360,22 @@ def stream(
         )
     except OSError as exc:
         return _not_started(args, exc, started)
+    _register(proc)
+    try:
+        return _follow(proc, args, started, timeout, on_line, keep_lines, deadline)
+    finally:
+        _unregister(proc)
 
+
+def _follow(
+    proc: subprocess.Popen[str],
+    args: tuple[str, ...],
+    started: float,
+    timeout: Optional[float],
+    on_line: LineCallback,
+    keep_lines: int,
+    deadline: Optional[Callable[[], Optional[float]]],
+) -> ProcResult:
     tail: list[str] = []
     reader_done = threading.Event()
 
@@ -301,31 +434,35 @@ def stream(
 
 class _SigintCount:
     n = 0
+    signum: int = signal.SIGINT
 
 
 @contextlib.contextmanager
 def _counting_sigint() -> Iterator[_SigintCount]:
-    """While active in the main thread, SIGINT is counted instead of raising KeyboardInterrupt.
+    """While active in the main thread, SIGINT (and SIGTERM, SIGHUP: handled alike) is counted
+    instead of raising KeyboardInterrupt.
 
     A KeyboardInterrupt raised inside ``Popen.wait`` can leave Popen's internal waitpid lock
     held (between its ``acquire`` and ``try``); every later ``wait()`` then blocks forever. So
     :func:`stream` raises it itself, between waits, where nothing is held.
     """
     count = _SigintCount()
-    previous = None
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        current = signal.getsignal(signal.SIGINT)
-        if current not in (signal.SIG_IGN, None):
 
-            def handler(signum: int, frame: object) -> None:
-                count.n += 1
+        def handler(signum: int, frame: object) -> None:
+            count.n += 1
+            count.signum = signum
 
-            previous = signal.signal(signal.SIGINT, handler)
+        for signum in _STOP_SIGNALS:
+            current = signal.getsignal(signum)
+            if current not in (signal.SIG_IGN, None):
+                previous[signum] = signal.signal(signum, handler)
     try:
         yield count
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)  # type: ignore[arg-type]
 
 
 def _reap(proc: subprocess.Popen[str], seconds: float = 10.0) -> None:
@@ -350,7 +487,8 @@ def _interrupt_tree(proc: subprocess.Popen[str], sigint: _SigintCount, grace: fl
     second Ctrl-C."""
     if _POSIX:
         try:
-            os.killpg(proc.pid, signal.SIGINT)
+            # Ctrl-C is passed on as SIGINT (pip stops cleanly on it); SIGTERM/SIGHUP as SIGTERM
+            os.killpg(proc.pid, signal.SIGINT if sigint.signum == signal.SIGINT else signal.SIGTERM)
         except (ProcessLookupError, PermissionError, OSError):
             pass
     else:  # pragma: no cover - Windows

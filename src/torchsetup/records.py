@@ -7,6 +7,7 @@ them into JSON data and back. A class lists derived properties worth exporting i
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -55,28 +56,70 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def from_jsonable(cls: type[T], data: Any) -> T:
-    """Inverse of :func:`to_jsonable` for our dataclasses (derived keys are ignored)."""
+def from_jsonable(cls: type[T], data: Any, *, strict: bool = False) -> T:
+    """Inverse of :func:`to_jsonable` for our dataclasses (derived keys are ignored).
+
+    ``strict``: the data is untrusted (a snapshot from another machine): every value must have
+    its field's type (``None`` only where the field is Optional), else TypeError naming the
+    field. Without it, values are taken as they are."""
+    return _from(cls, data, strict, cls.__name__)
+
+
+def _from(cls: type[T], data: Any, strict: bool, where: str) -> T:
+    if strict and not isinstance(data, dict):
+        raise TypeError(f"{where}: expected an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+            kwargs[f.name] = _convert(hints[f.name], data[f.name], strict, f"{where}.{f.name}")
     return cls(**kwargs)
 
 
-def _convert(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+_SCALARS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+}
+
+
+def _convert(tp: Any, value: Any, strict: bool = False, where: str = "") -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        if value is None:
+            return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value) if len(inner) == 1 else value
+        return _convert(inner[0], value, strict, where) if len(inner) == 1 else value
+    if value is None:
+        if strict and tp is not Any:
+            raise TypeError(f"{where}: null where a value is needed")
+        return None
     if origin is tuple:
+        if strict and not isinstance(value, (list, tuple)):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__}")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v) for v in value)
-        return tuple(_convert(a, v) for a, v in zip(args, value))
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        return from_jsonable(tp, value)
+            return tuple(_convert(args[0], v, strict, f"{where}[{i}]") for i, v in enumerate(value))
+        if strict and len(value) != len(args):
+            raise TypeError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(
+            _convert(a, v, strict, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value))
+        )
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if isinstance(value, dict):
+            return _from(tp, value, strict, where)
+        if strict:
+            raise TypeError(f"{where}: expected an object, got {type(value).__name__}")
+        return value
+    if strict:
+        allowed = _SCALARS.get(tp)
+        if allowed is not None and (
+            not isinstance(value, allowed) or (tp is not bool and isinstance(value, bool))
+        ):
+            raise TypeError(f"{where}: expected {tp.__name__}, got {type(value).__name__}")
+        if origin is typing.Literal and value not in args:
+            raise TypeError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}"[:200])
+        if origin in (dict, collections.abc.Mapping) and not isinstance(value, dict):
+            raise TypeError(f"{where}: expected an object, got {type(value).__name__}")
     return value

@@ -56,7 +56,24 @@ def dumps(
     error: Optional[Mapping[str, Any]] = None,
     default: Optional[Callable[[Any], Any]] = None,
 ) -> str:
-    """:func:`envelope` as the text printed on stdout (indented, no trailing newline)."""
-    return json.dumps(
-        envelope(command, result, exit_code=exit_code, error=error), indent=2, default=default
-    )
+    """:func:`envelope` as the text printed on stdout (indented, no trailing newline).
+
+    Every string in the document passes :func:`torchsetup.redact.redact_url_credentials` on
+    its way out: no --json output carries a credential, whichever field it came in by (a
+    restore file's python, an error message quoting a URL)."""
+    from torchsetup.redact import redact_url_credentials
+
+    doc = envelope(command, result, exit_code=exit_code, error=error)
+    if default is not None:
+        doc = json.loads(json.dumps(doc, default=default))
+    return json.dumps(_redacted(doc, redact_url_credentials), indent=2)
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v, redact) for v in value]
+    return value

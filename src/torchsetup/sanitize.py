@@ -1,16 +1,20 @@
-"""Text from outside (a pasted report, a console capture) made safe to read and to print.
+"""Untrusted text made safe: the one grammar of terminal controls, used by every output path.
 
-Two functions, used wherever such text is decoded or rendered:
+Text torchsetup did not write itself (a pasted ``--from-report``, GPU names from nvidia-smi,
+torch's import errors, a restore file, a pip line, an index's page) may carry terminal control
+sequences: clear screen, a window title, an OSC 8 hyperlink, an OSC 52 clipboard write, a
+cursor move that hides a line, a bidirectional override that reorders what is shown.
 
+* :func:`clean`: what every output line goes through. Escape sequences (CSI ``ESC [ ... final``,
+  OSC ``ESC ] ... BEL|ST``, DCS/SOS/PM/APC strings, other ``ESC x`` sequences, their 8-bit
+  forms) and bidirectional overrides are removed; every other C0/C1 control and DEL is shown
+  as a visible ``\\xNN``; newlines and tabs stay. Linear in the length of the text.
+* :func:`sanitize`: the same for a paste that is read as text (controls are dropped rather
+  than shown; ``one_line`` also folds TAB and LF).
 * :func:`decode_paste`: bytes as a console wrote them -> str. UTF-8 with or without BOM,
   UTF-16 LE/BE with BOM (PowerShell's ``>`` and ``Out-File`` default), UTF-16 without BOM
-  (detected by its NUL bytes), UTF-32 with BOM, else Latin-1-safe UTF-8 with replacement;
+  (detected by its NUL bytes), UTF-32 with BOM, else cp1252, else UTF-8 with replacement;
   CRLF and lone CR become LF.
-* :func:`sanitize`: removes every terminal control a paste could carry before it reaches
-  the user's terminal: CSI (``ESC [ ... final``), OSC (``ESC ] ... BEL|ST``: titles,
-  hyperlinks, clipboard writes), DCS/SOS/PM/APC strings, other ``ESC x`` sequences, C0
-  controls except TAB/LF, DEL, C1 controls (U+0080-U+009F, including the 8-bit CSI U+009B)
-  and the bidirectional overrides that reorder what is shown.
 
 Core: no torchsetup imports.
 """
@@ -24,17 +28,32 @@ import re
 _STRING_SEQ = r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
 _CSI = r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
 _ESC = r"\x1b[ -/]*[0-~]?"
-_CONTROLS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-_UNSAFE = re.compile(f"{_STRING_SEQ}|{_CSI}|{_ESC}|{_CONTROLS}")
+_BIDI = r"[\u202a-\u202e\u2066-\u2069]"
+_SEQUENCE = re.compile(f"{_STRING_SEQ}|{_CSI}|{_ESC}|{_BIDI}")
+# what is left after the sequences: C0 (but TAB and LF), DEL, C1
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """``text`` without terminal escape sequences; other control characters shown as ``\\xNN``."""
+    if not text or text.isprintable():  # the common case (\n and \t are not "printable")
+        return text
+    text = _SEQUENCE.sub("", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def sanitize(text: str, *, one_line: bool = False) -> str:
-    """``text`` without terminal controls (see the module doc). With ``one_line``, TAB and LF
-    become spaces too, for text shown inside a single output line."""
-    out = _UNSAFE.sub("", text)
+    """``text`` without terminal controls, dropped rather than shown (see the module doc). With
+    ``one_line``, TAB and LF become spaces too, for text shown inside a single output line."""
+    out = _CONTROL.sub("", _SEQUENCE.sub("", text))
     if one_line:
         out = " ".join(out.replace("\t", " ").split("\n")).strip()
     return out
+
+
+def has_control(text: str) -> bool:
+    """Does ``text`` hold a control character (newline and tab included)?"""
+    return bool(re.search(r"[\x00-\x1f\x7f-\x9f]", text))
 
 
 def decode_paste(data: bytes) -> str:

@@ -7,9 +7,14 @@ Colour only on a terminal, never with NO_COLOR or TERM=dumb; FORCE_COLOR forces 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from typing import TextIO
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _ANSI = {
     "green": "32",
@@ -41,3 +46,27 @@ def width(default: int = 100) -> int:
     """Columns to wrap at: the terminal's (at most 120), else ``default``."""
     cols = shutil.get_terminal_size((default, 24)).columns
     return max(60, min(cols, 120))
+
+
+def rich_console(**kwargs: Any) -> Console:
+    """A rich Console for torchsetup's output. On a closed pipe (``verify | head``) it goes
+    quiet instead of rich's default (exit 1 on the spot, whatever the result): the command
+    still ends with its own exit code."""
+    return _quiet_console_class()(**kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _quiet_console_class() -> type[Console]:
+    from rich.console import Console
+
+    class QuietOnBrokenPipe(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+
+    return QuietOnBrokenPipe

@@ -9,6 +9,12 @@ real HTTP index with no network. Switches make it misbehave the way real indexes
 - ``stop_during(project, after_bytes)``: shut the whole server down after that many bytes of
   a wheel of that project were sent (connections then break and new ones are refused);
 - ``list_only(project, filenames)``: list files that do not exist (for tag/version refusals);
+- ``require_auth(user, password)``: every request needs HTTP basic auth (401 otherwise), as a
+  private mirror does; ``auth_seen`` records the credentials requests came with;
+- ``drip(seconds_per_byte)``: listing pages are sent one byte at a time (a slow-drip index:
+  every read succeeds, the request never ends);
+- ``bad_json(document)``: PEP 691 JSON answers are this document (any shape);
+- ``huge_page(size)``: listing pages are padded to ``size`` bytes (a 340 MB page).
 - ``swap(filename, other)``: serve another file under that name, with its own hash listed.
 
 Project pages carry an ``ETag`` and a ``Last-Modified`` and answer a matching conditional
@@ -42,6 +48,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 LAST_MODIFIED = "Tue, 01 Dec 2026 08:00:00 GMT"
 _CHUNK = 256 * 1024
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,11 @@ class IndexServer:
         self._throttle: dict[str, float] = {}
         self._stop_after: dict[str, int] = {}
         self._listed_only: dict[str, list[IndexFile]] = {}
+        self._auth: Optional[str] = None
+        self.auth_seen: list[str] = []
+        self._drip: Optional[float] = None
+        self._bad_json: Any = _UNSET
+        self._huge: Optional[int] = None
         self._sent: dict[str, int] = {}
         self.requests: list[Request] = []
         self.stopped = threading.Event()
@@ -163,6 +175,24 @@ class IndexServer:
     def list_only(self, project: str, filenames: list[str], size: int = 1000) -> None:
         key = canonicalize_name(project)
         self._listed_only[key] = [IndexFile(n, key, None, size, "0" * 64) for n in filenames]
+
+    def require_auth(self, user: str, password: str) -> None:
+        import base64
+
+        self._auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def drip(self, seconds_per_byte: float) -> None:
+        self._drip = seconds_per_byte
+
+    def bad_json(self, document: Any) -> None:
+        self._bad_json = document
+
+    def huge_page(self, size: int) -> None:
+        self._huge = size
+
+    def credentialed_url(self, user: str, password: str) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{user}:{password}@{host!s}:{port}/simple"
 
     # -- observations ------------------------------------------------------------------------
     def bytes_sent(self, project: str) -> int:
@@ -320,6 +350,15 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                     self.headers.get("If-None-Match", ""),
                 )
             )
+            if index._auth is not None:
+                given = self.headers.get("Authorization", "")
+                index.auth_seen.append(given)
+                if given != index._auth:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="test index"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
             m = re.fullmatch(r"/simple/?", path)
             if m:
@@ -373,7 +412,8 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
             self, as_json: dict[str, Any], as_html: str, accept: str, body: bool
         ) -> None:
             if _wants_json(accept):
-                ctype, data = JSON_TYPE, json.dumps(as_json).encode()
+                doc = as_json if index._bad_json is _UNSET else index._bad_json
+                ctype, data = JSON_TYPE, json.dumps(doc).encode()
             else:
                 ctype, data = "text/html; charset=utf-8", as_html.encode()
             etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
@@ -386,7 +426,7 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 self._send(304, ctype, b"", body, validators)
                 return
             self._record_status(200)
-            self._send(200, ctype, data, body, validators)
+            self._send(200, ctype, data, body, validators, listing=True)
 
         def _record_status(self, status: int) -> None:
             for i in range(len(index.requests) - 1, -1, -1):
@@ -401,14 +441,35 @@ def _handler_for(index: IndexServer) -> type[BaseHTTPRequestHandler]:
             data: bytes,
             body: bool,
             headers: Optional[dict[str, str]] = None,
+            *,
+            listing: bool = False,
         ) -> None:
+            huge = index._huge if listing else None
+            size = max(len(data), huge) if huge else len(data)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(size))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            if body:
+            if not body:
+                return
+            try:
+                if listing and index._drip is not None:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        if index.stopped.wait(index._drip):
+                            return
+                    return
                 self.wfile.write(data)
+                if huge and huge > len(data):  # padding after the document: spaces
+                    block = b" " * _CHUNK
+                    left = huge - len(data)
+                    while left > 0 and not index.stopped.is_set():
+                        self.wfile.write(block[: min(left, _CHUNK)])
+                        left -= _CHUNK
+            except (ConnectionError, OSError):
+                self.close_connection = True
 
     return Handler

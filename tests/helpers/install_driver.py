@@ -181,4 +181,7 @@ if __name__ == "__main__":
     # Ctrl-C as in a terminal: a test run started in the background (CI scripts, `cmd &`) hands
     # its children SIGINT ignored, and torchsetup rightly leaves an ignored SIGINT alone.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    from torchsetup.proc import install_signal_handlers
+
+    install_signal_handlers()  # as the CLI does: SIGTERM and SIGHUP handled like Ctrl-C
     sys.exit(main())

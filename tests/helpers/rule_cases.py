@@ -689,6 +689,23 @@ CASES: dict[str, Case] = {
         "no Level Zero runtime",
         "libze1",
     ),
+    "TS128-no-dist-info": Case(
+        "TS128",
+        lambda: with_python(
+            linux_gpu(),
+            distributions=tuple(d for d in linux_gpu().python.distributions if d.name != "torch"),  # type: ignore[union-attr]
+        ),
+        ERROR,
+        "no torch dist-info",
+        "remove",
+    ),
+    "TS128-no-package": Case(
+        "TS128",
+        lambda: dataclasses.replace(with_python(linux_gpu(), torch_locations=()), source="live"),
+        ERROR,
+        "no torch package to import",
+        "pip uninstall -y torch",
+    ),
     "TS107-unexplained": Case(
         "TS107",
         lambda: with_deep(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
+from torchsetup.cli.options import FiniteRange
 from torchsetup.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _warm_imports() -> None:
 @click.option("--list-rules", is_flag=True, help="List every rule id and title and exit.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=FiniteRange(0.1, 3600.0),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -108,7 +109,7 @@ def doctor(
     with nothing to diagnose.
     """
     if list_rules or explain:
-        return _rule_pages(explain)
+        return _rule_pages(explain, as_json=as_json)
     if fleet or more:
         return _fleet(
             (*fleet, *more),
@@ -234,17 +235,34 @@ def _check_options(
         )
 
 
-def _rule_pages(explain: Optional[str]) -> int:
+def _rule_pages(explain: Optional[str], *, as_json: bool = False) -> int:
+    """``--list-rules`` / ``--explain ID``; with ``--json`` in the one envelope (docs/json.md):
+    ``{"rules": [{"id", "severity", "title", "category"}]}`` or ``{"rule": {..., "page"}}``."""
     from torchsetup.doctor.explain import find_rule, rule_list, rule_page
     from torchsetup.doctor.rules import all_rules
 
+    def about(r: Any) -> dict[str, Any]:
+        return {"id": r.id, "severity": r.severity, "title": r.title, "category": r.category}
+
     if explain is None:
-        click.echo(rule_list(all_rules()), nl=False)
+        rules = sorted(all_rules(), key=lambda r: r.id)
+        if as_json:
+            from torchsetup.result import dumps
+
+            click.echo(dumps("doctor", {"rules": [about(r) for r in rules]}, exit_code=0))
+        else:
+            click.echo(rule_list(rules), nl=False)
         return 0
     found = find_rule(explain)
     if found is None:
         raise UsageError(f"no rule {explain!r} (torchsetup doctor --list-rules lists the ids)")
-    click.echo(rule_page(found), nl=False)
+    if as_json:
+        from torchsetup.result import dumps
+
+        page = {**about(found), "page": rule_page(found)}
+        click.echo(dumps("doctor", {"rule": page}, exit_code=0))
+    else:
+        click.echo(rule_page(found), nl=False)
     return 0
 
 
@@ -297,20 +315,16 @@ def _read_report(path: str) -> PasteReading:
     nothing to diagnose is a usage error (exit 2, one line saying what to paste instead)."""
     from torchsetup.detect.from_report import read_paste
     from torchsetup.errors import SnapshotError
+    from torchsetup.files import FileRefused, read_bytes
     from torchsetup.sanitize import decode_paste, sanitize
 
     name = "stdin" if path == "-" else path
     try:
-        if path == "-":
-            stream = getattr(sys.stdin, "buffer", None)
-            data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
+        data = read_bytes(path)  # a FIFO, /dev/zero, a huge file: refused, never read forever
+    except FileRefused as exc:
         raise SnapshotError(
-            f"cannot read report {sanitize(path, one_line=True)}: {exc.strerror or exc}"
-        ) from exc
+            f"cannot read report {sanitize(path, one_line=True)}: it {exc}"
+        ) from None
     reading = read_paste(decode_paste(data), name)
     if not reading.usable:
         raise SnapshotError(

@@ -7,7 +7,6 @@ Parses options into a Request, gets the Environment (this machine, or a snapshot
 from __future__ import annotations
 
 import os
-import textwrap
 from typing import TYPE_CHECKING, Callable, Optional
 
 import click
@@ -249,6 +248,7 @@ def install(
     if (request.stack or request.stack_set) and live:
         stack_data = _stack_with_index()
     try:
+        # The plan that runs keeps its credentials; only what is shown is redacted.
         full = plan_install(
             env,
             request,
@@ -267,7 +267,7 @@ def install(
         from torchsetup.install.lock import lock_install_plan
 
         full = lock_install_plan(full, lock_file or "", lock)
-    plan = full.redacted()
+    plan = full  # run as planned, credentials included; every display below is redacted
     if export is not None:
         click.echo(_export(export, full, env, request), nl=False)
         return EXIT_OK
@@ -275,11 +275,11 @@ def install(
         if as_json:
             from torchsetup.result import dumps
 
-            click.echo(dumps("install", plan.to_dict(), exit_code=EXIT_OK))
+            click.echo(dumps("install", plan.redacted().to_dict(), exit_code=EXIT_OK))
         else:
             from torchsetup.resolve.render import render_plan
 
-            render_plan(plan, dry_run=True)
+            render_plan(plan.redacted(), dry_run=True)
         return EXIT_OK
     if snapshot or request.overrides_target:
         raise UsageError(
@@ -311,15 +311,14 @@ def _run(
 ) -> int:
     """Show why, then hand the complete plan to the executor, which runs exactly its steps;
     its result decides the exit code."""
-    from rich.console import Console
-
     from torchsetup.install.session import run_install
+    from torchsetup.term import rich_console
 
-    console = Console(stderr=as_json, highlight=False)
+    console = rich_console(stderr=as_json, highlight=False)
     if not as_json:
         from torchsetup.resolve.render import render_plan
 
-        render_plan(plan, dry_run=False)
+        render_plan(plan.redacted(), dry_run=False)
     result = run_install(
         plan,
         force=force,
@@ -329,10 +328,14 @@ def _run(
         console=console,
         verify=_quick_verify(plan),
     )
+    if result.status == "refused" and not as_json:
+        from torchsetup.cli.restore import _stderr_refusal
+
+        _stderr_refusal(result.message, result.hint)
     if as_json:
         from torchsetup.result import dumps
 
-        payload = {**plan.to_dict(), "result": result.to_dict()}
+        payload = {**plan.redacted().to_dict(), "result": result.to_dict()}
         click.echo(dumps("install", payload, exit_code=result.exit_code))
     return result.exit_code
 
@@ -358,6 +361,7 @@ def _stack_with_index() -> object:
 def _refused(exc: ResolutionError, as_json: bool) -> int:
     """A refusal: one paragraph on stderr (or a JSON error object on stdout), exit 2."""
     from torchsetup.redact import redact_url_credentials
+    from torchsetup.sanitize import clean
 
     message = redact_url_credentials(exc.message)
     if as_json:
@@ -376,9 +380,8 @@ def _refused(exc: ResolutionError, as_json: bool) -> int:
         text += f" Nearest request that works: {exc.nearest}."
     elif exc.hint:
         text += f" Hint: {exc.hint}."
-    click.echo(
-        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False), err=True
-    )
+    # the contract (docs/cli.md): a refusal is one stderr line, never wrapped
+    click.echo(" ".join(clean(text).split()), err=True)
     return exc.exit_code
 
 
@@ -459,5 +462,7 @@ def _venv_interpreter(venv: str) -> tuple[str, bool]:
 
     from torchsetup.detect.target import venv_python
 
+    if os.path.lexists(venv) and not os.path.isdir(venv):
+        raise UsageError(f"--venv {venv} is not a folder", hint="name a virtual environment folder")
     exe = venv_python(venv)
     return exe, os.path.exists(exe)

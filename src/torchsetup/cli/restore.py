@@ -35,16 +35,28 @@ def restore(
     printed when an install fails). Exit codes: 0 restored (or nothing to do), 1 not confirmed,
     2 bad file or request, 3 a step failed, 130 interrupted.
     """
-    from rich.console import Console
-
     from torchsetup.install.session import run_restore
+    from torchsetup.term import rich_console
 
-    console = Console(stderr=True, highlight=False) if as_json else None
+    console = rich_console(stderr=True, highlight=False) if as_json else None
     result = run_restore(
         file, yes=yes, verbose=verbose, index_url=index_url, find_links=find_links, console=console
     )
+    if result.status == "refused" and not as_json:
+        _stderr_refusal(result.message, result.hint)
     if as_json:
         from torchsetup.result import dumps
 
         click.echo(dumps("restore", result.to_dict(), exit_code=result.exit_code, default=str))
     return result.exit_code
+
+
+def _stderr_refusal(message: str, hint: Optional[str]) -> None:
+    """A refusal is also the one stderr line of the contract (docs/cli.md), after the report."""
+    from torchsetup.cli import _one_line
+    from torchsetup.redact import redact_url_credentials
+    from torchsetup.sanitize import clean
+
+    click.echo(f"torchsetup: error: {_one_line(clean(redact_url_credentials(message)))}", err=True)
+    if hint:
+        click.echo(f"  hint: {_one_line(clean(redact_url_credentials(hint)))}", err=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
 import click
 
+from torchsetup.cli.options import FiniteRange
 from torchsetup.detect.target import choose_target
 from torchsetup.errors import UsageError
 from torchsetup.verify.judge import parse_expectations
@@ -160,7 +161,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--timeout-scale",
-    type=click.FloatRange(min=0.01),
+    type=FiniteRange(0.01, 100.0),
     default=1.0,
     show_default=True,
     help="Multiply every check's timeout (slow machines: 3).",
@@ -414,9 +415,9 @@ def _progress(
     """A spinner naming the running check, on an interactive stderr only."""
     if not (enabled and sys.stderr.isatty()):
         return nullcontext(), None
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    status = Console(stderr=True).status("verify: starting")
+    status = rich_console(stderr=True).status("verify: starting")
     return status, lambda name: status.update(f"verify: {name}")
 
 
@@ -426,8 +427,7 @@ def _show(result: VerifyResult, as_json: bool, *, chosen_by: str) -> None:
 
         click.echo(render_json(result))
         return
-    from rich.console import Console
-
+    from torchsetup.term import rich_console
     from torchsetup.verify.render import render_table
 
-    render_table(result, Console(highlight=False), chosen_by=chosen_by)
+    render_table(result, rich_console(highlight=False), chosen_by=chosen_by)

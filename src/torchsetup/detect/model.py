@@ -456,4 +456,4 @@ def environment_to_dict(env: Environment) -> dict[str, Any]:
 
 
 def environment_from_dict(data: dict[str, Any]) -> Environment:
-    return from_jsonable(Environment, data)
+    return from_jsonable(Environment, data, strict=True)  # untrusted: every type checked

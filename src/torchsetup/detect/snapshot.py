@@ -34,15 +34,21 @@ def save_snapshot(snap: Snapshot, path: str) -> None:
 def load_environment(path: str) -> Environment:
     """An Environment from any accepted form (see module doc). The fact builder (and its
     parsers) is imported only for the forms that need it: a saved Environment does not."""
-    if os.path.isdir(path):
-        from torchsetup.detect.build import build_environment
+    try:
+        if os.path.isdir(path):
+            from torchsetup.detect.build import build_environment
 
-        return build_environment(snapshot_from_capture_dir(path))
-    data = _read_json(path)
-    if data.get("schema") == SNAPSHOT_SCHEMA:
-        from torchsetup.detect.build import build_environment
+            return build_environment(snapshot_from_capture_dir(path))
+        data = _read_json(path)
+        if data.get("schema") == SNAPSHOT_SCHEMA:
+            from torchsetup.detect.build import build_environment
 
-        return build_environment(Snapshot.from_dict(data, source=f"snapshot:{path}"))
+            return build_environment(Snapshot.from_dict(data, source=f"snapshot:{path}"))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # raw probe records of the wrong shape: bad input (exit 2), not a bug of torchsetup
+        raise SnapshotError(
+            f"{path}: malformed snapshot: {type(exc).__name__}: {exc}"[:300]
+        ) from None
     if data.get("schema") == RESULT_SCHEMA and isinstance(data.get("result"), dict):
         data = data["result"]  # the output of `torchsetup doctor --json`
     if isinstance(data.get("environment"), dict):
@@ -61,15 +67,18 @@ def _with_source(env: Environment, source: str) -> Environment:
 
 
 def _read_json(p: str) -> dict[str, Any]:
+    from torchsetup.files import FileRefused, read_text
+
+    if not os.path.lexists(p):
+        raise SnapshotError(f"snapshot not found: {p}")
     try:
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError as exc:
-        raise SnapshotError(f"snapshot not found: {p}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"cannot read snapshot {p}: {exc}") from exc
+        text = read_text(p)
+    except FileRefused as exc:
+        raise SnapshotError(f"cannot read snapshot {p}: it {exc}") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise SnapshotError(f"{p} is not valid JSON (nested too deeply)") from None
     except ValueError as exc:
         raise SnapshotError(f"{p} is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -81,12 +90,15 @@ def _read_json(p: str) -> dict[str, Any]:
 
 
 def _txt(d: str, name: str) -> Optional[str]:
+    from torchsetup.files import FileRefused, read_text
+
     f = os.path.join(d, name)
-    try:
-        with open(f, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except OSError:
+    if not os.path.lexists(f):
         return None
+    try:
+        return read_text(f, errors="replace")
+    except FileRefused as exc:
+        raise SnapshotError(f"cannot read {f}: it {exc}") from None
 
 
 def snapshot_from_capture_dir(d: str) -> Snapshot:

@@ -15,7 +15,7 @@ from torchsetup import __version__
 from torchsetup.detect.model import Environment, Gpu
 from torchsetup.doctor.model import DoctorReport
 from torchsetup.redact import redact_report
-from torchsetup.sanitize import sanitize
+from torchsetup.sanitize import clean, sanitize
 
 NOT_COLLECTED = "Could not collect"
 SUMMARY = "Environment and diagnosis (torchsetup doctor --report)"
@@ -33,7 +33,8 @@ def render_bug_report(
     # Facts can be pasted text (--from-report --report): no terminal controls in the block.
     body = "\n".join(sanitize(line) for line in [*_fields(env), "", *_findings(report)]).rstrip()
     text = f"<details>\n<summary>{SUMMARY}</summary>\n\n```text\n{body}\n```\n\n</details>"
-    return redact_report(text, home=home, user=user, hostname=env.os.hostname) + "\n"
+    text = redact_report(text, home=home, user=user, hostname=env.os.hostname)
+    return clean(text) + "\n"  # a paste may carry escape sequences (OSC 8, OSC 52, ...)
 
 
 def _or(value: Optional[str], unknown: str = NOT_COLLECTED) -> str:

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 from torchsetup import __version__
 from torchsetup.detect.model import Environment, environment_to_dict
 from torchsetup.doctor.model import CHECK_FAILED, ERROR, INFO, OK, WARNING, DoctorReport
-from torchsetup.sanitize import sanitize
+from torchsetup.sanitize import clean, sanitize
 from torchsetup.term import Style
 
 
@@ -76,12 +76,12 @@ def print_text(
     for cat in report.categories:
         mark, colour = MARKS[cat.status]
         summary = " " + st(f"({_clean(cat.summary)})", "dim") if cat.summary else ""
-        add(f"{st(mark, colour)} {cat.title}{summary}")
+        add(f"{st(mark, colour)} {_clean(cat.title)}{summary}")
         if verbose:
             add_all = [f"    {st('•', 'green')} {_clean(fact)}" for fact in cat.facts]
             lines.extend(add_all)
         for check in cat.failed_checks:
-            add(f"    {st('☠', 'red')} check failed: {check}")
+            add(f"    {st('☠', 'red')} check failed: {clean(check)}")
         for f in cat.findings:
             if f.severity == INFO and not verbose and cat.status == OK:
                 add(
@@ -97,7 +97,7 @@ def print_text(
             if f.fix:
                 add(f"      {st('fix:', 'bold')} {_clean(f.fix)}")
     for crashed in report.crashed_rules:
-        add(f"{st('[☠]', 'red')} a doctor rule crashed: {crashed} (please report it)")
+        add(f"{st('[☠]', 'red')} a doctor rule crashed: {clean(crashed)} (please report it)")
     if verbose:
         add(
             st(

@@ -14,6 +14,7 @@ Pure data and planning; :func:`torchsetup.install.session.run_restore` runs it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -23,10 +24,12 @@ from typing import Any, Optional
 
 from torchsetup.detect.model import TargetPython, canonical_name
 from torchsetup.errors import UsageError
+from torchsetup.files import MB, FileRefused, read_text
 from torchsetup.install.preflight import Source
 from torchsetup.paths import restore_dir
 from torchsetup.redact import REDACTED, redact_url_credentials
 from torchsetup.resolve.plan import Step
+from torchsetup.sanitize import clean
 
 FORMAT = "torchsetup-restore/1"
 
@@ -65,11 +68,74 @@ class RestoreRecord:
 
     @classmethod
     def from_json(cls, text: str) -> RestoreRecord:
-        data: dict[str, Any] = json.loads(text)
-        if data.pop("format", None) != FORMAT:
+        """The record in ``text``, every field checked (the file is untrusted: nothing in it may
+        become a pip option, and its interpreter is run only after the user agreed); a
+        malformed file raises ValueError."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} file")
-        packages = tuple(RecordedPackage(**p) for p in data.pop("packages"))
-        return cls(**data, packages=packages)
+        data = dict(data)
+        del data["format"]
+        raw_packages = data.pop("packages", None)
+        _check_fields(data, _RECORD_FIELDS, "the record")
+        if not os.path.isabs(data["python"]) or data["method"] not in METHODS:
+            raise ValueError(f"bad python or method: {data['python']!r}, {data['method']!r}")
+        for key in ("python", "prefix", "index_url", "find_links"):
+            _check_value(key, data[key])
+        if not isinstance(raw_packages, list):
+            raise TypeError("packages is not a list")
+        packages = []
+        for p in raw_packages:
+            if not isinstance(p, dict):
+                raise TypeError(f"a package is not an object: {p!r}"[:120])
+            entry = {"installer": None, "url": None, "editable": False, **p}
+            _check_fields(entry, _PACKAGE_FIELDS, "a package")
+            if not _NAME.fullmatch(entry["name"]) or not _VERSION.fullmatch(entry["version"]):
+                raise ValueError(f"bad package name or version: {entry['name']!r}"[:120])
+            _check_value("url", entry["url"])
+            packages.append(RecordedPackage(**entry))
+        return cls(**data, packages=tuple(packages))
+
+
+METHODS = ("pip", "uv", "conda", "source")
+# PEP 508 names; versions as pip prints them (PEP 440 and legacy local parts): never an option
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._\-]{0,200}[A-Za-z0-9])?")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_\-]{0,100}")
+_RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "python": (str,),
+    "python_version": (str,),
+    "prefix": (str,),
+    "method": (str,),
+    "index_url": (str, type(None)),
+    "find_links": (str, type(None)),
+    "created": (str,),
+    "plan": (str,),
+    "created_venv": (bool,),
+}
+_PACKAGE_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "version": (str,),
+    "installer": (str, type(None)),
+    "url": (str, type(None)),
+    "editable": (bool,),
+}
+
+
+def _check_fields(data: dict[str, Any], fields: dict[str, tuple[type, ...]], what: str) -> None:
+    if set(data) != set(fields):
+        odd = sorted(set(data) ^ set(fields))
+        raise ValueError(f"{what} has missing or unknown fields: {', '.join(odd)}"[:160])
+    for key, types in fields.items():
+        if not isinstance(data[key], types):
+            raise TypeError(f"{key} is a {type(data[key]).__name__}")
+
+
+def _check_value(key: str, value: Optional[str]) -> None:
+    """No value of a restore file may be read as an option or hold a control character."""
+    if value is None:
+        return
+    if value.startswith("-") or re.search(r"[\x00-\x1f\x7f-\x9f]", value) or len(value) > 4096:
+        raise ValueError(f"bad {key}: {clean(value)[:80]!r}")
 
 
 def pep610_origin(direct_url: Optional[str]) -> tuple[Optional[str], bool]:
@@ -141,11 +207,13 @@ def write_record(record: RestoreRecord, folder: Optional[Path] = None) -> Path:
 
 def load_record(path: str) -> RestoreRecord:
     try:
-        return RestoreRecord.from_json(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read the restore file {path}: {exc.strerror or exc}") from None
+        return RestoreRecord.from_json(read_text(path, limit=16 * MB))
+    except FileRefused as exc:
+        raise UsageError(f"cannot read the restore file {path}: it {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path} is not a torchsetup restore file (nested too deeply)") from None
     except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(f"{path} is not a torchsetup restore file ({exc})") from None
+        raise UsageError(f"{path} is not a torchsetup restore file ({clean(str(exc))})") from None
 
 
 # --- planning the restore --------------------------------------------------------------------

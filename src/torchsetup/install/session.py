@@ -57,6 +57,7 @@ from torchsetup.install.log import (
     parse_progress,
     result_of,
 )
+from torchsetup.install.one_at_a_time import locked
 from torchsetup.install.preflight import (
     PreflightReport,
     Refused,
@@ -66,6 +67,7 @@ from torchsetup.install.preflight import (
     run_preflight,
 )
 from torchsetup.install.restore import (
+    RestoreRecord,
     load_record,
     record_from_python,
     restore_changes,
@@ -193,9 +195,9 @@ def terminal_confirm(console: Console) -> Confirm:
 
 
 def _default_console() -> Console:
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    return Console(highlight=False)
+    return rich_console(highlight=False)
 
 
 @dataclass
@@ -276,7 +278,10 @@ class _Session:
             outcome = run()
         except TorchSetupError as exc:
             outcome = self.result("refused", exc.exit_code, exc.message, hint=exc.hint or "")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # also SIGTERM and SIGHUP (proc.Terminated)
+            from torchsetup.proc import stop_all
+
+            stop_all()
             outcome = self.result(
                 "interrupted", EXIT_INTERRUPTED, "interrupted: nothing more was run"
             )
@@ -539,7 +544,10 @@ def run_install(
     session = _Session("install", deps, console, verbose)
     session.log.header(f"install: torch {plan.torch} ({plan.variant}) with {plan.method}")
     install = _Install(session, plan, force=force)
-    return session.finish(lambda: install.run(yes=yes, verify=None if no_verify else verify))
+    target = plan.target.python if plan.target is not None else plan.python
+    return session.finish(  # one run per target at a time (install/one_at_a_time.py)
+        lambda: locked(target, lambda: install.run(yes=yes, verify=None if no_verify else verify))
+    )
 
 
 # --- the restore -----------------------------------------------------------------------------
@@ -562,8 +570,15 @@ def run_restore(
     session.log.header(f"restore {path}")
 
     def run() -> InstallResult:
-        record = load_record(path)
+        record = load_record(path)  # validated: nothing in it can become an option
         session.target = record.python
+        return locked(record.python, lambda: run_record(record))
+
+    def run_record(record: RestoreRecord) -> InstallResult:
+        if not yes:  # the file is untrusted: its interpreter runs only with consent
+            session.view.say(f"{path} names the interpreter {record.python}.")
+            if not session.confirm(False, f"Run {record.python} to read its packages"):
+                return session.result("declined", EXIT_PROBLEMS, "not confirmed: nothing was run")
         state = probe(record.python, runner=deps.runner, env=deps.env)
         changes = restore_changes(record, state)
         notes = (

@@ -13,6 +13,7 @@ from torchsetup.errors import EXIT_OK
 from torchsetup.install.log import StepResult, parse_progress
 from torchsetup.redact import redact_url_credentials
 from torchsetup.resolve.plan import Step
+from torchsetup.sanitize import clean
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -50,6 +51,8 @@ class View:
         self._spinner: Any = None
 
     def say(self, text: str, style: Optional[str] = None) -> None:
+        # everything shown passes redaction and the terminal sanitiser (pip lines, restore files)
+        text = clean(redact_url_credentials(text))
         self.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
     def step_started(self, index: int, total: int, step: Step) -> None:
@@ -85,7 +88,7 @@ class View:
             current.download = ""
         current.done = current.total_bytes = None
         if line.strip():
-            current.last_line = redact_url_credentials(line.strip())
+            current.last_line = clean(redact_url_credentials(line.strip()))
         if self.verbose:
             self.say("    " + redact_url_credentials(line), style="dim")
 
@@ -180,6 +183,7 @@ def render_report(console: Console, result: InstallResult) -> None:
     """The closing lines: what happened, which step, its last lines, the log, how to get back."""
 
     def say(text: str, style: Optional[str] = None) -> None:
+        text = clean(redact_url_credentials(text))
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
     ok = result.exit_code == EXIT_OK

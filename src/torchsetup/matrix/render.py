@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 def _console(console: Optional[Console]) -> Console:
     if console is not None:
         return console
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    return Console(highlight=False)
+    return rich_console(highlight=False)
 
 
 def _variant_cell(release: Release, platform: str) -> str:

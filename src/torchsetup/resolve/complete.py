@@ -148,11 +148,29 @@ def apply_source(plan: Plan, *, index_url: Optional[str], find_links: Optional[s
         if find_links
         else ("--index-url", str(index_url))
     )
+    old = plan.index_url
+    where = f"the folder {find_links} (--no-index)" if find_links else str(index_url)
+
+    def described(text: str) -> str:  # "Install ... from <old index>" names the new source
+        return text.replace(f"from {old}", f"from {where}") if old else text
+
     steps = tuple(
-        dataclasses.replace(s, argv=_without_source(s.argv) + extra) if is_install(s) else s
+        dataclasses.replace(
+            s, argv=_without_source(s.argv) + extra, description=described(s.description)
+        )
+        if is_install(s)
+        else s
         for s in plan.steps
     )
-    return dataclasses.replace(plan, steps=steps, index_url=None if find_links else index_url)
+    reasons = plan.reasons
+    if old and find_links:
+        folder = f"--find-links {find_links} --no-index: every package comes from this folder"
+        reasons = (*(r for r in reasons if old not in r), folder + "; no index is asked")
+    elif old:
+        reasons = tuple(r.replace(old, str(index_url)) for r in reasons)
+    return dataclasses.replace(
+        plan, steps=steps, reasons=reasons, index_url=None if find_links else index_url
+    )
 
 
 # --- companions the source lacks -------------------------------------------------------------

@@ -6,6 +6,10 @@ Exporters always work on the redacted plan: credentials in an ``--index-url`` ne
 The requirements file and the pylock.toml are made from a :class:`Lock` (every file with its
 sha256, read from the index by :func:`torchsetup.install.lock.lock_plan`): the exporters here
 only render it.
+
+Every value is quoted for its format: shell words with shlex, comments kept to one line; a
+requirements file gets one option and one pin per line, and a value that would add a line, an
+option or a package is refused (exit 2), as is any value holding a control character.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torchsetup.errors import UsageError
 from torchsetup.redact import REDACTED, redact_url_credentials
 from torchsetup.resolve.lockfile import Lock, render_pylock, toml_string
 from torchsetup.resolve.plan import GUARD, Plan
+from torchsetup.sanitize import clean
 
 
 def _title(plan: Plan) -> str:
@@ -27,6 +32,28 @@ def _title(plan: Plan) -> str:
         f"torch {plan.torch} ({plan.variant}) with {plan.method} for {platform}, "
         f"Python {plan.python_version or '?'}"
     )
+
+
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*==[A-Za-z0-9][A-Za-z0-9.+!_\-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _comment(text: str) -> str:
+    """Text for a ``#`` comment line: one line, whatever it holds (a newline would end the
+    comment and start a command)."""
+    return " ".join(clean(text).split())
+
+
+def _refuse_control(plan: Plan) -> None:
+    """A value holding a control character cannot be exported (the CLI refuses it earlier)."""
+    values = [plan.index_url or "", plan.python]
+    for step in plan.steps:
+        values += [*step.argv, *(v for kv in step.env for v in kv), step.cwd or ""]
+    for value in values:
+        if _CONTROL.search(value):
+            raise UsageError(
+                f"cannot export a plan holding a control character: {clean(value)[:60]!r}"
+            )
 
 
 def _credentials_note(text: str) -> list[str]:
@@ -39,18 +66,19 @@ def _credentials_note(text: str) -> list[str]:
 
 def export_sh(plan: Plan) -> str:
     """Every step of the plan, in order, each a line of shell words quoted with shlex."""
+    _refuse_control(plan)
     plan = plan.redacted()
     body = ["set -euo pipefail", ""]
     if plan.already_satisfied:
-        body += [f"# nothing to do: {plan.already_satisfied} is installed already", ""]
+        body += [f"# nothing to do: {_comment(plan.already_satisfied)} is installed already", ""]
     for step in plan.steps:
-        body += [f"# {step.description}", step.shell_line(), ""]
+        body += [f"# {_comment(step.description)}", step.shell_line(), ""]
     header = [
         "#!/usr/bin/env bash",
-        f"# torchsetup {__version__} install plan: {_title(plan)}",
+        f"# torchsetup {__version__} install plan: {_comment(_title(plan))}",
         "# Review before running: torchsetup install --dry-run explains every choice.",
         *_credentials_note("\n".join(body)),
-        *(f"# warning: {w}" for w in plan.warnings),
+        *(f"# warning: {_comment(w)}" for w in plan.warnings),
     ]
     return "\n".join(header + body).rstrip("\n") + "\n"
 
@@ -82,10 +110,27 @@ def export_requirements(plan: Plan, lock: Lock) -> str:
     """The plan's index and every package of its lock pinned exactly, each with ``--hash``
     (pip then checks every file: ``pip install --no-deps -r FILE``, hash-checking mode)."""
     check_requirements(plan)
+    _refuse_control(plan)
+    assert plan.index_url is not None
+    if any(c.isspace() for c in plan.index_url) or plan.index_url.startswith("-"):
+        # one line per option or pin: nothing may add an option (--extra-index-url) or a package
+        raise UsageError(
+            f"--export requirements: cannot write {clean(plan.index_url)[:60]!r} as one line"
+        )
+    bad = [
+        f"{p.name}=={p.version}"
+        for p in lock.packages
+        if not _PIN.fullmatch(f"{p.name}=={p.version}")
+        or (p.wheel is not None and not re.fullmatch(r"[0-9a-f]{64}", p.wheel.sha256 or ""))
+    ]
+    if bad:  # a name, version or hash that would add an option or a package to the file
+        raise UsageError(
+            f"--export requirements: cannot write {clean(bad[0])[:60]!r} as one requirements line"
+        )
     plan = plan.redacted()
     assert plan.index_url is not None
     lines = [
-        f"# torchsetup {__version__}: {_title(plan)}",
+        f"# torchsetup {__version__}: {_comment(_title(plan))}",
         "# every file pinned with its sha256 (read from the index): pip install --no-deps -r FILE",
         f"--index-url {plan.index_url}",
     ]

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional, TextIO
 
+from torchsetup.sanitize import clean
 from torchsetup.term import Style
 from torchsetup.term import width as term_width
 from torchsetup.versions import version_tuple
@@ -27,9 +28,9 @@ REJECTIONS_SHOWN = 8
 def _console(console: Optional[Console]) -> Console:
     if console is not None:
         return console
-    from rich.console import Console
+    from torchsetup.term import rich_console
 
-    return Console(highlight=False)
+    return rich_console(highlight=False)
 
 
 def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = True) -> None:
@@ -51,7 +52,7 @@ def render_plan(plan: Plan, *, file: Optional[TextIO] = None, dry_run: bool = Tr
     if companions:
         lines.append(f"  with {companions}")
     if plan.index_url:
-        lines.append(f"  from {plan.index_url}")
+        lines.append(f"  from {clean(plan.index_url)}")
 
     lines.append("")
     lines.append(st("Facts used", "bold"))
@@ -129,7 +130,7 @@ def group_rejections(rejected: Sequence[Rejection]) -> list[tuple[str, str, str]
 def _command(words: Sequence[str], width: int) -> list[str]:
     """A shell command wrapped between words with `` \\`` continuations: still copy-pasteable."""
     lines: list[str] = []
-    for word in words:
+    for word in map(clean, words):
         if lines and len(lines[-1]) + 1 + len(word) <= width - 8:
             lines[-1] += " " + word
         else:
@@ -140,5 +141,7 @@ def _command(words: Sequence[str], width: int) -> list[str]:
 
 def _wrapped(prefix: str, text: str, width: int) -> list[str]:
     """``prefix`` + ``text`` wrapped to ``width``, continuation lines indented under the text."""
-    lines = textwrap.wrap(text, width=max(20, width - len(prefix)), break_on_hyphens=False) or [""]
+    lines = textwrap.wrap(
+        clean(text), width=max(20, width - len(prefix)), break_on_hyphens=False
+    ) or [""]
     return [prefix + lines[0]] + [" " * len(prefix) + line for line in lines[1:]]

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from torchsetup.result import dumps
+from torchsetup.sanitize import clean
 from torchsetup.verify.model import FAIL, NOT_RUN, PASS, Status, VerifyResult
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def render_table(
     from rich.table import Table
 
     # The heading (interpreter paths are long) goes on its own unwrapped lines, not the table title.
-    console.print(escape(heading(result, chosen_by)), soft_wrap=True)
+    console.print(escape(clean(heading(result, chosen_by))), soft_wrap=True)
     table = Table(expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -63,11 +64,14 @@ def render_table(
     table.add_column("detail", overflow="fold")
     for check in result.checks:
         label, style = _STYLE[check.status]
-        detail = escape(check.detail)
+        detail = escape(clean(check.detail))
         if check.hint:
-            detail += f"\n[cyan]fix: {escape(check.hint)}[/cyan]"
+            detail += f"\n[cyan]fix: {escape(clean(check.hint))}[/cyan]"
         table.add_row(
-            escape(check.name), f"[{style}]{label}[/{style}]", f"{check.seconds:.2f} s", detail
+            escape(clean(check.name)),
+            f"[{style}]{label}[/{style}]",
+            f"{check.seconds:.2f} s",
+            detail,
         )
     console.print(table)
     for check in result.checks:

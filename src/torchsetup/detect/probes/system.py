@@ -91,11 +91,23 @@ def probe_all(*, timeout: float) -> list[ProbeRecord]:
 
 
 def _read(path: str, limit: int = 65536) -> Optional[str]:
+    """The first ``limit`` bytes of a regular file (a FIFO as pip.conf would block forever)."""
+    import stat
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(limit)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _platform() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Rules of the PyTorch category: the installed torch against this machine, and, with
 ``--deep`` (or a report), what torch itself saw at run time (TS001 TS005 TS006 TS010 TS025
-TS026 TS101 TS105 TS106 TS107)."""
+TS026 TS101 TS105 TS106 TS107 TS128)."""
 
 from __future__ import annotations
 
@@ -171,6 +171,42 @@ def torch_missing(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     yield r.finding(
         detail=f"No torch in {py.executable} (Python {py.version}).", fix=install_command(ctx)
     )
+
+
+@rule("TS128", title="torch is half installed", category="torch", severity=ERROR)
+def torch_half_installed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch's files and its metadata disagree: a ``torch/`` package with no ``torch-*.dist-info``
+    (an install interrupted while pip extracted the wheel, or files copied by hand), or a
+    dist-info whose ``torch/`` package is gone. Python may still import a version number from
+    ``torch/version.py``, but the package is incomplete, and pip does not know about it: it will
+    neither uninstall nor replace the leftover files.
+
+    Fix: delete the leftover ``torch`` folder (or the dist-info) from site-packages, then install
+    torch again.
+    """
+    py = ctx.py
+    if (
+        py is None
+        or not py.torch_checked
+        or py.torch is None
+        or ctx.env.source.startswith(("report", "capture"))  # pip lists only: no file facts
+    ):
+        return
+    dist = py.dist("torch")
+    where = py.torch.location or (py.torch_locations[0] if py.torch_locations else None)
+    if dist is None and where:
+        yield r.finding(
+            detail=f"{where} holds torch {py.torch.version} but no torch dist-info is installed "
+            f"in {py.executable}: an interrupted install left the files without the metadata.",
+            fix=f"remove {where}, then: {install_command(ctx)}",
+        )
+    elif dist is not None and not py.torch_locations and ctx.env.source == "live":
+        # only the live probe says where torch's files are; a saved environment may omit it
+        yield r.finding(
+            detail=f"torch {dist.version} is recorded (dist-info) in {py.executable}, but there "
+            "is no torch package to import: its files are gone.",
+            fix=f"{py.executable} -m pip uninstall -y torch, then: {install_command(ctx)}",
+        )
 
 
 @rule(
