@@ -129,9 +129,13 @@ def _request(
                 for chunk in r.iter_content(64 * 1024):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise NetError(
-                            f"the answer from {redact_url_credentials(url)} is larger than "
+                        limit = (
                             f"{max_bytes // (1024 * 1024)} MB"
+                            if max_bytes >= 1024 * 1024
+                            else f"{max_bytes} bytes"
+                        )
+                        raise NetError(
+                            f"the answer from {redact_url_credentials(url)} is larger than {limit}"
                         )
                     if cancelled.is_set() or time.monotonic() > deadline:
                         raise NetError(f"no complete answer within {timeout:g} s")

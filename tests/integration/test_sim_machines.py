@@ -107,7 +107,7 @@ CASES: dict[str, Case] = {
     "h200-580": Case(
         Machine("h200", driver="580.159.04", nvidia=[h200()]),
         (),
-        both(chosen("2.14.1", "cu130"), fact("gpu 0", "sm_90")),
+        both(chosen("2.15.0", "cu130"), fact("gpu 0", "sm_90")),
     ),
     "t4-470-old-nvidia-smi": Case(
         Machine(
@@ -233,7 +233,7 @@ CASES: dict[str, Case] = {
         (),
         # the only GPU has no kernels in any ROCm build: not usable, so CPU, saying why
         both(
-            chosen("2.14.1", "cpu"),
+            chosen("2.15.0", "cpu"),
             reason("no ROCm build of torch has kernels for"),
             reason("HSA_OVERRIDE_GFX_VERSION=11.0.0"),
         ),
@@ -249,7 +249,7 @@ CASES: dict[str, Case] = {
         ),
         (),
         both(
-            chosen("2.14.1", "xpu"), fact("intel gpu 0", "Intel(R) Arc(TM) A770 Graphics (arc-a)")
+            chosen("2.15.0", "xpu"), fact("intel gpu 0", "Intel(R) Arc(TM) A770 Graphics (arc-a)")
         ),
     ),
     "arc-a770-no-level-zero": Case(
@@ -259,7 +259,7 @@ CASES: dict[str, Case] = {
             tools={"sycl-ls": sample("intel/sycl-ls-a770-no-level-zero.txt")},
         ),
         (),
-        both(chosen("2.14.1", "cpu"), reason("Level Zero runtime is missing")),
+        both(chosen("2.15.0", "cpu"), reason("Level Zero runtime is missing")),
     ),
     "jetson-orin-jp6": Case(
         Machine(
@@ -282,18 +282,18 @@ CASES: dict[str, Case] = {
             dev_kfd=True,
             rocm_version="7.2.0",
         ),
-        (),
+        ("--torch", "2.14.1"),  # a release with a ROCm build too (2.15.0 has none)
         both(chosen("2.14.1", "cu130"), reason("rocm7.14 works, but cu130 is preferred")),
     ),
     "amd-without-driver": Case(
         Machine("amd-nodrv", pci=[("0000:03:00.0", "0x1002", "0x030000", "0x744c")]),
         (),
-        both(chosen("2.14.1", "cpu"), reason("install the amdgpu driver")),
+        both(chosen("2.15.0", "cpu"), reason("install the amdgpu driver")),
     ),
     "no-gpu": Case(
         Machine("none"),
         (),
-        both(chosen("2.14.1", "cpu"), reason("no NVIDIA driver here")),
+        both(chosen("2.15.0", "cpu"), reason("no NVIDIA driver here")),
     ),
 }
 
