@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from tests.helpers import venvs
 from tests.helpers.result import unwrap
 from torchsetup.cli import cli
-from torchsetup.verify import VerifyOptions, run_verify
-from torchsetup.verify.model import FAIL, NOT_RUN, PASS, VerifyResult
+from torchsetup.verify.model import FAIL, NOT_RUN, PASS, VerifyOptions, VerifyResult
+from torchsetup.verify.runner import run_verify
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,9 @@ from click.testing import CliRunner
 from tests.helpers import venvs
 from tests.helpers.result import unwrap
 from torchsetup.cli import cli
-from torchsetup.verify import VerifyOptions, parse_expectations, run_verify
+from torchsetup.verify.judge import parse_expectations
+from torchsetup.verify.model import VerifyOptions
+from torchsetup.verify.runner import run_verify
 
 pytestmark = pytest.mark.slow
 

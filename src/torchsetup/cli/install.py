@@ -389,7 +389,9 @@ def _quick_verify(plan: Plan) -> Callable[[str], tuple[bool, str]]:
     """``torchsetup verify --quick`` in the target, expecting exactly the planned build."""
 
     def verify(python: str) -> tuple[bool, str]:
-        from torchsetup.verify import VerifyOptions, parse_expectations, run_verify
+        from torchsetup.verify.judge import parse_expectations
+        from torchsetup.verify.model import VerifyOptions
+        from torchsetup.verify.runner import run_verify
 
         expect = parse_expectations(torch="==" + plan.torch.partition("+")[0], variant=plan.variant)
         result = run_verify(python, VerifyOptions(mode="quick", expect=expect))

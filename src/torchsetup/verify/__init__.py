@@ -2,7 +2,8 @@
 
 The Python API ``install`` (and anyone else) calls::
 
-    from torchsetup.verify import VerifyOptions, run_verify, parse_expectations
+    from torchsetup.verify.model import VerifyOptions
+    from torchsetup.verify.runner import run_verify
 
     result = run_verify("/path/to/venv/bin/python")            # quick: import, build, one op
     result = run_verify(python, VerifyOptions(
@@ -13,24 +14,5 @@ The Python API ``install`` (and anyone else) calls::
 torch is never imported here: the checks run in a subprocess of the target (smoke.py).
 """
 
-from torchsetup.verify.judge import parse_expectations
-from torchsetup.verify.model import (
-    CheckResult,
-    Device,
-    Expectations,
-    TorchInfo,
-    VerifyOptions,
-    VerifyResult,
-)
-from torchsetup.verify.runner import run_verify
-
-__all__ = [
-    "CheckResult",
-    "Device",
-    "Expectations",
-    "TorchInfo",
-    "VerifyOptions",
-    "VerifyResult",
-    "parse_expectations",
-    "run_verify",
-]
+# Empty on purpose (as every stage package's __init__): importing one module of the stage
+# does not import the stage, and verify.runner can import its siblings without a cycle.
