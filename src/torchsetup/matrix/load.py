@@ -67,22 +67,27 @@ __all__ = ["MATRIX_ENV", "SCHEMA_VERSION", "MatrixError", "load_matrix", "matrix
 @functools.cache
 def load_matrix() -> Matrix:
     """The matrix (``$TORCHSETUP_MATRIX``, else the packaged file), validated once per process."""
-    path = os.environ.get(MATRIX_ENV)
+    return matrix_from_dict(read_data_json(MATRIX_ENV, "matrix.json"))
+
+
+def read_data_json(env_var: str, name: str) -> Any:
+    """A data file as JSON: the file ``$env_var`` names, else the packaged ``resources/name``
+    (the matrix, the stack data). A file that cannot be read or is not JSON is a MatrixError."""
+    path = os.environ.get(env_var)
     if path:
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise MatrixError(f"{MATRIX_ENV}={path}: {exc.strerror or exc}") from None
+            raise MatrixError(f"{env_var}={path}: {exc.strerror or exc}") from None
     else:
         from torchsetup.resources import read_bytes
 
-        data = read_bytes("matrix.json")
+        data = read_bytes(name)
     try:
-        document = json.loads(data)
+        return json.loads(data)
     except ValueError as exc:
-        raise MatrixError(f"{path or 'matrix.json'}: not JSON ({exc})") from None
-    return matrix_from_dict(document)
+        raise MatrixError(f"{path or name}: not JSON ({exc})") from None
 
 
 # --- the document ------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ An unknown key, a wrong type, a bad confidence or an unknown source id raises
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -344,22 +342,9 @@ def stack_from_dict(data: Any) -> Stack:
 @functools.cache
 def load_stack() -> Stack:
     """The stack data (``$TORCHSETUP_STACK``, else the packaged file), validated once."""
-    path = os.environ.get(STACK_ENV)
-    if path:
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise MatrixError(f"{STACK_ENV}={path}: {exc.strerror or exc}") from None
-    else:
-        from torchsetup.resources import read_bytes
+    from torchsetup.matrix.load import read_data_json
 
-        raw = read_bytes("stack.json")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise MatrixError(f"stack.json: not JSON: {exc}") from None
-    return stack_from_dict(data)
+    return stack_from_dict(read_data_json(STACK_ENV, "stack.json"))
 
 
 __all__ = ["STACK_ENV", "Component", "Stack", "StackRelease", "TorchFacts", "load_stack"]
