@@ -9,6 +9,7 @@ and uv, and one uv cache shared by the tests of this module (as by a user's venv
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -98,6 +99,25 @@ def step_ids(data: dict[str, Any]) -> list[str]:
     return [s["id"] for s in data["result"]["steps"]]
 
 
+# Counted in the target with PYTHONDONTWRITEBYTECODE=1 (as the env holds): the import reads
+# .pyc files but writes none, so what it counts is what the install left.
+COUNT_PYC = (
+    "import os, sys, sysconfig; site = os.path.realpath(sysconfig.get_paths()['purelib']); "
+    "import torch; mods = [m.__spec__ for m in list(sys.modules.values()) "
+    "if getattr(m, '__spec__', None) and (m.__spec__.origin or '').endswith('.py') "
+    "and os.path.realpath(m.__spec__.origin).startswith(site)]; "
+    "print(len(mods), sum(os.path.isfile(s.cached) for s in mods))"
+)
+
+
+def compiled_on_import(venv: Path, env: dict[str, str]) -> tuple[int, int]:
+    """(modules ``import torch`` loads from site-packages, how many of them have a .pyc)."""
+    out = run([str(venv_python(venv)), "-c", COUNT_PYC], {**env, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0, out.stderr
+    loaded, compiled = map(int, out.stdout.split())
+    return loaded, compiled
+
+
 def test_the_default_engine_is_uv_with_bytecode_and_a_second_venv_comes_from_the_cache(
     torchsetup_exe: str, index: IndexServer, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -106,19 +126,24 @@ def test_the_default_engine_is_uv_with_bytecode_and_a_second_venv_comes_from_the
     assert plan["method"] == "uv", "uv is found next to torchsetup's Python: the default engine"
     assert any("uv: the default engine" in r for r in first["reasons"])
     install_step = next(s for s in plan["steps"] if s["id"] == "install")
-    assert (
-        Path(install_step["argv"][0]).name == "uv" and "--compile-bytecode" in install_step["argv"]
-    )
+    assert Path(install_step["argv"][0]).name == "uv"
+    assert "--compile-bytecode" not in install_step["argv"], "the bytecode step compiles"
     assert result["status"] == "installed" and result["verify_ok"] is True
     assert "(torch 2.13.0+cpu)" in result["verify_message"]
-    assert step_ids(first) == ["create-venv", "install", "guard"]
+    assert step_ids(first) == ["create-venv", "install", "bytecode", "guard"]
+    # every module the first `import torch` loads has its .pyc, and only those were compiled
+    loaded, compiled = compiled_on_import(tmp_path / "venv1", env)
+    assert loaded > 500 and compiled >= 0.98 * loaded, (loaded, compiled)
     site = next((tmp_path / "venv1" / "lib").glob("python3.*/site-packages"))
     sources = list((site / "torch").rglob("*.py"))
-    compiled = list((site / "torch").rglob("__pycache__/*.pyc"))
-    assert len(compiled) >= 0.95 * len(sources), "every module compiled at install, not on import"
+    written = list((site / "torch").rglob("__pycache__/*.pyc"))
+    assert len(written) < 0.5 * len(sources), "not every module: what import torch loads"
+    builds = list((tmp_path / "cache" / "bytecode").iterdir())
+    assert len(builds) == 1 and len(list(builds[0].rglob("*.pyc"))) >= compiled - 5
     assert any(p.endswith(".whl") and "torch-2.13.0" in p for p in index.downloads())
 
-    # The same build into a second venv: a copy out of uv's cache, no wheel from the index.
+    # The same build into a second venv: a copy out of uv's cache, no wheel from the index,
+    # and the .pyc files copied out of torchsetup's (the import then compiles nothing).
     sent = index.bytes_sent("torch")
     index.requests.clear()
     second = install(torchsetup_exe, env, tmp_path / "venv2", index.url, "--no-verify")
@@ -130,6 +155,33 @@ def test_the_default_engine_is_uv_with_bytecode_and_a_second_venv_comes_from_the
         (tmp_path / "venv2" / "lib").glob("python3.*/site-packages/torch/__init__.py")
     )
     assert os.stat(torch_init).st_nlink >= 2, "uv's default link mode: hard links from its cache"
+    loaded2, compiled2 = compiled_on_import(tmp_path / "venv2", env)
+    assert compiled2 >= 0.98 * loaded2
+    log = Path(second["result"]["log_path"]).read_text()
+    copied = re.search(
+        r"bytecode: \d+ of the \d+ modules import torch loads have their \.pyc \((\d+) copied", log
+    )
+    assert copied and int(copied.group(1)) >= 0.9 * compiled, log[-2000:]
+
+
+def test_bytecode_all_compiles_every_module_and_none_compiles_nothing(
+    torchsetup_exe: str, index: IndexServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    every = install(
+        torchsetup_exe, env, tmp_path / "all", index.url, "--no-verify", "--bytecode", "all"
+    )
+    step = next(s for s in every["plan"]["steps"] if s["id"] == "install")
+    assert "--compile-bytecode" in step["argv"] and "bytecode" not in step_ids(every)
+    site = next((tmp_path / "all" / "lib").glob("python3.*/site-packages"))
+    sources = list((site / "torch").rglob("*.py"))
+    assert len(list((site / "torch").rglob("__pycache__/*.pyc"))) >= 0.95 * len(sources)
+    shutil.rmtree(tmp_path / "all")
+
+    nothing = install(
+        torchsetup_exe, env, tmp_path / "none", index.url, "--no-verify", "--bytecode", "none"
+    )
+    assert step_ids(nothing) == ["create-venv", "install", "guard"]
+    assert compiled_on_import(tmp_path / "none", env)[1] == 0
 
 
 def standin_with_pip(venv: Path, url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

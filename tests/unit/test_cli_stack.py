@@ -17,7 +17,7 @@ def test_stack_llm_cpu_plan_pins_torch_for_every_stack_step() -> None:
     steps = data["plan"]["steps"]
     ids = [s["id"] for s in steps]
     # the stack installs under its constraints file; the drift guard pins the result last
-    assert ids[-3:] == ["stack-constraints", "install-stack", "guard"]
+    assert ids[-3:] == ["stack-constraints", "install-stack", "guard"]  # pip: compiles all
     write, install = steps[-3]["argv"], steps[-2]["argv"]
     constraints = write[3]
     assert constraints.endswith("torchsetup-stack-constraints.txt")

@@ -51,7 +51,9 @@ def test_auto_is_uv_where_the_machine_has_it() -> None:
     assert p.method == "uv"
     install = next(st for st in p.steps if st.id == "install")
     assert install.argv[:5] == ("/usr/local/bin/uv", "pip", "install", "--python", VENV_PY)
-    assert "--compile-bytecode" in install.argv and "--no-cache" not in install.argv
+    assert "--compile-bytecode" not in install.argv and "--no-cache" not in install.argv
+    after = p.steps[p.steps.index(install) + 1]
+    assert after.id == "bytecode" and after.argv[0] == VENV_PY, "the .pyc of import torch, next"
     assert any(r.startswith("uv: the default engine (/usr/local/bin/uv)") for r in p.reasons)
 
 
@@ -79,22 +81,22 @@ def test_an_unknown_method_is_one_line_and_exit_2() -> None:
 
 def test_a_venv_install_ends_with_the_guard_step() -> None:
     p = plan("h200-real")
-    assert [st.id for st in p.steps][-2:] == ["install", "guard"]
+    assert [st.id for st in p.steps][-3:] == ["install", "bytecode", "guard"]
     assert p.steps[-1].argv == ("torchsetup", "guard", "on", "--python", VENV_PY)
     assert "pin torch 2.13.0" in p.steps[-1].description
 
 
 def test_no_guard_leaves_it_out() -> None:
-    assert [st.id for st in plan("h200-real", guard=False).steps] == ["install"]
+    assert [st.id for st in plan("h200-real", guard=False).steps] == ["install", "bytecode"]
 
 
 def test_a_guarded_target_is_lifted_first_and_guarded_again() -> None:
     p = plan("h200-real", guarded=("torch==2.14.1+cu130",))
-    assert [st.id for st in p.steps] == ["guard-off", "install", "guard"]
+    assert [st.id for st in p.steps] == ["guard-off", "install", "bytecode", "guard"]
     assert p.steps[0].argv == ("torchsetup", "guard", "off", "--python", VENV_PY)
     assert "torch==2.14.1+cu130 pinned" in p.steps[0].description
     unguarded = plan("h200-real", guarded=("torch==2.14.1+cu130",), guard=False)
-    assert [st.id for st in unguarded.steps] == ["guard-off", "install"]
+    assert [st.id for st in unguarded.steps] == ["guard-off", "install", "bytecode"]
 
 
 def test_a_system_python_gets_no_guard() -> None:
@@ -186,7 +188,7 @@ def test_the_guard_steps_are_run_as_shown(tmp_path: Path) -> None:
     from torchsetup.resolve.exporters import export_sh
 
     p = plan("h200-real", guarded=("torch==2.14.1+cu130",))
-    assert [st.id for st in p.steps] == ["guard-off", "install", "guard"]
+    assert [st.id for st in p.steps] == ["guard-off", "install", "bytecode", "guard"]
     lines = [x for x in export_sh(p).splitlines() if x and not x.startswith(("#", "set "))]
     assert lines == [st.shell_line() for st in p.steps]
     assert [argv for argv, _, _ in executed(p, "h200-real", tmp_path)] == [

@@ -28,6 +28,7 @@ from torchsetup.errors import EXIT_OK, EXIT_USAGE, ResolutionError
 from torchsetup.install.session import InstallDeps, run_install
 from torchsetup.matrix.load import load_matrix
 from torchsetup.resolve.complete import plan_install
+from torchsetup.resolve.exporters import AFTER
 from torchsetup.resolve.plan import Plan
 from torchsetup.resolve.request import parse_request
 
@@ -174,8 +175,9 @@ def test_json_export_and_executor_are_one_list(
             assert shlex.split(line) == list(st.argv), "each word quoted, nothing split"
 
     requirements = invoke(*args, "--export", "requirements", snapshot=name)
-    # the guard step is no install: a requirements file holds the rest (and says how to guard)
-    if plan.method in ("pip", "uv") and [st.id for st in plan.steps if st.id != "guard"] == [
+    # the bytecode and guard steps are no installs: a requirements file holds the rest (its
+    # comments say how to do them)
+    if plan.method in ("pip", "uv") and [st.id for st in plan.steps if st.id not in AFTER] == [
         "install"
     ]:
         assert requirements.code == EXIT_OK, requirements.err

@@ -356,7 +356,6 @@ def test_uv_method() -> None:
         "install",
         "--python",
         "/opt/torch/.venv/bin/python3",
-        "--compile-bytecode",
         "torch==2.15.0",
         "torchvision==0.29.2",
         "--index-url",

@@ -88,6 +88,13 @@ EXPORT_FORMATS = ("sh", "pyproject", "requirements", "pylock")
     help="Do not pin the installed build for later pip/uv installs in the environment.",
 )
 @click.option(
+    "--bytecode",
+    type=click.Choice(["import", "all", "none"]),
+    default=None,
+    help="Compile the .pyc of what `import torch` loads, after the install (uv's default), of "
+    "every module (pip's default), or of none.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Install into a system or externally managed (PEP 668) Python anyway.",
@@ -153,6 +160,7 @@ def install(
     find_links: Optional[str],
     no_verify: bool,
     no_guard: bool,
+    bytecode: Optional[str],
     force: bool,
     verbose: bool,
     dry_run: bool,
@@ -259,6 +267,7 @@ def install(
             stack_data=stack_data,
             guard=not no_guard,
             guarded=_guard_pins(env),
+            bytecode=bytecode,
         )
     except ResolutionError as exc:
         return _refused(exc, as_json)

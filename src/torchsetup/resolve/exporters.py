@@ -22,7 +22,7 @@ from torchsetup import __version__
 from torchsetup.errors import UsageError
 from torchsetup.redact import REDACTED, redact_url_credentials
 from torchsetup.resolve.lockfile import Lock, render_pylock, toml_string
-from torchsetup.resolve.plan import GUARD, Plan
+from torchsetup.resolve.plan import BYTECODE, GUARD, Plan
 from torchsetup.sanitize import clean
 
 
@@ -92,8 +92,9 @@ def check_requirements(plan: Plan) -> None:
             f"--export requirements needs --method pip or uv (this plan uses {plan.method})",
             hint="use --export sh for conda and source plans",
         )
-    # the guard is no install: a requirements file cannot set it (a comment says how)
-    others = [st for st in plan.steps if st.id not in ("install", GUARD)]
+    # the bytecode and the guard are no installs: a requirements file cannot hold them (a
+    # comment says how)
+    others = [st for st in plan.steps if st.id not in ("install", *AFTER)]
     if others:
         raise UsageError(
             "--export requirements cannot express this plan: it also has to "
@@ -138,7 +139,7 @@ def export_requirements(plan: Plan, lock: Lock) -> str:
         lines.append(
             f"{p.name}=={p.version}" + (f" --hash=sha256:{p.wheel.sha256}" if p.wheel else "")
         )
-    lines += _guard_note(plan)
+    lines += [f"# then {AFTER[st.id]}: {_comment(st.shell_line())}" for st in _after(plan)]
     return "\n".join([*_credentials_note(plan.index_url), *lines]) + "\n"
 
 
@@ -154,12 +155,11 @@ def export_pylock(plan: Plan, lock: Lock) -> str:
     (or ``uv pip install -r pylock.toml``) installs exactly it."""
     check_requirements(plan)
     plan = plan.redacted()
-    guard = next((st for st in plan.steps if st.id == GUARD), None)
     comment = "\n".join(
         [
             f"torchsetup {__version__} lock: {_title(plan)}",
             "install exactly this: torchsetup install --lock pylock.toml (or uv pip install -r pylock.toml)",
-            *(["then pin it: " + guard.shell_line()] if guard else []),
+            *(f"then {AFTER[st.id]}: {st.shell_line()}" for st in _after(plan)),
             *_credentials_note(plan.index_url or ""),
         ]
     )
@@ -211,11 +211,15 @@ def export_pyproject(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _guard_note(plan: Plan) -> list[str]:
-    guard = next((st for st in plan.steps if st.id == GUARD), None)
-    if guard is None:
-        return []
-    return ["# then pin this build for later installs: " + guard.shell_line()]
+# the steps after the install that a requirements file or a lock cannot hold, as their notes say
+AFTER = {
+    BYTECODE: "write the bytecode of what import torch loads",
+    GUARD: "pin this build for later installs",
+}
+
+
+def _after(plan: Plan) -> list[Any]:
+    return [st for st in plan.steps if st.id in AFTER]
 
 
 EXPORTERS: dict[str, Callable[[Plan], str]] = {"sh": export_sh, "pyproject": export_pyproject}

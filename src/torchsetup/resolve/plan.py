@@ -228,23 +228,14 @@ def pip_install_step(python: str, requirements: Sequence[str], index_url: str) -
 def uv_install_step(
     python: str, requirements: Sequence[str], index_url: str, uv: str = "uv"
 ) -> Step:
-    """``uv pip install --python PY --compile-bytecode torch==X ... --index-url URL``: the
-    bytecode is compiled at install (as pip does), so the first ``import torch`` is not slower;
-    uv's cache (hard links on one file system) is left on, so a second venv copies, not downloads."""
+    """``uv pip install --python PY torch==X ... --index-url URL``: uv's cache (hard links on one
+    file system) is left on, so a second venv copies, not downloads. The bytecode is the plan's
+    ``bytecode`` step (:func:`bytecode_step`), or ``--compile-bytecode`` with ``--bytecode all``
+    (``torchsetup.resolve.complete.with_bytecode``)."""
     return Step(
         id="install",
         description=f"Install {', '.join(requirements)} from {index_url} with uv",
-        argv=(
-            uv,
-            "pip",
-            "install",
-            "--python",
-            python,
-            "--compile-bytecode",
-            *requirements,
-            "--index-url",
-            index_url,
-        ),
+        argv=(uv, "pip", "install", "--python", python, *requirements, "--index-url", index_url),
     )
 
 
@@ -263,12 +254,41 @@ def uv_lock_install_step(python: str, lock_path: str, packages: int, uv: str = "
             "install",
             "--python",
             python,
-            "--compile-bytecode",
             "--preview-features",
             "pylock",
             "-r",
             lock_path,
         ),
+    )
+
+
+BYTECODE = "bytecode"
+
+# a plan for another machine, where torchsetup's resources/bytecode.py need not be: the same
+# import by `python -c`, sys.path[0] (the working directory) dropped so that a torch/ folder
+# there is not what gets imported; an import that fails does not fail the step (verify says why)
+_WARM_IMPORT = (
+    "import sys; sys.path[:1] = []; sys.dont_write_bytecode = False; "
+    'exec("try: import torch\\nexcept Exception as e: '
+    'print(type(e).__name__, str(e)[:300], file=sys.stderr)")'
+)
+
+
+def bytecode_step(python: str, script: Optional[str] = None, cache: Optional[str] = None) -> Step:
+    """Import torch once in the target with bytecode writing on (also where
+    ``PYTHONDONTWRITEBYTECODE`` is set): the ``.pyc`` of every module ``import torch`` loads is
+    written, about a sixth of torch's sources, so the first ``import torch`` is as fast as after
+    pip, which compiles all of them. ``script``: ``resources/bytecode.py`` (a plan for this
+    machine), which with ``cache`` also keeps those ``.pyc`` files for the next venv of the same
+    build; without it, the same import by ``python -c``."""
+    argv: tuple[str, ...] = (python, "-c", _WARM_IMPORT)
+    if script is not None:
+        argv = (python, script, *(("--cache", cache) if cache else ()))
+    return Step(
+        id=BYTECODE,
+        description="Write the bytecode of what `import torch` loads (the first import is then as after pip)",
+        argv=argv,
+        timeout_s=600,
     )
 
 

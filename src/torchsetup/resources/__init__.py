@@ -1,7 +1,7 @@
 """Everything another process runs or reads: the data and the scripts that run inside the target.
 
 ``target_probe.py`` (what the target interpreter has: doctor, install and verify read it),
-``deep_probe.py`` (``doctor --deep``), ``smoke.py`` (``verify``) run in the target interpreter,
+``deep_probe.py`` (``doctor --deep``), ``smoke.py`` (``verify``), ``bytecode.py`` (the install's ``bytecode`` step) run in the target interpreter,
 stdlib only, by path; ``stack_check.py`` (``verify --stack``: stdlib + the LLM stack)
 with its corpus ``stack_corpus.txt``; ``matrix.json`` and ``stack.json`` are the
 compatibility data and ``gpus.json`` the GPU table (model names -> compute capability,
@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET_PROBE = os.path.join(HERE, "target_probe.py")
 DEEP_PROBE = os.path.join(HERE, "deep_probe.py")
 SMOKE = os.path.join(HERE, "smoke.py")
+BYTECODE = os.path.join(HERE, "bytecode.py")  # the install's bytecode step (issue 12)
 MATRIX = os.path.join(HERE, "matrix.json")
 GPUS = os.path.join(HERE, "gpus.json")
 STACK_CHECK = os.path.join(HERE, "stack_check.py")  # verify --stack (issue 13)
