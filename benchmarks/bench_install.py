@@ -110,72 +110,96 @@ def _first_import(python: Path, env: dict[str, str]) -> float:
     return _timed([str(python), "-c", "import torch"], env)[0]
 
 
+ENGINE_ROWS = (
+    "plain pip",
+    "torchsetup (default)",
+    "second venv",
+    "torchsetup --bytecode all",
+    "torchsetup --bytecode none",
+    "import after pip",
+    "import after torchsetup",
+    "import after --bytecode none",
+)
+
+
 def engine(reps: int) -> None:
     """The default engine as users run it, side by side with plain pip, cold caches for both.
 
-    Per repetition, into fresh venvs made beforehand with ``python3.11 -m venv`` (not timed):
+    Per repetition, into fresh venvs made beforehand with ``python3.11 -m venv`` (not timed),
+    with a uv cache and a torchsetup cache of the repetition's own (empty: cold):
     1. ``python -m pip install torch==2.13.0 --index-url URL`` (PIP_NO_CACHE_DIR=1: cold);
     2. ``torchsetup install --cpu --torch 2.13.0 --venv A --index-url URL --yes --no-verify``,
-       the default engine (uv), with an empty uv cache of its own (cold; the cache is on, as by
-       default);
-    3. the same into venv B with that cache now warm: the same build into a second venv;
-    4. the first ``import torch`` in the pip venv and in venv A (alternating which goes first).
+       the default engine (uv, the cache on as by default; the bytecode step), cold;
+       (1 and 2 alternate which goes first);
+    3. the same into venv B, the caches now warm: the same build into a second venv;
+    4. ``--bytecode all`` and ``--bytecode none`` into venvs C and D, each with a cold uv cache
+       and a cold torchsetup cache of its own (the choices the default is measured against);
+    5. the first ``import torch`` after pip, after the default install (A) and after
+       ``--bytecode none`` (D), alternating which goes first.
     """
     work = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     cli = _torchsetup_cli()
     cpu: dict[str, list[float]] = {}
-    rows: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "plain pip",
-            "torchsetup (default)",
-            "second venv",
-            "import after pip",
-            "import after torchsetup",
-        )
-    }
+    rows: dict[str, list[float]] = {k: [] for k in ENGINE_ROWS}
     try:
         with IndexServer(cached_wheelhouse()) as index:
             for rep in range(reps):
-                cache = work / f"uv-cache-{rep}"
-                env = isolated_pip_env(
-                    TORCHSETUP_CACHE_DIR=str(work / "cache"),
-                    PIP_NO_CACHE_DIR="1",
-                    UV_CACHE_DIR=str(cache),
-                )
-                venvs = {n: work / f"{n}-{rep}" for n in ("pip", "a", "b")}
+
+                def caches(name: str, rep: int = rep) -> dict[str, str]:
+                    return isolated_pip_env(
+                        TORCHSETUP_CACHE_DIR=str(work / f"ts-cache-{name}-{rep}"),
+                        PIP_NO_CACHE_DIR="1",
+                        UV_CACHE_DIR=str(work / f"uv-cache-{name}-{rep}"),
+                    )
+
+                venvs = {n: work / f"{n}-{rep}" for n in ("pip", "a", "b", "c", "d")}
                 pythons = {n: create_venv(v, shutil.which(TORCH_PYTHON)) for n, v in venvs.items()}
                 pip_argv = [str(pythons["pip"]), "-m", "pip", "install", "torch==2.13.0"]
                 ts = [cli, "install", "--cpu", "--torch", "2.13.0", "--index-url", index.url]
-                ts_tail = ["--yes", "--no-verify"]
-                runs = [
-                    ("plain pip", [*pip_argv, "--index-url", index.url]),
-                    ("torchsetup (default)", [*ts, "--venv", str(venvs["a"]), *ts_tail]),
+                tail = ["--yes", "--no-verify"]
+                first = [
+                    ("plain pip", [*pip_argv, "--index-url", index.url], caches("pip")),
+                    ("torchsetup (default)", [*ts, "--venv", str(venvs["a"]), *tail], caches("a")),
                 ]
-                runs.append(("second venv", [*ts, "--venv", str(venvs["b"]), *ts_tail]))
-                for name, argv in runs[:2] if rep % 2 == 0 else runs[1::-1]:
+                later = [
+                    # after the default run: its uv cache and its bytecode cache are warm
+                    ("second venv", [*ts, "--venv", str(venvs["b"]), *tail], caches("a")),
+                    (
+                        "torchsetup --bytecode all",
+                        [*ts, "--venv", str(venvs["c"]), *tail, "--bytecode", "all"],
+                        caches("c"),
+                    ),
+                    (
+                        "torchsetup --bytecode none",
+                        [*ts, "--venv", str(venvs["d"]), *tail, "--bytecode", "none"],
+                        caches("d"),
+                    ),
+                ]
+                for name, argv, env in (first if rep % 2 == 0 else first[::-1]) + later:
                     wall, used = _timed(argv, env)
                     rows[name].append(wall)
                     cpu.setdefault(name, []).append(used)
-                wall, used = _timed(runs[2][1], env)  # after the default run: its cache is warm
-                rows["second venv"].append(wall)
-                cpu.setdefault("second venv", []).append(used)
-                pair = [("import after pip", "pip"), ("import after torchsetup", "a")]
+                pair = [
+                    ("import after pip", "pip"),
+                    ("import after torchsetup", "a"),
+                    ("import after --bytecode none", "d"),
+                ]
                 for name, venv in pair if rep % 2 == 0 else pair[::-1]:
-                    rows[name].append(_first_import(pythons[venv], env))
+                    rows[name].append(_first_import(pythons[venv], caches("pip")))
                 print(
                     f"rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in rows.items()),
                     file=sys.stderr,
                 )
                 for folder in venvs.values():
                     shutil.rmtree(folder)
-                shutil.rmtree(cache)
+                for cache in work.glob("*-cache-*"):
+                    shutil.rmtree(cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {k: _median(v) for k, v in rows.items()}
     print(
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{reps} repetitions, medians.\n"
+        f"{reps} repetitions, medians; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}.\n"
     )
     print("| run | median wall (s) | median CPU user+sys (s) | wall per run (s) |")
     print("|---|---:|---:|---|")
@@ -189,10 +213,13 @@ def engine(reps: int) -> None:
     print(
         f"... in CPU time: {_median(cpu['plain pip']) / _median(cpu['torchsetup (default)']):.1f}x"
     )
+    for k in ("torchsetup --bytecode all", "torchsetup --bytecode none"):
+        print(f"{k} vs plain pip: {med['plain pip'] / med[k]:.1f}x")
     print(f"the same build into a second venv: {med['second venv']:.1f} s (target: at most 5 s)")
     print(
         f"first import torch, after torchsetup / after pip: "
-        f"{med['import after torchsetup'] / med['import after pip']:.2f} (target: within noise of 1)"
+        f"{med['import after torchsetup'] / med['import after pip']:.2f} (target: within noise of 1); "
+        f"after --bytecode none / after pip: {med['import after --bytecode none'] / med['import after pip']:.2f}"
     )
 
 
