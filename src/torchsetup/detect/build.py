@@ -301,7 +301,8 @@ def _driver_signs(snap: Snapshot, kernel: Optional[str]) -> tuple[str, ...]:
     if hints.get("dev_nvidiactl") or hints.get("dev_nvidia"):
         signs.append("/dev/nvidia*")
     nvml = snap.get("nvml")
-    if nvml.ok or (nvml.error and pnv.nvml_error_status(nvml.error) != "no-driver"):
+    # loaded and answering, or loaded and failing (not "not found", "not loaded", "mismatch")
+    if nvml.ok or (nvml.error and pnv.nvml_error_status(nvml.error) == "error"):
         signs.append("libnvidia-ml loads")
     libcuda = snap.records.get("libcuda")
     if libcuda is not None and (libcuda.ok or libcuda.data.get("library")):
