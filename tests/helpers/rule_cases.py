@@ -57,6 +57,14 @@ from torchsetup.guardfile import BEGIN, END, pip_conf_text
 VENV = "/home/alice/venv"
 
 
+def _newest_pythons() -> str:
+    """What TS012 must say about the newest release, from the data (never hard-coded)."""
+    from torchsetup.matrix.load import load_matrix
+
+    newest = load_matrix().releases[0]
+    return f"torch {newest.torch} publishes wheels for Python {', '.join(newest.python)}"
+
+
 def guarded(pins: Optional[str], *, activated: bool = True) -> Environment:
     """cpu_linux() with the guard probe's files: ``pins`` in the constraints file named by the
     venv's pip.conf (None: no guard)."""
@@ -353,6 +361,13 @@ CASES: dict[str, Case] = {
         lambda: with_python(linux_gpu(), version="3.16.0", torch=None, distributions=()),
         ERROR,
         "Python 3.16.0",
+        "uv python install",
+    ),
+    "TS012-python-2": Case(
+        "TS012",
+        lambda: with_python(linux_gpu(), version="2.7.18", torch=None, distributions=()),
+        ERROR,
+        _newest_pythons(),
         "uv python install",
     ),
     "TS012-only-old": Case(
@@ -705,6 +720,80 @@ CASES: dict[str, Case] = {
         ERROR,
         "no torch package to import",
         "pip uninstall -y torch",
+    ),
+    "TS129-nvml-hung": Case(
+        "TS129",
+        lambda: with_nvidia(
+            linux_gpu(),
+            status="error",
+            gpus=(),
+            driver_version=None,
+            source=None,
+            hung=("NVML",),
+            nvml_error="NVML did not answer within 10 s: the NVIDIA driver is wedged (a hung GPU or kernel module)",
+        ),
+        ERROR,
+        "NVML did not answer within 10 s",
+        "nvidia-bug-report.sh",
+    ),
+    "TS130-smi-broken": Case(
+        "TS130",
+        lambda: with_nvidia(
+            linux_gpu(),
+            source="proc",
+            driver_signs=("/proc/driver/nvidia/version", "/dev/nvidia*"),
+            smi_broken="nvidia-smi failed: killed by signal 11 (SIGSEGV)",
+        ),
+        WARNING,
+        "killed by signal 11",
+        "type -a nvidia-smi",
+    ),
+    "TS131-gpu-table": Case(
+        "TS131",
+        lambda: with_nvidia(
+            linux_gpu(),
+            source="nvidia-smi",
+            table_problems=(
+                "index 0 listed 2 times",
+                "GPU 1: memory used 900 MiB is more than its total 100 MiB",
+            ),
+        ),
+        WARNING,
+        "index 0 listed 2 times",
+        "type -a nvidia-smi",
+    ),
+    "TS132-nvcc-fails": Case(
+        "TS132",
+        lambda: dataclasses.replace(
+            linux_gpu(),
+            toolkit=CudaToolkit(
+                nvcc_path="/usr/local/cuda/bin/nvcc", nvcc_error="killed by signal 11 (SIGSEGV)"
+            ),
+        ),
+        WARNING,
+        "killed by signal 11",
+        "/usr/local/cuda/bin/nvcc --version",
+    ),
+    "TS132-nvcc-garbage": Case(
+        "TS132",
+        lambda: dataclasses.replace(
+            linux_gpu(), toolkit=CudaToolkit(nvcc_path="/usr/bin/nvcc", nvcc_output_head="zz qq")
+        ),
+        WARNING,
+        "no CUDA version",
+        "/usr/bin/nvcc --version",
+    ),
+    "TS133-garbage-version-py": Case(
+        "TS133",
+        lambda: dataclasses.replace(
+            with_torch(
+                linux_gpu(), version="2.11.0", cuda=None, version_py_problem="holds no __version__"
+            ),
+            source="live",
+        ),
+        ERROR,
+        "holds no __version__",
+        "--force-reinstall",
     ),
     "TS107-unexplained": Case(
         "TS107",

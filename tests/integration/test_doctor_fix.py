@@ -194,3 +194,79 @@ def test_fix_without_terminal_refuses(torch_python: Path, torchsetup_exe: str) -
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.count("\n") == 1 and "--yes" in res.stderr
     assert os.path.exists(torch_python)
+
+
+SMI_H200 = (
+    "index, name, uuid, driver_version, compute_cap, memory.total [MiB], memory.used [MiB], "
+    "pci.bus_id, mig.mode.current\n"
+    "0, NVIDIA H200, GPU-2b7e0c6a-0000-4000-8000-000000000000, 580.82.07, 9.0, 143771 MiB, "
+    "0 MiB, 00000000:04:00.0, Disabled\n"
+)
+
+
+def test_fix_yes_replaces_the_cpu_build_on_a_gpu_machine(
+    tmp_path: Path, torch_python: Path, torchsetup_exe: str
+) -> None:
+    """Issue 15, item 12: ``doctor --fix --yes`` could not apply its main fix (TS001): the
+    nested install ran with stdin at /dev/null and without --yes, refused, and the fix exited
+    3. The GPU is a stand-in nvidia-smi (an H200, driver 580); the CUDA build the resolver
+    plans comes from a folder of stand-in wheels (torch/torchvision named like the real
+    cu130 ones, a few bytes each: never the real packages)."""
+    from tests.helpers.wheelhouse import make_wheel
+    from torchsetup.matrix.load import load_matrix
+
+    python = venvs.overlay_venv(tmp_path / "venv", torch_python)
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    smi = tools / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\ncat <<'EOF'\n{SMI_H200}EOF\n")
+    smi.chmod(0o755)
+    path = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    before = _doctor(torchsetup_exe, python, "--json", **path)
+    found = {f["id"]: f for f in unwrap(before.stdout, "doctor")["findings"]}
+    assert "TS001" in found, before.stdout
+    planned = found["TS001"][
+        "fix"
+    ]  # "... pip install torch==X torchvision==Y --index-url .../cuNNN"
+    torch = planned.split("torch==", 1)[1].split()[0]
+    variant = planned.rstrip(")").rsplit("/", 1)[1]
+    release = load_matrix().release(torch)
+    assert release is not None and release.torchvision
+    house = tmp_path / "stand-in-wheels"
+    house.mkdir()
+    tag = "cp311-cp311-manylinux_2_28_x86_64"
+    make_wheel(
+        house,
+        "torch",
+        f"{torch}+{variant}",
+        tag=tag,
+        files={
+            "torch/__init__.py": f"__version__ = '{torch}+{variant}'  # torchsetup test stand-in\n",
+            "torch/version.py": f"__version__ = '{torch}+{variant}'\ncuda = '13.0'\nhip = None\n",
+        },
+    )
+    make_wheel(
+        house,
+        "torchvision",
+        f"{release.torchvision}+{variant}",
+        tag=tag,
+        requires_dist=(f"torch=={torch}",),
+        files={"torchvision/__init__.py": "# torchsetup test stand-in\n"},
+    )
+
+    res = _doctor(
+        torchsetup_exe,
+        python,
+        "--fix",
+        "--yes",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(house),
+        TORCHSETUP_CACHE_DIR=str(tmp_path / "cache"),
+        **path,
+    )
+    assert "torchsetup can fix TS001" in res.stdout, res.stdout + res.stderr
+    assert "All fixes ran. The doctor again" in res.stdout, res.stdout + res.stderr
+    assert res.returncode in (0, 1), res.stdout + res.stderr  # 1: what the doctor finds after
+    assert _installed(python, "torch") == f"{torch}+{variant}"
+    after = _doctor(torchsetup_exe, python, "--json", **path)
+    assert "TS001" not in {f["id"] for f in unwrap(after.stdout, "doctor")["findings"]}

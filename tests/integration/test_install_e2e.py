@@ -127,7 +127,9 @@ def test_install_into_an_existing_env_replaces_conflicts_and_restore_puts_it_bac
     )
     assert result.restore_file is not None
 
-    restored = restore_cli(result.restore_file, env)
+    # the install's index is for torch packages only (torchtriton); typing-extensions comes
+    # from pip's own configuration, here the machine's mirror (issue 15, item 11)
+    restored = restore_cli(result.restore_file, {**env, "PIP_INDEX_URL": index.url})
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert pip_list(python, env) == before
     assert set(BEFORE) <= {f"{d['name'].replace('_', '-')}=={d['version']}" for d in before}

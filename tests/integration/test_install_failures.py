@@ -185,3 +185,63 @@ def test_index_without_a_wheel_for_this_python_refused_before_any_change(
     assert "has torch 2.13.0 for cp310, cp312 on manylinux_2_28_x86_64; your Python is cp311" in out
     assert result.restore_file is None and result.steps == ()
     assert index.downloads() == [] and pip_list(venv / "bin" / "python", env) == before
+
+
+def test_restore_after_an_install_interrupted_while_extracting(
+    tmp_path: Path, wheelhouse: Path, env: dict[str, str]
+) -> None:
+    """Issue 15, item 11: an install stopped while pip extracted torch leaves ``torch/`` (no
+    dist-info) and a newer setuptools. restore left the folders and then failed: it asked the
+    torch index for setuptools. Now it removes them, showing what, and takes setuptools from
+    pip's own configuration (here PIP_INDEX_URL: the machine's mirror)."""
+    from tests.helpers.venvs import TORCH_PYTHON, create_venv
+    from torchsetup.detect.probes.python_target import probe_python
+    from torchsetup.install.preflight import Source
+    from torchsetup.install.restore import record_from_python, write_record
+    from torchsetup.proc import ProcRunner
+
+    python = create_venv(tmp_path / "fresh-env", TORCH_PYTHON)
+    state = probe_python(str(python), runner=ProcRunner(), env=env)
+    setuptools_before = state.dist("setuptools")
+    assert setuptools_before is not None and state.purelib
+    torch_only = tmp_path / "torch-index"  # like download.pytorch.org/whl/cpu: torch's projects
+    torch_only.mkdir()
+    for wheel in wheelhouse.glob("torch*.whl"):
+        os.link(wheel, torch_only / wheel.name)
+    with IndexServer(torch_only) as torch_index, IndexServer(wheelhouse) as mirror:
+        record = record_from_python(
+            state,
+            method="pip",
+            source=Source(index_url=torch_index.url),
+            plan="torch 2.13.0 (cpu)",
+            created_venv=False,
+        )
+        restore_file = write_record(record, tmp_path)
+        # what the interrupted install did: a newer setuptools, torch half extracted
+        newer = next(
+            w.name.split("-")[1]
+            for w in wheelhouse.glob("setuptools-*.whl")
+            if w.name.split("-")[1] != setuptools_before.version
+        )
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"setuptools=={newer}"],
+            check=True,
+            env={**env, "PIP_INDEX_URL": mirror.url},
+            timeout=300,
+        )
+        site = Path(state.purelib)
+        (site / "torch" / "lib").mkdir(parents=True)
+        (site / "torch" / "__init__.py").write_text("")
+        (site / "torch" / "lib" / "libtorch_cpu.so").write_bytes(b"\0" * 4096)
+        (site / "torchgen").mkdir()
+
+        restored = restore_cli(restore_file, {**env, "PIP_INDEX_URL": mirror.url})
+        requested = [r.path for r in torch_index.requests]
+    out = restored.stdout + restored.stderr
+    assert restored.returncode == 0, out
+    assert "Remove package folders left by an interrupted install" in out
+    assert str(site / "torch") in out and str(site / "torchgen") in out
+    assert not (site / "torch").exists() and not (site / "torchgen").exists()
+    now = {d["name"]: d["version"] for d in pip_list(python, env)}
+    assert now["setuptools"] == setuptools_before.version
+    assert not any("setuptools" in p for p in requested), requested  # never the torch index

@@ -27,6 +27,18 @@ BAD = [
     ["install", "--dry-run", "--snapshot", H200, "--cuda", "11.7", "--torch", "2.1"],
     ["install", "--dry-run", "--snapshot", H200, "--cuda", "nope"],
     ["doctor", "--explain", "TS999"],
+    # an empty value (an unset shell variable: --python "$PY") is refused, never "not given"
+    ["install", "--dry-run", "--snapshot", H200, "--python", ""],
+    ["install", "--dry-run", "--snapshot", H200, "--venv", ""],
+    ["install", "--dry-run", "--snapshot", H200, "--find-links", ""],
+    ["install", "--dry-run", "--snapshot", H200, "--with", ""],
+    ["install", "--dry-run", "--snapshot", H200, "--index-url="],
+    ["doctor", "--python", ""],
+    ["doctor", "--snapshot", ""],
+    ["doctor", "--from-report", ""],
+    ["doctor", "--explain", ""],
+    ["verify", "--python", ""],
+    ["restore", ""],
 ]
 
 
@@ -44,6 +56,8 @@ def test_bad_input_is_exit_2_with_one_stderr_line(argv: list[str]) -> None:
     assert len(stderr_lines(err)) == 1, err
     assert err.startswith("torchsetup"), err
     assert "internal error" not in err
+    if "" in argv or argv[-1].endswith("="):
+        assert "is empty" in err, err
     code, out, err = run_captured([*argv, "--json"])
     assert code == 2
     doc = json.loads(out)

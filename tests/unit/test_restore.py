@@ -191,7 +191,14 @@ def test_run_restore_uninstalls_and_reinstalls(tmp_path: Path) -> None:
     )
     result, out = run(path, runner)
     assert result.exit_code == EXIT_OK and result.status == "restored", out
-    assert [c.argv[3] for c in runner.streamed()] == ["uninstall", "install"]
+    uninstall, torch_family, others = runner.streamed()
+    assert [c.argv[3] for c in (uninstall, torch_family, others)] == [
+        "uninstall",
+        "install",
+        "install",
+    ]
+    assert "torchtriton==0.0.1" in torch_family.argv and "--index-url" in torch_family.argv
+    assert "typing-extensions==4.9.0" in others.argv and "--index-url" not in others.argv
     assert f"log: {result.log_path}" in out and result.log_path.name.startswith("restore-")
 
 
@@ -227,3 +234,92 @@ def test_run_restore_failure_and_interrupt(tmp_path: Path) -> None:
 def test_run_restore_bad_file(tmp_path: Path) -> None:
     result, out = run(tmp_path / "nope.json", RecordingRunner())
     assert result.exit_code == EXIT_USAGE and "cannot read the restore file" in out
+
+
+# --- an interrupted install (issue 15, item 11) --------------------------------------------------
+
+
+def test_the_installs_index_is_for_torch_packages_only() -> None:
+    """The restore file's index is the torch index the install used: pip's setuptools==65.5.0
+    is not there (restore failed with "No matching distribution")."""
+    rec = record(
+        dists=[("pip", "24.2"), ("setuptools", "65.5.0"), ("torch", "2.5.1+cpu")],
+        source=Source(index_url="https://download.pytorch.org/whl/cpu"),
+    )
+    changes = restore_changes(
+        rec, now([("pip", "24.2"), ("setuptools", "84.2.1"), ("torch", "2.13.0+cpu")])
+    )
+    src = restore_source(rec, index_url=None, find_links=None, changes=changes)
+    torch_step, other_step = restore_steps(rec, changes, uv=None, source=src)
+    assert torch_step.argv == (
+        PY,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "torch==2.5.1+cpu",
+        "--index-url",
+        "https://download.pytorch.org/whl/cpu",
+    )
+    assert other_step.argv == (PY, "-m", "pip", "install", "--no-deps", "setuptools==65.5.0")
+    assert "--index-url" not in other_step.argv and "--find-links" not in other_step.argv
+
+
+def test_no_torch_package_to_reinstall_needs_no_index_again() -> None:
+    rec = record(dists=[("pip", "24.2"), ("setuptools", "65.5.0")])  # credentials redacted
+    changes = restore_changes(rec, now([("pip", "24.2"), ("setuptools", "84.2.1")]))
+    src = restore_source(rec, index_url=None, find_links=None, changes=changes)
+    (step,) = restore_steps(rec, changes, uv=None, source=src)
+    assert step.argv == (PY, "-m", "pip", "install", "--no-deps", "setuptools==65.5.0")
+
+
+def test_an_index_given_to_restore_is_for_every_package() -> None:
+    rec = record(dists=[("setuptools", "65.5.0"), ("torch", "2.5.1+cpu")])
+    changes = restore_changes(rec, now([("setuptools", "84.2.1"), ("torch", "2.13.0+cpu")]))
+    src = restore_source(rec, index_url="https://mirror/simple", find_links=None, changes=changes)
+    (step,) = restore_steps(rec, changes, uv=None, source=src)
+    assert step.argv[-2:] == ("--index-url", "https://mirror/simple")
+    assert "setuptools==65.5.0" in step.argv and "torch==2.5.1+cpu" in step.argv
+
+
+def _site(python: str) -> Path:
+    return Path(python.rsplit("/bin/", 1)[0]) / "lib" / "python3.11" / "site-packages"
+
+
+def test_half_extracted_packages_are_found(tmp_path: Path) -> None:
+    from torchsetup.install.restore import leftover_dirs
+
+    site = tmp_path / "site"
+    for d in ("torch", "torchgen", "six_leftover", "numpy", "PIL"):
+        (site / d).mkdir(parents=True)
+    (site / "numpy-2.1.0.dist-info").mkdir()
+    (site / "pillow-11.0.0.dist-info").mkdir()
+    (site / "pillow-11.0.0.dist-info" / "RECORD").write_text("PIL/__init__.py,,\n")
+    found = leftover_dirs(str(site), ["torch", "numpy", "pillow", "six"])
+    assert found == (str(site / "torch"), str(site / "torchgen"))  # numpy, PIL: owned
+
+
+def test_restore_removes_half_extracted_packages_first(tmp_path: Path) -> None:
+    python = str(tmp_path / "env" / "bin" / "python")
+    site = _site(python)
+    (site / "torch" / "lib").mkdir(parents=True)  # an install interrupted while extracting
+    (site / "torch" / "__init__.py").write_text("")
+    rec = record_from_python(
+        parsed_probe(python, dists=[("pip", "24.2"), ("six", "1.17.0")]),
+        method="pip",
+        source=Source(index_url="https://idx/simple"),
+        plan="torch 2.13.0 (cpu)",
+        created_venv=True,
+    )
+    path = write_record(rec, tmp_path)
+    runner = (
+        RecordingRunner()
+        .on(PROBE, output=probe_output(python, dists=[("pip", "24.2"), ("six", "1.17.0")]))
+        .on(lambda a: a[0] == python)
+    )
+    result, out = run(path, runner)
+    assert result.exit_code == EXIT_OK, out
+    assert "left by an interrupted install" in out and str(site / "torch") in out
+    (first,) = runner.streamed()
+    assert first.argv[0] == python and first.argv[1] == "-c"
+    assert first.argv[3:] == (str(site / "torch"),)

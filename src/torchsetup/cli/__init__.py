@@ -183,13 +183,17 @@ MAX_ARGUMENT = 4096  # PATH_MAX; URLs longer than this are not index URLs
 
 def _bad_argument(args: list[str]) -> Optional[str]:
     """The refusal for an argument holding a control character (a newline in an --index-url
-    would end a comment line of an exported script; an escape would reach the terminal) or
-    longer than any path or URL."""
+    would end a comment line of an exported script; an escape would reach the terminal),
+    longer than any path or URL, or empty (``--python "$PY"`` with PY unset must not mean
+    "no --python": that would quietly pick another interpreter)."""
     import re
 
     for i, arg in enumerate(args):
         option = args[i - 1] if i > 0 and args[i - 1].startswith("--") else None
         what = f"the value of {option}" if option else f"argument {i + 1}"
+        if arg == "" or (arg.startswith("--") and arg.endswith("=")):
+            what = f"the value of {arg[:-1]}" if arg else what
+            return f"{what} is empty (an unset shell variable?); leave the option out instead"
         if len(arg) > MAX_ARGUMENT:  # also: no 4,300-digit integer reaches int()
             return f"{what} is {len(arg)} characters long (at most {MAX_ARGUMENT})"
         m = re.search(r"[\x00-\x1f\x7f-\x9f]", arg)

@@ -25,6 +25,7 @@ from torchsetup.detect.parse import system as psys
 from torchsetup.detect.parse import toolkit as ptk
 from torchsetup.detect.parse.target_probe import build_python
 from torchsetup.detect.probes.record import DEFAULT_TIMEOUT, ProbeRecord, Snapshot
+from torchsetup.sanitize import clean
 
 
 def detect_environment(
@@ -198,6 +199,7 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
     pci = snap.get("pci").data
     kernel = pnv.parse_proc_driver_version(procf["version"]) if procf.get("version") else None
     pci_count = len(pci.get("devices") or []) if pci.get("available") else None
+    signs = _driver_signs(snap, kernel)
 
     if nvml.ok and nvml.data.get("count") is not None:
         d = nvml.data
@@ -216,29 +218,40 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
             errors=(f"kernel module {kernel} differs from user-space driver {nvml_driver}",)
             if mismatch
             else (),
+            driver_signs=signs,
+            table_problems=tuple(pnv.gpu_table_problems(_nvml_rows(d))),
         )
 
     errors = [nvml.error] if nvml.error else []
     status = pnv.nvml_error_status(nvml.error) if nvml.error else "unknown"
+    hung = ["NVML"] if nvml.data.get("timed_out") else []
     driver: Optional[str] = None
     cuda: Optional[str] = None
     gpus: tuple[Gpu, ...] = ()
     source: Optional[str] = None
-    libcuda_error = smi_error = None
+    libcuda_error = smi_error = smi_broken = None
+    problems: tuple[str, ...] = ()
 
     libcuda = snap.records.get("libcuda")
     if libcuda is not None and libcuda.ok:
         cuda, source = pnv.cuda_version_from_int(libcuda.data.get("version")), "libcuda"
     elif libcuda is not None:
         libcuda_error = libcuda.error
+        if libcuda.data.get("timed_out"):
+            hung.append("libcuda")
+            status = "error"
+            errors.append(libcuda.error or "libcuda did not answer")
 
     smi = snap.records.get("nvidia-smi")
     if smi is not None:
-        hint, smi_driver, smi_gpus, smi_error = _from_smi(smi)
+        hint, smi_driver, smi_gpus, smi_error, rows = _from_smi(smi)
         if smi_error:
             errors.append(smi_error)
+            if hint is None and smi_gpus is None:
+                smi_broken = smi_error  # crashed, hung, garbage: not a driver state it named
         if smi_gpus is not None:
             gpus, driver, source = smi_gpus, smi_driver, source or "nvidia-smi"
+            problems = tuple(pnv.gpu_table_problems(rows))
         if hint:
             status = hint
         elif smi_gpus is None and smi.data.get("path") and status in ("no-driver", "unknown"):
@@ -248,7 +261,9 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
         driver, source = kernel, source or "proc"
         gpus = gpus or _gpus_from_proc(procf.get("gpus") or {})
     cuda = cuda or pnv.max_cuda_for_driver(driver)
-    if status != "mismatch" and kernel and driver and kernel != driver:
+    if hung:
+        status = "error"  # the driver is there and wedged, whatever else answered
+    elif status != "mismatch" and kernel and driver and kernel != driver:
         status = "mismatch"
         errors.append(f"kernel module {kernel} differs from user-space driver {driver}")
     elif status not in ("mismatch", "not-loaded") and (driver or cuda):
@@ -270,30 +285,68 @@ def build_nvidia(snap: Snapshot, cuda_visible: Optional[str]) -> Nvidia:
         kernel_module_version=kernel,
         pci_nvidia_devices=pci_count,
         cuda_visible_devices=cuda_visible,
+        driver_signs=signs,
+        smi_broken=smi_broken,
+        hung=tuple(hung),
+        table_problems=problems,
     )
+
+
+def _driver_signs(snap: Snapshot, kernel: Optional[str]) -> tuple[str, ...]:
+    """What says an NVIDIA driver is installed and loaded, besides nvidia-smi."""
+    signs = []
+    if kernel:
+        signs.append("/proc/driver/nvidia/version")
+    hints = snap.get("nvml").data.get("hints") or {}
+    if hints.get("dev_nvidiactl") or hints.get("dev_nvidia"):
+        signs.append("/dev/nvidia*")
+    nvml = snap.get("nvml")
+    # loaded and answering, or loaded and failing (not "not found", "not loaded", "mismatch")
+    if nvml.ok or (nvml.error and pnv.nvml_error_status(nvml.error) == "error"):
+        signs.append("libnvidia-ml loads")
+    libcuda = snap.records.get("libcuda")
+    if libcuda is not None and (libcuda.ok or libcuda.data.get("library")):
+        signs.append("libcuda loads")
+    return tuple(signs)
+
+
+def _nvml_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": i,
+            "uuid": g.get("uuid"),
+            "pci_bus_id": g.get("pci"),
+            "memory_total_bytes": g.get("mem_total"),
+            "memory_used_bytes": g.get("mem_used"),
+        }
+        for i, g in enumerate(data.get("gpus") or [])
+    ]
 
 
 def _from_smi(
     rec: ProbeRecord,
-) -> tuple[Optional[str], Optional[str], Optional[tuple[Gpu, ...]], Optional[str]]:
-    """(status hint, driver version, GPUs or None, error) from an nvidia-smi record."""
+) -> tuple[
+    Optional[str], Optional[str], Optional[tuple[Gpu, ...]], Optional[str], list[dict[str, Any]]
+]:
+    """(status hint, driver version, GPUs or None, error, the parsed rows) from an nvidia-smi
+    record."""
     d = rec.data
     if d.get("path") is None:
-        return None, None, None, None
+        return None, None, None, None, []
     text = (d.get("stdout") or "") + "\n" + (d.get("stderr") or "")
     hint = pnv.classify_smi_failure(text)
     if hint == "no-gpu":
-        return "ok", None, (), "nvidia-smi: No devices were found"
+        return "ok", None, (), "nvidia-smi: No devices were found", []
     if d.get("timed_out"):
-        return None, None, None, rec.error or "nvidia-smi timed out"
+        return None, None, None, rec.error or "nvidia-smi timed out", []
     if not rec.ok:
-        return hint, None, None, rec.error
+        return hint, None, None, rec.error, []
     try:
         rows = pnv.parse_smi_query_csv(
             d.get("stdout") or "", tuple(d.get("fields") or pnv.SMI_QUERY_FIELDS)
         )
     except pnv.SmiParseError as exc:
-        return hint, None, None, f"nvidia-smi output not understood: {exc}"
+        return hint, None, None, f"nvidia-smi output not understood: {exc}", []
     gpus = tuple(
         Gpu(
             index=r["index"],
@@ -307,7 +360,7 @@ def _from_smi(
         for r in rows
     )
     driver = rows[0]["driver_version"] if rows else None
-    return "ok", driver, gpus, None
+    return "ok", driver, gpus, None, rows
 
 
 # --- toolkit, tools --------------------------------------------------------------------------
@@ -316,11 +369,16 @@ def _from_smi(
 def build_toolkit(rec: ProbeRecord) -> CudaToolkit:
     d = rec.data
     short, full = ptk.parse_nvcc_version(d.get("nvcc_stdout") or "")
+    head = None
+    if d.get("nvcc_path") and short is None:  # nvcc ran but said no version: keep what it said
+        lines = [ln.strip() for ln in clean(d.get("nvcc_stdout") or "").splitlines()]
+        head = next((ln[:120] for ln in lines if ln), "(nothing)")
     return CudaToolkit(
         nvcc_path=d.get("nvcc_path"),
         nvcc_version=short,
         nvcc_full_version=full,
         nvcc_error=d.get("nvcc_error"),
+        nvcc_output_head=head,
         cuda_home=d.get("cuda_home"),
         cuda_home_var=d.get("cuda_home_var"),
         install_dirs=tuple(d.get("install_dirs") or ()),

@@ -116,6 +116,12 @@ class Nvidia(Record):
     pci_nvidia_devices: Optional[int] = None  # NVIDIA display/3D controllers on the PCI bus
     cuda_visible_devices: Optional[str] = None  # raw value; None = unset
     errors: tuple[str, ...] = ()
+    # signs of an installed, loaded driver besides nvidia-smi ("/proc/driver/nvidia/version",
+    # "/dev/nvidia*", "libnvidia-ml loads", "libcuda loads")
+    driver_signs: tuple[str, ...] = ()
+    smi_broken: Optional[str] = None  # nvidia-smi crashed, hung or printed garbage: how
+    hung: tuple[str, ...] = ()  # in-process driver calls that did not answer ("NVML", "libcuda")
+    table_problems: tuple[str, ...] = ()  # the GPU table contradicts itself (duplicates, ...)
 
     @property
     def has_gpu(self) -> bool:
@@ -201,6 +207,7 @@ class CudaToolkit(Record):
     nvcc_version: Optional[str] = None  # "13.0"
     nvcc_full_version: Optional[str] = None  # "13.0.88"
     nvcc_error: Optional[str] = None
+    nvcc_output_head: Optional[str] = None  # what an nvcc with no version printed (first line)
     cuda_home: Optional[str] = None  # CUDA_HOME or CUDA_PATH
     cuda_home_var: Optional[str] = None  # which variable set it
     install_dirs: tuple[str, ...] = ()  # /usr/local/cuda*, ...
@@ -254,6 +261,8 @@ class TorchBuild(Record):
     location: Optional[str] = None
     requires: tuple[str, ...] = ()
     wheel_tags: tuple[str, ...] = ()
+    # torch/version.py of a torch/ package "is missing or unreadable" / "holds no __version__"
+    version_py_problem: Optional[str] = None
 
     @property
     def public_version(self) -> str:

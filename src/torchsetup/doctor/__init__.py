@@ -87,6 +87,9 @@ def diagnose(env: Environment, *, elapsed_s: Optional[float] = None) -> DoctorRe
             error in f for f in failed.get("nvidia", [])
         ):
             failed.setdefault("nvidia", []).append(error)
+    smi = env.nvidia.smi_broken
+    if smi and not env.nvidia.driver_signs and not any(smi in f for f in failed.get("nvidia", [])):
+        failed.setdefault("nvidia", []).append(smi)  # broken, and nothing else says "driver"
     categories = []
     for key, title in CATEGORIES:
         mine = tuple(f for f in findings if f.category == key)

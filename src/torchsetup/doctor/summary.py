@@ -83,13 +83,23 @@ def _nvidia(env: Environment) -> tuple[str, list[str]]:
     if nv.pci_nvidia_devices is not None:
         facts.append(f"NVIDIA devices on the PCI bus: {nv.pci_nvidia_devices}")
     facts += [f"probe: {e}" for e in nv.errors]
+    if nv.driver_signs:
+        facts.append(f"driver present: {', '.join(nv.driver_signs)}")
+    facts += [f"GPU table: {p}" for p in nv.table_problems]
+    # a broken nvidia-smi next to a present driver is a broken tool, never "no driver"
+    broken = "driver present, nvidia-smi broken" if nv.smi_broken and nv.driver_signs else ""
+    if nv.hung:
+        return f"the driver did not answer ({' and '.join(nv.hung)} hung)", facts
     if nv.status == "ok" or nv.driver_version:
         gpus = ", ".join(sorted({f"{g.name} ({g.sm or '?'})" for g in nv.gpus})) or "no GPU listed"
         count = f"{len(nv.gpus)}x " if len(nv.gpus) > 1 else ""
         return (
-            f"driver {nv.driver_version or '?'}, supports CUDA <= {nv.cuda_driver_version or '?'}; "
+            (f"{broken}; " if broken else "")
+            + f"driver {nv.driver_version or '?'}, supports CUDA <= {nv.cuda_driver_version or '?'}; "
             f"{count}{gpus}"
         ), facts
+    if broken:
+        return broken, facts
     labels = {
         "no-driver": "no NVIDIA driver" + (", no NVIDIA GPU" if not nv.pci_nvidia_devices else ""),
         "not-loaded": "NVIDIA GPU present, driver not loaded",
@@ -209,7 +219,9 @@ def _libraries(env: Environment) -> tuple[str, list[str]]:
     three = [
         f"driver supports CUDA <= {env.nvidia.cuda_driver_version or _absent_or_unknown(env.nvidia.status != 'unknown')}",
         f"torch built with CUDA {wheel or _absent_or_unknown(torch_known)}",
-        f"nvcc {tk.nvcc_version or _absent_or_unknown(not tk.nvcc_error)}",
+        "nvcc broken"
+        if tk.nvcc_path and (tk.nvcc_error or not tk.nvcc_version)
+        else f"nvcc {tk.nvcc_version or _absent_or_unknown(not tk.nvcc_error)}",
     ]
     facts = [
         "three CUDA numbers: " + "; ".join(three),

@@ -252,14 +252,49 @@ def restore_changes(record: RestoreRecord, current: TargetPython) -> RestoreChan
     )
 
 
+# What an install takes from its (torch) index: torch, its companions and Triton builds, and
+# every version with a local label (2.5.1+cu121 exists only there). Everything else a restore
+# puts back (setuptools, typing-extensions, ...) comes from pip's own configuration: the torch
+# index is never used for other packages (docs/security.md).
+_TORCH_INDEX_PREFIXES = ("torch", "pytorch-triton", "triton")
+# The top-level folders the torch wheel installs besides torch/ (checked in a real wheel).
+_TORCH_TOP_LEVEL = ("torch", "torchgen", "functorch")
+
+
+def from_torch_index(package: RecordedPackage) -> bool:
+    return package.name.startswith(_TORCH_INDEX_PREFIXES) or "+" in package.version
+
+
+REMOVE_DIRS = "import shutil, sys; [shutil.rmtree(p) for p in sys.argv[1:]]"
+
+
 def restore_steps(
-    record: RestoreRecord, changes: RestoreChanges, *, uv: Optional[str], source: Source
+    record: RestoreRecord,
+    changes: RestoreChanges,
+    *,
+    uv: Optional[str],
+    source: Source,
+    leftovers: Sequence[str] = (),
 ) -> list[Step]:
-    """Uninstall-then-reinstall steps; ``uv`` set means run them with ``uv pip``."""
+    """Remove-leftovers, uninstall, then reinstall steps; ``uv`` set means ``uv pip``.
+
+    ``leftovers`` are package folders with no dist-info (:func:`leftover_dirs`), removed first
+    with the record's interpreter. The index of the restore file (``source.origin == "restore
+    file"``) is used for torch packages only; an index or folder given to ``restore`` is used
+    for every package."""
     py = record.python
     prefix: Sequence[str] = (uv, "pip") if uv else (py, "-m", "pip")
     target = ("--python", py) if uv else ()
     steps = []
+    if leftovers:
+        steps.append(
+            Step(
+                "restore-remove-leftovers",
+                "Remove package folders left by an interrupted install (no dist-info): "
+                + ", ".join(leftovers),
+                (py, "-c", REMOVE_DIRS, *leftovers),
+            )
+        )
     if changes.remove:
         steps.append(
             Step(
@@ -268,17 +303,76 @@ def restore_steps(
                 (*prefix, "uninstall", *target, *(() if uv else ("-y",)), *changes.remove),
             )
         )
-    if changes.reinstall:
-        reqs = [arg for p in changes.reinstall for arg in p.requirement()]
+    torch_only = source.origin == "restore file"
+    groups = (
+        [
+            ("restore-install-torch", [p for p in changes.reinstall if from_torch_index(p)], True),
+            ("restore-install", [p for p in changes.reinstall if not from_torch_index(p)], False),
+        ]
+        if torch_only
+        else [("restore-install", list(changes.reinstall), True)]
+    )
+    for step_id, packages, with_source in groups:
+        if not packages:
+            continue
+        reqs = [arg for p in packages for arg in p.requirement()]
         steps.append(
             Step(
-                "restore-install",
+                step_id,
                 "Reinstall what was there before: "
-                + ", ".join(f"{p.name} {p.version}" for p in changes.reinstall),
-                (*prefix, "install", *target, "--no-deps", *reqs, *source_args(source)),
+                + ", ".join(f"{p.name} {p.version}" for p in packages),
+                (
+                    *prefix,
+                    "install",
+                    *target,
+                    "--no-deps",
+                    *reqs,
+                    *(source_args(source) if with_source else ()),
+                ),
             )
         )
     return steps
+
+
+def leftover_dirs(purelib: Optional[str], names: Sequence[str]) -> tuple[str, ...]:
+    """Package folders in ``purelib`` that no installed distribution owns: what an install
+    interrupted while extracting leaves (a ``torch/`` with no ``torch-*.dist-info``). Only the
+    import folders of ``names`` (the packages the restore file lists, and torch's) are
+    candidates; a folder listed in any dist-info's RECORD or egg-info's top_level.txt, or named
+    like an installed distribution, is kept. Reads the folder, never changes it."""
+    if not purelib or not os.path.isdir(purelib):
+        return ()
+    try:
+        entries = os.listdir(purelib)
+    except OSError:
+        return ()
+    owned: set[str] = set()
+    for entry in entries:
+        base, dot, kind = entry.rpartition(".")
+        if not dot or kind not in ("dist-info", "egg-info"):
+            continue
+        owned.add(canonical_name(base.split("-", 1)[0]))
+        for listing in ("RECORD", "top_level.txt"):
+            try:
+                with open(os.path.join(purelib, entry, listing), encoding="utf-8") as fh:
+                    for line in fh:
+                        top = line.split(",", 1)[0].strip().split("/", 1)[0]
+                        if top:
+                            owned.add(canonical_name(top))
+            except (OSError, UnicodeDecodeError):
+                continue
+    candidates: list[str] = []
+    for name in names:
+        for top in _TORCH_TOP_LEVEL if canonical_name(name) == "torch" else (name,):
+            folder = canonical_name(top).replace("-", "_")
+            if folder not in candidates:
+                candidates.append(folder)
+    found = []
+    for folder in candidates:
+        path = os.path.join(purelib, folder)
+        if os.path.isdir(path) and not os.path.islink(path) and canonical_name(folder) not in owned:
+            found.append(path)
+    return tuple(found)
 
 
 def source_args(source: Source) -> tuple[str, ...]:
@@ -301,7 +395,7 @@ def restore_source(
         return Source(find_links=find_links, origin="--find-links")
     if index_url:
         return Source(index_url=index_url, origin="--index-url")
-    needs_index = any(p.url is None for p in changes.reinstall)
+    needs_index = any(p.url is None and from_torch_index(p) for p in changes.reinstall)
     if record.index_url and REDACTED in record.index_url and needs_index:
         raise UsageError(
             f"the install used {record.index_url}, whose credentials are not kept in the restore file",

@@ -68,6 +68,7 @@ from torchsetup.install.preflight import (
 )
 from torchsetup.install.restore import (
     RestoreRecord,
+    leftover_dirs,
     load_record,
     record_from_python,
     restore_changes,
@@ -581,6 +582,9 @@ def run_restore(
                 return session.result("declined", EXIT_PROBLEMS, "not confirmed: nothing was run")
         state = probe(record.python, runner=deps.runner, env=deps.env)
         changes = restore_changes(record, state)
+        leftovers = leftover_dirs(
+            state.purelib, [p.name for p in record.packages] + ["torch", *changes.remove]
+        )
         notes = (
             [
                 f"{', '.join(changes.conda_owned)} changed but were installed by conda: restore them with conda"
@@ -590,7 +594,7 @@ def run_restore(
         )
         for note in notes:
             session.view.say(f"note: {note}", style="yellow")
-        if changes.empty:
+        if changes.empty and not leftovers:
             return session.result(
                 "nothing-to-do",
                 EXIT_OK,
@@ -600,7 +604,7 @@ def run_restore(
         uv = find_uv(deps.env) if record.method == "uv" or state.pip_version is None else None
         steps = [
             dataclasses.replace(st, argv=resolve_program(st.argv, deps.env))
-            for st in restore_steps(record, changes, uv=uv, source=source)
+            for st in restore_steps(record, changes, uv=uv, source=source, leftovers=leftovers)
         ]
         session.view.say(
             f"Restore {record.python} to its packages of {record.created} (before {record.plan}):",

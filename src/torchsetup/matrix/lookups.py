@@ -84,6 +84,18 @@ def python_supported(torch_version: str, python_minor: str) -> Optional[bool]:
     )
 
 
+def pythons_of(torch_version: str) -> tuple[str, ...]:
+    """The Pythons ``torch_version`` published wheels for (("3.11", ..., "3.15")); () unknown."""
+    release = _release(torch_version)
+    return tuple(release.python) if release is not None else ()
+
+
+def oldest_python() -> Optional[str]:
+    """The oldest Python any release in the data has wheels for ("3.8")."""
+    known = {p for r in _matrix().releases for p in r.python}
+    return min(known, key=version_tuple) if known else None
+
+
 def newest_torch_for_python(python_minor: str) -> Optional[str]:
     """The newest release with wheels for ``python_minor``; None when none has."""
     return next((r.torch for r in _matrix().releases if python_minor in r.python), None)

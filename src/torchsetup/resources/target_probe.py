@@ -256,6 +256,21 @@ def python_facts():
     }
 
 
+def old_python_facts():
+    """What a Python 2 interpreter can say about itself (no sys.implementation, no os.uname
+    fields): enough for doctor to name the version and refuse it."""
+    return {
+        "executable": sys.executable,
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "version_full": sys.version,
+        "implementation": "pypy" if "__pypy__" in sys.builtin_module_names else "cpython",
+        "bits": 64 if sys.maxsize > 2**32 else 32,
+        "platform": sys.platform,
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    }
+
+
 def platform_facts():
     """What wheel tags need: sysconfig's platform, ABI flags, libc, the macOS version."""
     import sysconfig  # about 0.5 ms; platform (2 ms) only on macOS
@@ -343,6 +358,15 @@ def main(argv=None):
     sys.path[:] = user_sys_path()
     argv = sys.argv[1:] if argv is None else argv
     result = {"probe": "torchsetup-target/1"}
+    if sys.version_info[0] < 3:  # noqa: UP036 - a Python 2 target: name it, read nothing else
+        result["python"] = old_python_facts()
+        result["packages_unread"] = True
+        result["errors"] = [
+            "python: Python %d.%d is too old to read its packages" % sys.version_info[:2]
+        ]
+        sys.stdout.write(dumps(result) + "\n")
+        sys.stdout.flush()
+        return
     section(result, "python", python_facts)
     section(result, "platform", platform_facts)
     paths = user_sys_path()

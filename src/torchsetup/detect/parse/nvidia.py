@@ -84,6 +84,7 @@ def parse_smi_query_csv(
                 "driver_version": row.get("driver_version"),
                 "compute_capability": cc if re.fullmatch(r"\d+\.\d+", cc) else None,
                 "memory_total_bytes": _mib(row.get("memory.total") or ""),
+                "memory_used_bytes": _mib(row.get("memory.used") or ""),
                 "pci_bus_id": row.get("pci.bus_id"),
                 "mig_enabled": {"Enabled": True, "Disabled": False}.get(
                     row.get("mig.mode.current") or ""
@@ -91,6 +92,38 @@ def parse_smi_query_csv(
             }
         )
     return gpus
+
+
+def gpu_table_problems(rows: list[dict[str, Any]]) -> list[str]:
+    """Where a GPU table (nvidia-smi's rows, NVML's devices) contradicts itself: an index, UUID
+    or PCI bus listed twice, indices that are not 0..N-1 for N rows, memory used above the
+    total, rows naming different drivers. A real driver never prints these; a broken driver, a
+    wrapper script or a stale cache does."""
+    problems: list[str] = []
+    for key, label in (("index", "index"), ("uuid", "UUID"), ("pci_bus_id", "PCI bus")):
+        seen: dict[Any, int] = {}
+        for r in rows:
+            value = r.get(key)
+            if value not in (None, "", "[N/A]"):
+                seen[value] = seen.get(value, 0) + 1
+        problems += [f"{label} {v} listed {n} times" for v, n in seen.items() if n > 1]
+    indices = sorted({r["index"] for r in rows if isinstance(r.get("index"), int)})
+    if indices and indices != list(range(len(rows))) and len(indices) == len(rows):
+        problems.append(
+            f"{len(rows)} GPU rows but indices {', '.join(map(str, indices))} "
+            f"(expected 0..{len(rows) - 1})"
+        )
+    for r in rows:
+        used, total = r.get("memory_used_bytes"), r.get("memory_total_bytes")
+        if isinstance(used, int) and isinstance(total, int) and used > total:
+            problems.append(
+                f"GPU {r.get('index', '?')}: memory used {used // 2**20} MiB is more than "
+                f"its total {total // 2**20} MiB"
+            )
+    drivers = sorted({str(r["driver_version"]) for r in rows if r.get("driver_version")})
+    if len(drivers) > 1:
+        problems.append(f"rows name different drivers: {', '.join(drivers)}")
+    return problems
 
 
 def parse_proc_driver_version(text: str) -> Optional[str]:

@@ -30,6 +30,7 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         return TargetPython(executable=exe, chosen_by=d.get("chosen_by"), ok=False, error=rec.error)
     py = d.get("python") or {}
     plat = d.get("platform") or {}
+    unread = bool(d.get("packages_unread"))  # a Python 2 target: its packages were not read
     dists = tuple(
         Distribution(
             name=canonical_name(x["name"]),
@@ -76,7 +77,8 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         sys_path=tuple(py.get("sys_path") or ()),
         distributions=dists,
         torch=torch,
-        torch_checked=True,
+        torch_checked=not unread,
+        distributions_checked=not unread,
         torch_locations=locations,
         conda_packages=conda,
         sysconfig_platform=plat.get("sysconfig_platform"),
@@ -113,11 +115,17 @@ def _torch_build(
     locations: tuple[str, ...],
 ) -> Optional[TorchBuild]:
     torch_dists = [x for x in dists if x.name == "torch"]
-    if not version_py and not torch_dists:
+    if not version_py and not torch_dists and not locations:
         return None
     dist = torch_dists[0] if torch_dists else None
-    vp = version_py or {}
-    version = vp.get("__version__") or (dist.version if dist else "?")
+    vp = version_py if isinstance(version_py, dict) else {}
+    problem = None
+    if locations and not isinstance(version_py, dict):
+        problem = "is missing or unreadable"
+    elif locations and not isinstance(vp.get("__version__"), str):
+        problem = "holds no __version__ (it is not the file a torch wheel installs)"
+    raw = vp.get("__version__")
+    version = raw if isinstance(raw, str) and raw else (dist.version if dist else "?")
     return TorchBuild(
         version=str(version),
         cuda=_str_or_none(vp.get("cuda")),
@@ -128,6 +136,7 @@ def _torch_build(
         location=locations[0] if locations else (dist.location if dist else None),
         requires=dist.requires if dist else (),
         wheel_tags=dist.wheel_tags if dist else (),
+        version_py_problem=problem,
     )
 
 

@@ -4,6 +4,10 @@ Order: NVML (nvidia-ml-py), then libcuda's ``cuDriverGetVersion`` and ``nvidia-s
 when NVML gave nothing. /proc/driver/nvidia and the PCI bus are always read (cheap files): they
 tell "no GPU" from "GPU without a loaded driver" and catch a kernel module that differs from
 the user-space library (the "Driver/library version mismatch" after an upgrade).
+
+NVML and libcuda are loaded in torchsetup's own process: each call runs in a daemon thread
+joined with the probe's deadline (ctypes releases the GIL while the driver is called), so a
+wedged driver is a record that says it did not answer, never a hung doctor.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import glob
 import os
 import shutil
 import sys
+import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from torchsetup import proc
 from torchsetup.detect.parse.nvidia import SMI_QUERY_FIELDS, rejected_smi_field
@@ -24,18 +29,52 @@ LD_SO_CACHE = "/etc/ld.so.cache"
 
 
 def probe_all(*, timeout: float) -> list[ProbeRecord]:
+    hints = _driver_hints() if sys.platform.startswith("linux") else {}
     records = [
         timed("nvidia-proc", _proc_files),
         timed("pci", _pci_devices),
-        timed("nvml", _nvml),
+        timed("nvml", lambda: _with_deadline("NVML", lambda: _nvml(hints), timeout, hints)),
     ]
     nvml = records[-1]
     if not (nvml.ok and nvml.data.get("count") is not None):
-        hints = nvml.data.get("hints") or {}
-        if not hints or any(hints.values()):  # no driver at all: nothing to load
-            records.append(timed("libcuda", _libcuda))
+        # no driver at all: nothing to load; NVML hung: libcuda is the same wedged driver
+        if (not hints or any(hints.values())) and not nvml.data.get("timed_out"):
+            records.append(
+                timed("libcuda", lambda: _with_deadline("libcuda", _libcuda, timeout, {}))
+            )
         records.append(timed("nvidia-smi", lambda: _smi(timeout)))
     return records
+
+
+def _with_deadline(
+    what: str, body: Callable[[], dict[str, Any]], timeout: float, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """``body()`` in a daemon thread joined for ``timeout`` seconds. A driver call that does not
+    return (a wedged GPU, a hung kernel module) leaves the thread behind, blocked in C with the
+    GIL released, and the probe reports it as timed out; an exception is re-raised here (the
+    caller's :func:`timed` records it)."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["data"] = body()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            box["exc"] = exc
+
+    worker = threading.Thread(target=work, name=f"probe-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return {
+            **extra,
+            "timed_out": True,
+            "_error": f"{what} did not answer within {timeout:g} s: the NVIDIA driver is wedged "
+            "(a hung GPU or kernel module)",
+        }
+    if "exc" in box:
+        raise box["exc"]
+    data: dict[str, Any] = box["data"]
+    return data
 
 
 def _read(path: str) -> Optional[str]:
@@ -90,14 +129,23 @@ def _driver_hints() -> dict[str, bool]:
     return {
         "proc_driver": os.path.isdir("/proc/driver/nvidia"),
         "dev_nvidiactl": os.path.exists("/dev/nvidiactl"),
+        "dev_nvidia": bool(glob.glob("/dev/nvidia[0-9]*")),
         "wsl_lib": os.path.isfile(os.path.join(WSL_LIB, "libnvidia-ml.so.1")),
         "ldcache_nvml": b"libnvidia-ml.so.1" in cache,
         "ldcache_libcuda": b"libcuda.so.1" in cache,
+        "ld_library_path": _on_ld_library_path("libnvidia-ml.so.1", "libcuda.so.1"),
     }
 
 
-def _nvml() -> dict[str, Any]:
-    hints = _driver_hints() if sys.platform.startswith("linux") else {}
+def _on_ld_library_path(*names: str) -> bool:
+    """One of ``names`` in a folder of LD_LIBRARY_PATH (where the loader looks first)."""
+    for folder in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        if folder and any(os.path.isfile(os.path.join(folder, n)) for n in names):
+            return True
+    return False
+
+
+def _nvml(hints: dict[str, bool]) -> dict[str, Any]:
     if hints and not any(hints.values()):
         return {
             "hints": hints,

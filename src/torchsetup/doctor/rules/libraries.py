@@ -308,3 +308,28 @@ def library_not_loadable(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         fix=install_command(ctx) + "   (one CUDA major per environment)",
         data={"signal": "missing-library" if m is not None else "missing-dll"},
     )
+
+
+@rule("TS132", title="nvcc is installed but fails", category="libraries", severity=WARNING)
+def nvcc_fails(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """``nvcc --version`` crashed, hung, exited with an error or printed no CUDA version. Code
+    that builds CUDA extensions (flash-attn, DeepSpeed ops, ``torch.utils.cpp_extension``)
+    runs this nvcc and fails the same way; torchsetup cannot tell which toolkit it belongs to.
+    A missing toolkit is no problem (wheels bring their CUDA runtime); a broken one is.
+
+    Fix: run ``nvcc --version`` yourself; reinstall the CUDA toolkit it belongs to, or take
+    the broken one off PATH / CUDA_HOME.
+    """
+    tk = ctx.env.toolkit
+    if not tk.nvcc_path or (tk.nvcc_version and not tk.nvcc_error):
+        return
+    what = (
+        f"failed: {tk.nvcc_error}"
+        if tk.nvcc_error
+        else f'printed no CUDA version ("{tk.nvcc_output_head or "(nothing)"}")'
+    )
+    yield r.finding(
+        detail=f"{tk.nvcc_path} --version {what}. CUDA extension builds use this nvcc.",
+        fix=f"{shlex.quote(tk.nvcc_path)} --version   (then reinstall that CUDA toolkit, or take "
+        "it off PATH and CUDA_HOME)",
+    )

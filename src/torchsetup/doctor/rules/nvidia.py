@@ -358,3 +358,88 @@ def nccl_error(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         "(or --shm-size), NCCL_SOCKET_IFNAME=<interface>",
         data={"signal": "nccl"},
     )
+
+
+@rule(
+    "TS129",
+    title="The NVIDIA driver does not answer (a wedged driver)",
+    category="nvidia",
+    severity=ERROR,
+    sources=("NVIDIA Xid errors: docs.nvidia.com/deploy/xid-errors",),
+)
+def driver_wedged(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """A call into the NVIDIA driver did not return within the probe's deadline: NVML's
+    ``nvmlInit`` or libcuda's ``cuDriverGetVersion``, made in torchsetup's own process in a
+    thread with a deadline. The driver is installed but wedged: a GPU that fell off the bus
+    (Xid 79), a hung kernel module, a GPU reset or a firmware update in progress. torch's
+    ``import`` or first CUDA call would hang the same way.
+
+    Fix: look at the kernel log (``sudo dmesg | grep -i -E 'NVRM|Xid'``), keep a
+    ``sudo nvidia-bug-report.sh``, then reset the GPU (``sudo nvidia-smi -r``) or reboot.
+    """
+    nv = ctx.env.nvidia
+    if not nv.hung:
+        return
+    said_ = [e for e in (nv.nvml_error, nv.libcuda_error) if e and "did not answer" in e]
+    yield r.finding(
+        detail=f"The NVIDIA driver is installed but wedged: {'; '.join(said_) or ', '.join(nv.hung) + ' did not answer'}. "
+        "Anything that calls the driver (torch, nvidia-smi) would hang the same way.",
+        fix="sudo dmesg | grep -i -E 'NVRM|Xid'; keep a report (sudo nvidia-bug-report.sh), "
+        "then reset the GPU (sudo nvidia-smi -r) or reboot",
+        data={"hung": ", ".join(nv.hung)},
+    )
+
+
+@rule(
+    "TS130",
+    title="nvidia-smi is broken, the NVIDIA driver is not",
+    category="nvidia",
+    severity=WARNING,
+)
+def smi_broken(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """nvidia-smi crashed, hung or printed something that is not its output, while the
+    driver itself is present (``/proc/driver/nvidia/version``, ``/dev/nvidia*``, or
+    libnvidia-ml/libcuda load). That is a broken tool, not a missing driver: a wrapper
+    script or an old copy earlier on PATH, an nvidia-smi from another driver branch, a
+    damaged utilities package. torch does not use nvidia-smi; do not switch to a CPU build
+    because of it.
+
+    Fix: see which nvidia-smi runs (``type -a nvidia-smi``) and reinstall the driver's
+    utilities package of the installed branch.
+    """
+    nv = ctx.env.nvidia
+    if not nv.smi_broken or not nv.driver_signs:
+        return
+    got = f"driver {nv.driver_version} (from {nv.source})" if nv.driver_version else "the driver"
+    yield r.finding(
+        detail=f"{nv.smi_broken}, although the NVIDIA driver is present "
+        f"({', '.join(nv.driver_signs)}); torchsetup read {got} without it. "
+        "This is a broken tool, not a reason to use a CPU build.",
+        fix="type -a nvidia-smi   (a wrapper or stale copy first on PATH?); else reinstall the "
+        "driver's utilities package of the installed branch (e.g. nvidia-utils-"
+        + (nv.kernel_module_version or nv.driver_version or "<branch>").split(".")[0]
+        + ")",
+    )
+
+
+@rule("TS131", title="The GPU table contradicts itself", category="nvidia", severity=WARNING)
+def gpu_table_inconsistent(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """The GPU list nvidia-smi (or NVML) gave cannot be true: an index, UUID or PCI bus listed
+    twice, indices that are not 0..N-1, memory used above the total, rows naming different
+    drivers. A real driver does not print this; a wrapper script named nvidia-smi, a broken
+    driver or a capture edited by hand does. torchsetup still shows the GPUs, but choices made
+    from them (the CUDA build, which GPU a check runs on) rest on a table that lies.
+
+    Fix: see which nvidia-smi runs (``type -a nvidia-smi``) and compare with
+    ``nvidia-smi -L``; reinstall the driver if the real one prints it.
+    """
+    nv = ctx.env.nvidia
+    if not nv.table_problems:
+        return
+    yield r.finding(
+        detail=f"The GPU table from {nv.source or 'the driver'} contradicts itself: "
+        + "; ".join(nv.table_problems)
+        + ".",
+        fix="type -a nvidia-smi; nvidia-smi -L   (a wrapper first on PATH? else reinstall the driver)",
+        data={"problems": "; ".join(nv.table_problems)},
+    )

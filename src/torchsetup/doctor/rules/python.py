@@ -70,8 +70,12 @@ def no_wheel_for_python(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
         return
     if best is None:
+        oldest = kb.oldest_python()
+        too_old = oldest is not None and kb.version_tuple(py.minor) < kb.version_tuple(oldest)
         yield r.finding(
-            detail=f"No torch 2.x release publishes wheels for Python {py.version}: pip finds none.",
+            detail=f"No torch 2.x release publishes wheels for Python {py.version}: pip finds none"
+            + (f" (the oldest Python any release supports is {oldest})" if too_old else "")
+            + f". torch {newest} publishes wheels for Python {', '.join(kb.pythons_of(newest))}.",
             fix=fix,
         )
     else:

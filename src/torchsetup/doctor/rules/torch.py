@@ -209,6 +209,36 @@ def torch_half_installed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
 
 
+@rule("TS133", title="torch/version.py is missing or unreadable", category="torch", severity=ERROR)
+def torch_version_py_damaged(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """Every torch wheel installs ``torch/version.py`` (``__version__``, ``cuda``, ``hip``);
+    torch imports it at start-up and torchsetup reads its build (CPU, CUDA, ROCm) from it.
+    Here it is missing, or holds no ``__version__``: the files are damaged (an interrupted
+    install, a file edited or truncated). The build torchsetup reports is then a guess from
+    the dist-info, and ``import torch`` is likely to fail.
+
+    Fix: reinstall the same torch over it with ``pip install --force-reinstall --no-deps``.
+    """
+    py, torch = ctx.py, ctx.torch
+    if (
+        py is None
+        or torch is None
+        or not torch.version_py_problem
+        or ctx.env.source.startswith(("report", "capture"))
+    ):
+        return
+    where = torch.location or "torch"
+    dist = py.dist("torch")
+    pin = f"torch=={dist.version}" if dist else "torch"
+    index = kb.index_for_local_label(dist.local if dist else None)
+    yield r.finding(
+        detail=f"{where}/version.py {torch.version_py_problem}: the installed torch "
+        f"{dist.version if dist else '(no dist-info)'} is damaged and its build cannot be read.",
+        fix=f"{py.executable} -m pip install --force-reinstall --no-deps '{pin}'"
+        + (f" --index-url {index}" if index else ""),
+    )
+
+
 @rule(
     "TS005",
     title="GPU newer than the installed torch's CUDA arch list",
