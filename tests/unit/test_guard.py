@@ -71,6 +71,73 @@ def test_method_pip_is_kept_as_asked() -> None:
     assert next(st for st in p.steps if st.id == "install").argv[1:3] == ("-m", "pip")
 
 
+def ids(p: Plan) -> list[str]:
+    return [st.id for st in p.steps]
+
+
+def install_argv(p: Plan) -> tuple[str, ...]:
+    return next(st for st in p.steps if st.id == "install").argv
+
+
+def test_bytecode_import_is_uvs_default_and_all_is_pips() -> None:
+    uv = plan("h200-real")
+    assert ids(uv) == ["install", "bytecode", "guard"] and "--compile-bytecode" not in install_argv(
+        uv
+    )
+    step = uv.steps[1]
+    assert step.argv[:2] == (VENV_PY, "-c"), "a snapshot's machine: the import by python -c"
+    assert "import torch" in step.argv[2] and "dont_write_bytecode = False" in step.argv[2]
+    pip = plan("h200-real", method="pip")
+    assert ids(pip) == ["install", "guard"] and "--no-compile" not in install_argv(pip)
+
+
+@pytest.mark.parametrize(
+    ("method", "mode", "steps", "flag", "not_flag"),
+    [
+        ("uv", "all", ["install", "guard"], "--compile-bytecode", None),
+        ("uv", "none", ["install", "guard"], None, "--compile-bytecode"),
+        ("pip", "import", ["install", "bytecode", "guard"], "--no-compile", None),
+        ("pip", "none", ["install", "guard"], "--no-compile", None),
+        ("pip", "all", ["install", "guard"], None, "--no-compile"),
+    ],
+)
+def test_bytecode_modes(
+    method: str, mode: str, steps: list[str], flag: str | None, not_flag: str | None
+) -> None:
+    p = plan("h200-real", method=method, bytecode=mode)
+    assert ids(p) == steps
+    argv = install_argv(p)
+    if flag:
+        assert flag in argv
+        # right after `install` (after `--python PY` for uv): an option, never a requirement
+        at = argv.index(flag)
+        assert argv[at - 1] in ("install", VENV_PY)
+    if not_flag:
+        assert not_flag not in argv
+
+
+def test_bytecode_with_a_lock_keeps_the_compile_flag() -> None:
+    from torchsetup.resolve.complete import with_lock
+
+    locked = with_lock(plan("h200-real", bytecode="all"), "/tmp/pylock.toml", 10)
+    assert "--compile-bytecode" in install_argv(locked) and "-r" in install_argv(locked)
+    default = with_lock(plan("h200-real"), "/tmp/pylock.toml", 10)
+    assert ids(default) == ["install", "bytecode", "guard"]
+    assert "--compile-bytecode" not in install_argv(default)
+
+
+def test_bytecode_for_a_conda_plan_is_refused_in_one_line() -> None:
+    r = invoke("--method", "conda", "--bytecode", "import", "--dry-run", snapshot="h200-real")
+    assert r.code == 2 and "--bytecode import is for pip and uv installs" in r.err, r.err
+    assert "Traceback" not in r.err
+
+
+def test_the_bytecode_step_is_a_comment_of_the_requirements_export() -> None:
+    req = invoke("--torch", "2.13.0", "--export", "requirements", snapshot="h200-real")
+    assert req.code == 0, req.err
+    assert "# then write the bytecode of what import torch loads: " in req.out
+
+
 def test_an_unknown_method_is_one_line_and_exit_2() -> None:
     r = invoke("--method", "poetry", "--dry-run", snapshot="h200-real")
     assert r.code == 2 and "--method poetry: unknown" in r.err and "Traceback" not in r.err
