@@ -109,7 +109,12 @@ def test_install_from_a_credentialed_index_url(
         )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
         assert venv_python(venv).exists()
-        written = [p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+        # every file torchsetup wrote (logs, restore files, the .pyc files of its bytecode cache)
+        written = [
+            p.read_bytes().decode("utf-8", "replace")
+            for p in (tmp_path / "cache").rglob("*")
+            if p.is_file()
+        ]
         for text in (r.stdout, r.stderr, *written):
             assert "PW-s3cr3t" not in text
         assert any(a.startswith("Basic ") for a in index.auth_seen)
