@@ -795,6 +795,13 @@ CASES: dict[str, Case] = {
         "holds no __version__",
         "--force-reinstall",
     ),
+    "TS134-pythondontwritebytecode": Case(
+        "TS134",
+        lambda: with_torch(linux_gpu(), bytecode="absent-not-written"),
+        INFO,
+        "compiles its modules again",
+        "sys.dont_write_bytecode = False",
+    ),
     "TS107-unexplained": Case(
         "TS107",
         lambda: with_deep(

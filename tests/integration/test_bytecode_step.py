@@ -129,3 +129,37 @@ def test_a_torch_folder_in_the_working_directory_is_not_what_is_imported(
     ran = run_step(step.argv, checkout)
     assert ran.returncode == 0 and "checkout" not in ran.stderr, ran.stderr
     assert pycs(site_packages(tmp_path / "a")) == {"__init__", "loaded"}
+
+
+def doctor_findings(exe: str, python: Path, **env: str) -> dict[str, dict[str, str]]:
+    from tests.helpers.result import unwrap
+
+    out = subprocess.run(
+        [exe, "doctor", "--python", str(python), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    assert out.returncode in (0, 1), out.stderr
+    return {f["id"]: f for f in unwrap(out.stdout, "doctor")["findings"]}
+
+
+def test_doctor_names_a_torch_that_compiles_at_every_import_and_its_fix_works(
+    tmp_path: Path, torchsetup_exe: str
+) -> None:
+    import shlex
+
+    python = venv_with_torch(tmp_path / "a")
+    (site_packages(tmp_path / "a") / "torch" / "version.py").write_text(
+        "__version__ = '2.13.0+cpu'\ncuda = None\n"
+    )
+    found = doctor_findings(torchsetup_exe, python, PYTHONDONTWRITEBYTECODE="1")
+    assert "TS134" in found, sorted(found)
+    # without the variable the next import writes the bytecode itself: nothing to say
+    assert "TS134" not in doctor_findings(torchsetup_exe, python, PYTHONDONTWRITEBYTECODE="")
+    # the fix, run as printed (one import with bytecode writing on)
+    command = shlex.split(found["TS134"]["fix"].split("   (")[0])
+    assert command[0] == str(python)
+    assert run_step(tuple(command), tmp_path).returncode == 0
+    assert "TS134" not in doctor_findings(torchsetup_exe, python, PYTHONDONTWRITEBYTECODE="1")

@@ -263,6 +263,10 @@ class TorchBuild(Record):
     wheel_tags: tuple[str, ...] = ()
     # torch/version.py of a torch/ package "is missing or unreadable" / "holds no __version__"
     version_py_problem: Optional[str] = None
+    # torch/__init__'s .pyc for the target Python: "present", "absent" (the next import writes
+    # it), "absent-not-written" (PYTHONDONTWRITEBYTECODE or an unwritable folder: every import
+    # compiles again); None: not read (a report, an older snapshot, PYTHONPYCACHEPREFIX)
+    bytecode: Optional[str] = None
 
     @property
     def public_version(self) -> str:

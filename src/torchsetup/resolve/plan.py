@@ -274,6 +274,12 @@ _WARM_IMPORT = (
 )
 
 
+def warm_import_argv(python: str) -> tuple[str, ...]:
+    """``python -c "..."``: one ``import torch`` with bytecode writing on (what the ``bytecode``
+    step runs for a plan for another machine; doctor's fix for TS134)."""
+    return (python, "-c", _WARM_IMPORT)
+
+
 def bytecode_step(python: str, script: Optional[str] = None, cache: Optional[str] = None) -> Step:
     """Import torch once in the target with bytecode writing on (also where
     ``PYTHONDONTWRITEBYTECODE`` is set): the ``.pyc`` of every module ``import torch`` loads is
@@ -281,7 +287,7 @@ def bytecode_step(python: str, script: Optional[str] = None, cache: Optional[str
     pip, which compiles all of them. ``script``: ``resources/bytecode.py`` (a plan for this
     machine), which with ``cache`` also keeps those ``.pyc`` files for the next venv of the same
     build; without it, the same import by ``python -c``."""
-    argv: tuple[str, ...] = (python, "-c", _WARM_IMPORT)
+    argv = warm_import_argv(python)
     if script is not None:
         argv = (python, script, *(("--cache", cache) if cache else ()))
     return Step(

@@ -151,6 +151,23 @@ def read_torch_version(pkg_dir):
     return info
 
 
+def torch_bytecode(pkg_dir):
+    """Has torch/__init__.py its .pyc for this Python ("present"); if not, will the next import
+    write it ("absent") or not ("absent-not-written": PYTHONDONTWRITEBYTECODE / -B, or a folder
+    this user cannot write): then every import torch compiles its modules again. None: the
+    bytecode lives elsewhere (PYTHONPYCACHEPREFIX) or this Python writes none."""
+    tag = getattr(sys.implementation, "cache_tag", None)
+    if not tag or getattr(sys, "pycache_prefix", None):
+        return None
+    cache = os.path.join(pkg_dir, "__pycache__")
+    if os.path.isfile(os.path.join(cache, "__init__.%s.pyc" % tag)):
+        return "present"
+    folder = cache if os.path.isdir(cache) else pkg_dir
+    if sys.flags.dont_write_bytecode or not os.access(folder, os.W_OK):
+        return "absent-not-written"
+    return "absent"
+
+
 def find_torch(paths):
     locations = []
     for entry in paths:
@@ -377,6 +394,7 @@ def main(argv=None):
     locs = result.get("torch_locations") or []
     if locs:
         section(result, "torch_version_py", lambda: read_torch_version(locs[0]))
+        section(result, "torch_bytecode", lambda: torch_bytecode(locs[0]))
     section(result, "conda_packages", lambda: conda_packages(sys.prefix))
     sys.stdout.write(dumps(result))
     sys.stdout.write("\n")

@@ -44,7 +44,7 @@ def build_python(rec: Optional[ProbeRecord]) -> Optional[TargetPython]:
         for x in d.get("distributions") or []
     )
     locations = tuple(d.get("torch_locations") or ())
-    torch = _torch_build(d.get("torch_version_py"), dists, locations)
+    torch = _torch_build(d.get("torch_version_py"), dists, locations, d.get("torch_bytecode"))
     pip = next((x.version for x in dists if x.name == "pip"), None)
     conda = tuple(
         CondaPackage(
@@ -109,10 +109,14 @@ def externally_managed(marker: Optional[bool], env_kind: Optional[str]) -> Optio
     return marker and env_kind != "venv"
 
 
+BYTECODE_STATES = ("present", "absent", "absent-not-written")  # resources/target_probe.py
+
+
 def _torch_build(
     version_py: Optional[dict[str, Any]],
     dists: tuple[Distribution, ...],
     locations: tuple[str, ...],
+    bytecode: Any = None,
 ) -> Optional[TorchBuild]:
     torch_dists = [x for x in dists if x.name == "torch"]
     if not version_py and not torch_dists and not locations:
@@ -137,6 +141,7 @@ def _torch_build(
         requires=dist.requires if dist else (),
         wheel_tags=dist.wheel_tags if dist else (),
         version_py_problem=problem,
+        bytecode=bytecode if bytecode in BYTECODE_STATES else None,
     )
 
 

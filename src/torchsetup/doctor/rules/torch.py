@@ -209,6 +209,41 @@ def torch_half_installed(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         )
 
 
+@rule(
+    "TS134", title="import torch compiles its modules every time", category="torch", severity=INFO
+)
+def torch_bytecode_not_written(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
+    """torch's modules have no ``.pyc`` for the target Python, and Python will not write them:
+    ``PYTHONDONTWRITEBYTECODE`` is set (or ``-B``: common in container images, to keep them
+    small), or this user cannot write to torch's folder (a torch installed by root). Every
+    ``import torch`` then compiles the ~700 modules it loads in memory again, which makes it
+    about twice as slow (3.0 s instead of 1.4 s for torch 2.13 on a 2-vCPU machine; see
+    docs/benchmarks.md). Not an error: imports work.
+
+    An install with pip compiles every module, and ``torchsetup install`` writes the bytecode of
+    what ``import torch`` loads (its ``bytecode`` step), whatever ``PYTHONDONTWRITEBYTECODE``
+    says; this happens after an install with ``--no-compile``, ``uv pip install`` without
+    ``--compile-bytecode``, or ``torchsetup install --bytecode none``.
+
+    Fix: import torch once with bytecode writing on (as the owner of torch's folder).
+    """
+    py, torch = ctx.py, ctx.torch
+    if py is None or torch is None or torch.bytecode != "absent-not-written":
+        return
+    import shlex
+
+    from torchsetup.resolve.plan import warm_import_argv
+
+    where = torch.location or "torch"
+    yield r.finding(
+        detail=f"{where} has no bytecode (.pyc) for Python {py.minor or py.version}, and Python "
+        "does not write it here (PYTHONDONTWRITEBYTECODE or -B, or a folder this user cannot "
+        "write): every import torch compiles its modules again, about twice as slow.",
+        fix=" ".join(shlex.quote(a) for a in warm_import_argv(py.executable))
+        + f"   (as the owner of {where} if this user cannot write there)",
+    )
+
+
 @rule("TS133", title="torch/version.py is missing or unreadable", category="torch", severity=ERROR)
 def torch_version_py_damaged(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     """Every torch wheel installs ``torch/version.py`` (``__version__``, ``cuda``, ``hip``);
