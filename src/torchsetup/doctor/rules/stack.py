@@ -76,6 +76,31 @@ def _torch_cuda_major(ctx: RuleContext) -> Optional[int]:
     return int(torch.cuda.split(".")[0]) if torch is not None and torch.cuda else None
 
 
+def _other_cuda_majors(ctx: RuleContext, dist: Optional[Distribution]) -> Optional[str]:
+    """The CUDA majors ``dist``'s release is built for ("12" or "12/13", from stack.json) when
+    they do not include the installed torch's; None when they do, or nothing is known."""
+    major = _torch_cuda_major(ctx)
+    if dist is None or major is None:
+        return None
+    rel = _release(dist.name, dist.version)
+    if rel is None or not rel.cuda_majors or major in rel.cuda_majors:
+        return None
+    return "/".join(map(str, rel.cuda_majors))
+
+
+def _replace_finding(
+    ctx: RuleContext, r: Rule, dist: Distribution, detail: str, **data: str
+) -> Finding:
+    """A finding whose fix is the release of ``dist``'s component the stack resolver picks for
+    the installed torch (its version in ``data["wanted"]``)."""
+    version, fix = resolved_fix(ctx, dist.name)
+    return r.finding(
+        detail=detail,
+        fix=fix,
+        data={"package": dist.name, "installed": dist.version, **data, "wanted": version or ""},
+    )
+
+
 def resolved_fix(
     ctx: RuleContext, name: str, also: tuple[str, ...] = ()
 ) -> tuple[Optional[str], str]:
@@ -163,12 +188,12 @@ def flash_attn_abi(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
         wrong.append(f"{cp} (Python {py.minor})")
     if not wrong:
         return
-    version, fix = resolved_fix(ctx, "flash-attn")
-    yield r.finding(
-        detail=f"flash-attn {dist.version} was built for {', '.join(wrong)}: importing it fails "
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"flash-attn {dist.version} was built for {', '.join(wrong)}: importing it fails "
         "with an undefined symbol.",
-        fix=fix,
-        data={"package": "flash-attn", "installed": dist.version, "wanted": version or ""},
     )
 
 
@@ -217,18 +242,14 @@ def _pin_mismatch(ctx: RuleContext, r: Rule, name: str) -> Iterator[Finding]:
     pin = _exact_torch_pin(dist)
     if pin is None or pin == torch.public_version:
         return
-    version, fix = resolved_fix(ctx, name)
-    yield r.finding(
-        detail=f"{name} {dist.version} requires torch=={pin} but torch {torch.version} is "
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"{name} {dist.version} requires torch=={pin} but torch {torch.version} is "
         f"installed: its extensions will not load, and any pip install that touches {name} "
         f"replaces this torch with {pin}.",
-        fix=fix,
-        data={
-            "package": name,
-            "installed": dist.version,
-            "torch": torch.version,
-            "wanted": version or "",
-        },
+        torch=torch.version,
     )
 
 
@@ -266,20 +287,18 @@ def xformers_cuda(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     Signal: no ``+cuXYZ`` local version (a PyPI wheel) whose CUDA major (stack.json) differs
     from torch's. Fix: the build from the PyTorch index of torch's variant.
     """
-    dist, major = _stack_dist(ctx, "xformers"), _torch_cuda_major(ctx)
-    if dist is None or major is None or "+" in dist.version:
+    dist, torch = _stack_dist(ctx, "xformers"), ctx.torch
+    if dist is None or torch is None or "+" in dist.version:
         return
-    rel = _release("xformers", dist.version)
-    if rel is None or not rel.cuda_majors or major in rel.cuda_majors:
+    built = _other_cuda_majors(ctx, dist)
+    if built is None:
         return
-    torch = ctx.torch
-    assert torch is not None
-    version, fix = resolved_fix(ctx, "xformers")
-    yield r.finding(
-        detail=f"xformers {dist.version} from PyPI is a CUDA {'/'.join(map(str, rel.cuda_majors))} "
-        f"build; torch {torch.version} uses CUDA {torch.cuda}: its kernels will not load.",
-        fix=fix,
-        data={"package": "xformers", "installed": dist.version, "wanted": version or ""},
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"xformers {dist.version} from PyPI is a CUDA {built} build; torch {torch.version} "
+        f"uses CUDA {torch.cuda}: its kernels will not load.",
     )
 
 
@@ -315,20 +334,16 @@ def vllm_cuda(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 
     Fix: the vLLM release built for torch's CUDA major (and its torch).
     """
-    dist, major = _stack_dist(ctx, "vllm"), _torch_cuda_major(ctx)
-    if dist is None or major is None:
+    dist, torch = _stack_dist(ctx, "vllm"), ctx.torch
+    built = _other_cuda_majors(ctx, dist)
+    if dist is None or torch is None or built is None:
         return
-    rel = _release("vllm", dist.version)
-    if rel is None or not rel.cuda_majors or major in rel.cuda_majors:
-        return
-    torch = ctx.torch
-    assert torch is not None
-    version, fix = resolved_fix(ctx, "vllm")
-    yield r.finding(
-        detail=f"vllm {dist.version} links libcudart.so.{rel.cuda_majors[0]} but torch "
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"vllm {dist.version} links libcudart.so.{built.split('/')[0]} but torch "
         f"{torch.version} is a CUDA {torch.cuda} build.",
-        fix=fix,
-        data={"package": "vllm", "installed": dist.version, "wanted": version or ""},
     )
 
 
@@ -357,12 +372,12 @@ def bnb_old(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     dist, torch = _stack_dist(ctx, "bitsandbytes"), ctx.torch
     if dist is None or torch is None or not torch.cuda or _vt(dist.version) >= (0, 43):
         return
-    version, fix = resolved_fix(ctx, "bitsandbytes")
-    yield r.finding(
-        detail=f"bitsandbytes {dist.version} selects its CUDA library from the system, not from "
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"bitsandbytes {dist.version} selects its CUDA library from the system, not from "
         f"torch {torch.version}: CUDA setup fails on many machines.",
-        fix=fix,
-        data={"package": "bitsandbytes", "installed": dist.version, "wanted": version or ""},
     )
 
 
@@ -381,20 +396,18 @@ def bnb_cuda(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
 
     Fix: a bitsandbytes that bundles torch's CUDA (0.48+ for 13.0, 0.50+ for 13.2).
     """
-    dist, major = _stack_dist(ctx, "bitsandbytes"), _torch_cuda_major(ctx)
-    if dist is None or major is None or _vt(dist.version) < (0, 43):
+    dist, torch = _stack_dist(ctx, "bitsandbytes"), ctx.torch
+    if dist is None or torch is None or _vt(dist.version) < (0, 43):
         return
-    rel = _release("bitsandbytes", dist.version)
-    if rel is None or not rel.cuda_majors or major in rel.cuda_majors:
+    built = _other_cuda_majors(ctx, dist)
+    if built is None:
         return
-    torch = ctx.torch
-    assert torch is not None
-    version, fix = resolved_fix(ctx, "bitsandbytes")
-    yield r.finding(
-        detail=f"bitsandbytes {dist.version} bundles CUDA {'/'.join(map(str, rel.cuda_majors))} "
-        f"libraries; torch {torch.version} needs CUDA {torch.cuda}.",
-        fix=fix,
-        data={"package": "bitsandbytes", "installed": dist.version, "wanted": version or ""},
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"bitsandbytes {dist.version} bundles CUDA {built} libraries; torch {torch.version} "
+        f"needs CUDA {torch.cuda}.",
     )
 
 
@@ -492,12 +505,12 @@ def transformers_gate(ctx: RuleContext, r: Rule) -> Iterator[Finding]:
     floor = rel.torch_gate.lstrip(">=")
     if _vt(torch.public_version) >= _vt(floor):
         return
-    version, fix = resolved_fix(ctx, "transformers")
-    yield r.finding(
-        detail=f"transformers {dist.version} needs torch >= {floor} and disables torch "
+    yield _replace_finding(
+        ctx,
+        r,
+        dist,
+        f"transformers {dist.version} needs torch >= {floor} and disables torch "
         f"{torch.version} at import (models will not be available).",
-        fix=fix,
-        data={"package": "transformers", "installed": dist.version, "wanted": version or ""},
     )
 
 
