@@ -12,12 +12,11 @@ of them: the import then compiles nothing. Python checks every ``.pyc`` against 
 size and mtime) before using it, so a copy that does not match is simply compiled again.
 
 An import that fails leaves the install as it is (the verify after it says why): the error goes
-to stderr in one line and the step exits 0. ``--check`` (tests, diagnosis) prints one JSON line:
-how many modules were loaded from site-packages and how many of them have a ``.pyc``.
+to stderr in one line and the step exits 0. Otherwise it prints one line: how many modules were
+loaded from site-packages, how many of them have a ``.pyc``, how many were copied from the cache.
 """
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -132,7 +131,6 @@ def _keep(folder, sites, loaded):
 
 def main(argv):
     cache = None
-    check = "--check" in argv
     if "--cache" in argv:
         i = argv.index("--cache")
         cache = argv[i + 1] if i + 1 < len(argv) else None
@@ -157,13 +155,10 @@ def main(argv):
             _keep(folder, sites, loaded)
         except OSError:
             pass
-    if check:
-        print(json.dumps({"loaded": len(loaded), "compiled": len(compiled), "restored": restored}))
-    else:
-        print(
-            "bytecode: %d of the %d modules import torch loads have their .pyc (%d copied from %s)"
-            % (len(compiled), len(loaded), restored, folder or "no cache")
-        )
+    print(
+        "bytecode: %d of the %d modules import torch loads have their .pyc (%d copied from %s)"
+        % (len(compiled), len(loaded), restored, folder or "no cache")
+    )
     return 0
 
 
